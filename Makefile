@@ -1,0 +1,36 @@
+# convbench: `make export bench` sets up .venv on first use, exports every stack to ONNX and times it.
+# Narrow the sweep with ARGS (shared by export and bench), e.g.  make export bench ARGS="--channels 8"
+# Bench-only flags go in BENCH_ARGS, e.g.  BENCH_ARGS="--runtimes torch ort";  DEVICE=cuda times on the GPU.
+PYTHON ?= python3
+VENV ?= .venv
+ARGS ?=
+BENCH_ARGS ?=
+DEVICE ?= cpu
+EXTRAS ?= cpu,dev
+STAMP := $(VENV)/.installed
+
+.PHONY: export bench test lint venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $@
+
+export: $(STAMP)
+	$(VENV)/bin/convbench export $(ARGS)
+
+bench: $(STAMP)
+	$(VENV)/bin/convbench bench --device $(DEVICE) $(ARGS) $(BENCH_ARGS)
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf artifacts results

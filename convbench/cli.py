@@ -1,0 +1,271 @@
+"""The `convbench` command: export, bench."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from convbench.artifacts import Artifacts
+from convbench.errors import UsageError
+from convbench.harness import TimingConfig
+from convbench.models.variants import VARIANTS
+from convbench.spec import (
+    DEFAULT_BATCH,
+    DEFAULT_CHANNELS,
+    DEFAULT_IMAGE,
+    DEFAULT_LAYERS,
+    DEVICES,
+    StackSpec,
+    expand_specs,
+    unique,
+)
+
+# Wide enough for the seed tables when output goes to a file or CI log (rich would use 80 columns there).
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the bad value and the valid choices, exit status 2, no usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _names(values: Sequence[str]) -> list[str]:
+    """Accept both `--x a b` and `--x a,b`."""
+    return unique(part for value in values for part in value.split(",") if part)
+
+
+def _channels(values: Sequence[str]) -> list[int]:
+    out = []
+    for part in _names(values):
+        try:
+            out.append(_positive_int(part))
+        except argparse.ArgumentTypeError as error:
+            raise UsageError(f"--channels {error}") from None
+    return out
+
+
+def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    sweep = parser.add_argument_group("sweep")
+    sweep.add_argument("--variants", nargs="+", default=list(VARIANTS), metavar="TYPE",
+                       help=f"conv types (default: all seven: {', '.join(VARIANTS)})")
+    sweep.add_argument("--channels", nargs="+", default=[str(c) for c in DEFAULT_CHANNELS], metavar="C",
+                       help="channel counts (default: 8 16 32 64)")
+    sweep.add_argument("--layers", type=_positive_int, default=DEFAULT_LAYERS, help="conv layers per stack (16)")
+    sweep.add_argument("--batch", type=_positive_int, default=DEFAULT_BATCH, help="batch size (32)")
+    sweep.add_argument("--image", type=_positive_int, default=DEFAULT_IMAGE, help="image height = width (32)")
+    parser.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="exported files (artifacts/)")
+    parser.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1,
+                        help="intra-op threads for every CPU runtime (default: all cores)")
+
+
+def _specs(args: argparse.Namespace) -> list[StackSpec]:
+    return expand_specs(_names(args.variants), _channels(args.channels), args.layers, args.batch, args.image)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from convbench.exporters.pipeline import SOURCES
+    from convbench.runners import DEFAULT_RUNTIMES
+
+    parser = _Parser(prog="convbench", description="What each kind of convolution really costs, per runtime.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    export = commands.add_parser("export", help="build every stack natively and export it to ONNX")
+    _add_sweep_arguments(export)
+    export.add_argument("--sources", nargs="+", default=list(SOURCES), metavar="FRAMEWORK",
+                        help=f"frameworks to export from (default: {' '.join(SOURCES)})")
+    export.add_argument("--force", action="store_true", help="export again even where the file is up to date")
+
+    bench = commands.add_parser("bench", help="time every stack in every runtime")
+    _add_sweep_arguments(bench)
+    bench.add_argument("--runtimes", nargs="+", default=list(DEFAULT_RUNTIMES), metavar="RUNTIME",
+                       help=f"runtimes to time (default: {' '.join(DEFAULT_RUNTIMES)})")
+    bench.add_argument("--device", choices=DEVICES, default="cpu", help="cpu (default) or cuda")
+    bench.add_argument("--run-dir", type=Path, help="write into (or resume) this run directory")
+    bench.add_argument("--results", type=Path, default=Path("results"), help="parent of new run directories")
+    timing = bench.add_argument_group("timing (seconds per case)")
+    defaults = TimingConfig()
+    timing.add_argument("--warmup-seconds", type=_positive_float, default=defaults.warmup_seconds)
+    timing.add_argument("--sample-seconds", type=_positive_float, default=defaults.sample_seconds)
+    timing.add_argument("--budget-seconds", type=_positive_float, default=defaults.budget_seconds,
+                        help="time the samples of one case aim at")
+    timing.add_argument("--min-samples", type=_positive_int, default=defaults.min_samples)
+    timing.add_argument("--max-samples", type=_positive_int, default=defaults.max_samples)
+    return parser
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=True)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from convbench.exporters.pipeline import SOURCE_REQUIRES, SOURCES, run_export
+    from convbench.runners import missing_modules
+
+    specs = _specs(args)
+    sources = _names(args.sources)
+    for source in sources:
+        if source not in SOURCES:
+            raise UsageError(f"unknown source {source!r}; valid: {', '.join(SOURCES)}")
+        missing = missing_modules(SOURCE_REQUIRES[source])
+        if missing:
+            raise UsageError(f"exporting from {source} needs {', '.join(missing)}, not installed; "
+                             f"install them or pass --sources {' '.join(s for s in SOURCES if s != source)}")
+    if "keras" in sources and "torch" not in sources:
+        missing_reference = [s.stack_id for s in specs if not Artifacts(args.artifacts).reference_path(s).exists()]
+        if missing_reference:
+            raise UsageError(f"keras export compares with the PyTorch reference, missing for {missing_reference[0]}"
+                             f" and {len(missing_reference) - 1} more; export with --sources torch keras")
+    artifacts = Artifacts(args.artifacts)
+    failures = 0
+    with _progress() as progress:
+        task = progress.add_task("export", total=len(specs) * len(sources))
+
+        def on_row(spec: StackSpec, row: dict[str, object]) -> None:
+            nonlocal failures
+            status = row["status"]
+            failures += status == "failed"
+            detail = ""
+            if status == "ok":
+                detail = (f"{row['nodes']} nodes, parity {max(row['native_rel_err'], row['onnx_rel_err']):.1e}, "
+                          f"{row['export_s']:.1f} s")
+            elif status == "failed":
+                detail = str(row["reason"])
+            progress.console.print(escape(f"  {status:>10}  {row['source']:<6} {spec.stack_id:<28} {detail}"))
+            progress.advance(task)
+
+        run_export(specs, sources, artifacts, args.threads, args.force, on_row)
+    console.print(f"manifest: {artifacts.manifest_path}")
+    if failures:
+        console.print(f"[red]{failures} export(s) failed; see the reason column of the manifest[/red]")
+        return 1
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from convbench.bench import plan_cases, run_bench
+    from convbench.envinfo import collect_env, gpus
+    from convbench.results import ResultsStore, new_run_id, read_results
+    from convbench.runners import check_runtimes
+
+    specs = _specs(args)
+    runtimes = check_runtimes(_names(args.runtimes))
+    if args.max_samples < args.min_samples:
+        raise UsageError(f"--max-samples {args.max_samples} is below --min-samples {args.min_samples}")
+    if args.device == "cuda" and not gpus():
+        raise UsageError("--device cuda: no NVIDIA GPU here (nvidia-smi is missing or lists none); use --device cpu")
+    artifacts = Artifacts(args.artifacts)
+    missing = [s.stack_id for s in specs if not artifacts.reference_path(s).exists()]
+    if missing:
+        raise UsageError(f"no exported reference for {missing[0]}" + (f" and {len(missing) - 1} more" if
+                         len(missing) > 1 else "") + f" under {args.artifacts}/: run `convbench export` with the "
+                         "same sweep flags first")
+    config = TimingConfig(warmup_seconds=args.warmup_seconds, sample_seconds=args.sample_seconds,
+                          budget_seconds=args.budget_seconds, min_samples=args.min_samples,
+                          max_samples=args.max_samples)
+    store = ResultsStore(args.run_dir or args.results / new_run_id())
+    resuming = store.csv_path.exists()
+    store.open()
+    env = collect_env(args.threads)
+    if not store.env_path.exists():
+        store.write_env(env)
+    store.point_latest()
+    cases = plan_cases(specs, runtimes, args.device)
+    already = len([c for c in cases if c.key in store.done_keys()])
+    console.print(f"run {store.run_dir}: {len(cases)} cases" + (f", {already} already measured" if resuming else ""))
+
+    with _progress() as progress:
+        task = progress.add_task("bench", total=len(cases), completed=already)
+
+        def on_row(case, row: dict[str, object]) -> None:
+            status = row["status"]
+            if status == "ok":
+                detail = (f"{row['ms_per_forward']:10.3f} ms/forward  cv {row['cv']:5.1%}  "
+                          f"parity {row['parity_rel_err']:.1e}")
+            else:
+                detail = str(row["reason"])
+            where = f"{case.runtime}[{case.source}]"
+            progress.console.print(escape(f"  {status:>7}  {case.spec.stack_id:<26} {where:<24} {detail}"))
+            progress.advance(task)
+
+        try:
+            run_bench(cases, store, config, artifacts, args.threads, env["env_id"], on_row)
+        except KeyboardInterrupt:
+            store.write_parquet()
+            console.print(f"[yellow]interrupted: what was measured is in {store.csv_path}; resume with "
+                          f"`convbench bench --run-dir {store.run_dir}` and the same flags[/yellow]")
+            return 130
+    store.write_parquet()
+    print_seed_tables(read_results(store.csv_path))
+    console.print(f"results: {store.csv_path} (and {store.parquet_path.name}, env.json); "
+                  f"{store.run_dir.parent / 'latest'} points here")
+    return 0
+
+
+def print_seed_tables(results: pd.DataFrame) -> None:
+    """The seed's three-row table for every runtime/source/device of the run, at its largest channel count."""
+    from convbench.analysis.seed_table import seed_tables
+
+    for (runtime, source, device), channels, table in seed_tables(results):
+        view = Table(title=escape(f"{runtime} [{source}] on {device}, C={channels}"), title_justify="left")
+        view.add_column("")
+        for variant in table.columns:
+            view.add_column(variant, justify="right")
+        for label, row in table.iterrows():
+            view.add_row(label, *("n/a" if pd.isna(v) else f"{v:.3f}" for v in row))
+        console.print(view)
+    bad = results[results["status"] != "ok"]
+    if not bad.empty:
+        console.print(f"{len(bad)} case(s) not ok:")
+        for row in bad.itertuples():
+            console.print(escape(f"  {row.status:>7}  {row.stack_id} {row.runtime}[{row.source}]: {row.reason}"))
+
+
+COMMANDS = {"export": cmd_export, "bench": cmd_bench}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as error:
+        message = str(error)
+        if not message.startswith("convbench"):
+            message = f"convbench: {message}"
+        print(f"{message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""The results store: results/<run id>/results.csv, one tidy row per case, appended as each case finishes.
+
+The same table is written as results.parquet when the run ends (or is interrupted), `env.json` holds the
+environment once per run, and results/latest points at the newest run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from convbench.models.variants import theoretical_vs_conv3x3
+from convbench.spec import Case, StackSpec
+
+SPEC_COLUMNS = [f.name for f in fields(StackSpec)]
+COLUMNS = [
+    *SPEC_COLUMNS,
+    "stack_id",
+    "runtime",
+    "source",
+    "device",
+    "status",  # ok / skipped / failed
+    "reason",
+    "ms_per_forward",  # median over samples, milliseconds per forward of the whole stack
+    "ms_iqr",
+    "ms_min",
+    "cv",  # coefficient of variation of the samples, a fraction
+    "samples",
+    "iterations",  # forwards per sample
+    "gflop",  # GFLOP per forward of the whole stack
+    "gflop_per_s",  # achieved rate at the median
+    "theoretical_vs_conv3x3",
+    "parity_rel_err",  # ||out - reference|| / ||reference||, reference = PyTorch float32 on the CPU
+    "threads",
+    "options",  # runtime options used, as JSON
+    "env_id",
+    "run_id",
+    "finished_at",
+]
+STATUSES = ("ok", "skipped", "failed")
+KEY_COLUMNS = ["stack_id", "runtime", "source", "device"]
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    return (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+
+
+class ResultsStore:
+    """One run directory. Rows are appended and flushed one at a time, so a crash keeps what was measured."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.csv_path = self.run_dir / "results.csv"
+        self.parquet_path = self.run_dir / "results.parquet"
+        self.env_path = self.run_dir / "env.json"
+
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.name
+
+    def open(self) -> None:
+        """Create the directory; keep rows already measured (ok or skipped) and drop failed ones for a retry."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.csv_path.exists():
+            table = self.read()
+            kept = table[table["status"] != "failed"]
+            if len(kept) != len(table):
+                self._rewrite(kept)
+
+    def done_keys(self) -> set[tuple[str, str, str, str]]:
+        if not self.csv_path.exists():
+            return set()
+        table = self.read()
+        return {tuple(row) for row in table[KEY_COLUMNS].astype(str).itertuples(index=False)}
+
+    def append(self, row: dict[str, object]) -> None:
+        unknown = set(row) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown result columns: {sorted(unknown)}")
+        if row.get("status") not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {row.get('status')!r}")
+        new_file = not self.csv_path.exists()
+        with self.csv_path.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            if new_file:
+                writer.writeheader()
+            writer.writerow({c: _cell(row.get(c)) for c in COLUMNS})
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def read(self) -> pd.DataFrame:
+        return read_results(self.csv_path)
+
+    def write_parquet(self) -> Path | None:
+        if not self.csv_path.exists():
+            return None
+        self.read().to_parquet(self.parquet_path, index=False)
+        return self.parquet_path
+
+    def write_env(self, env: dict[str, object]) -> None:
+        self.env_path.write_text(json.dumps(env, indent=2, sort_keys=True) + "\n")
+
+    def point_latest(self) -> None:
+        """Make results/latest a relative symlink to this run."""
+        latest = self.run_dir.parent / "latest"
+        tmp = self.run_dir.parent / f".latest-{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(self.run_dir.name)
+        tmp.replace(latest)
+
+    def _rewrite(self, table: pd.DataFrame) -> None:
+        tmp = self.csv_path.with_suffix(".csv.tmp")
+        table.reindex(columns=COLUMNS).to_csv(tmp, index=False)
+        tmp.replace(self.csv_path)
+
+
+def read_results(path: Path) -> pd.DataFrame:
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    table["reason"] = table["reason"].fillna("")
+    return table
+
+
+def skipped_row(case: Case, reason: str, **extra: object) -> dict[str, object]:
+    return case_row(case, status="skipped", reason=reason, **extra)
+
+
+def case_row(case: Case, **values: object) -> dict[str, object]:
+    """The spec, key and FLOP columns of a case, plus the given values."""
+    spec = case.spec
+    return {
+        **spec.columns(),
+        "stack_id": spec.stack_id,
+        "runtime": case.runtime,
+        "source": case.source,
+        "device": case.device,
+        "gflop": spec.flops / 1e9,
+        "theoretical_vs_conv3x3": theoretical_vs_conv3x3(spec.variant, spec.channels),
+        "finished_at": datetime.now().isoformat(timespec="seconds"),
+        **values,
+    }
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return value

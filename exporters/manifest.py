@@ -1,0 +1,57 @@
+"""The export manifest (artifacts/onnx/manifest.csv): one row per ONNX file, what made it and how good it is."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+
+import onnx
+import pandas as pd
+
+KEY = ["source", "stack_id"]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def describe_onnx(path: Path) -> dict[str, object]:
+    """Check the file with onnx.checker (full check, with shape inference) and summarise it."""
+    onnx.checker.check_model(str(path), full_check=True)
+    model = onnx.load(str(path))
+    counts = Counter(node.op_type for node in model.graph.node)
+    return {
+        "opset": next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None),
+        "producer": f"{model.producer_name} {model.producer_version}".strip(),
+        "nodes": sum(counts.values()),
+        "node_counts": json.dumps(dict(sorted(counts.items()))),
+        "bytes": path.stat().st_size,
+        "sha256": sha256_of(path),
+    }
+
+
+def read_manifest(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        return pd.DataFrame()
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def upsert(path: Path, row: dict[str, object]) -> None:
+    """Replace the row of the same (source, stack_id), or add it; rewrite the small file atomically."""
+    table = read_manifest(path)
+    new = pd.DataFrame([row])
+    if not table.empty:
+        same = (table["source"] == row["source"]) & (table["stack_id"] == row["stack_id"])
+        table = pd.concat([table[~same], new], ignore_index=True)
+    else:
+        table = new
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".csv.tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(path)

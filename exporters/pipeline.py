@@ -1,0 +1,169 @@
+"""`convbench export`: build each stack natively, export it to ONNX, check the file and its parity.
+
+PyTorch goes first: its float32 CPU output on the seeded input is saved as the reference every other model
+(Keras native, both ONNX files, every runtime in `bench`) is compared with.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from convbench.artifacts import FRAMEWORK_EXPORTER, Artifacts
+from convbench.errors import one_line
+from convbench.exporters.manifest import describe_onnx, read_manifest, sha256_of, upsert
+from convbench.parity import TOLERANCE, relative_error
+from convbench.runners import FAMILY_ENV
+from convbench.spec import StackSpec
+from convbench.workers import FamilyWorker, run_in_worker
+
+SOURCES = ("torch", "keras")
+# Per source: worker family, the modules it needs, and the distribution whose version names the exporter.
+SOURCE_FAMILY = {"torch": "torch", "keras": "tensorflow"}
+SOURCE_REQUIRES = {
+    "torch": ("torch", "onnxscript", "onnxruntime"),
+    "keras": ("tensorflow", "keras", "tf2onnx", "onnxruntime"),
+}
+EXPORTER_DISTRIBUTION = {"torch": "torch", "keras": "tf2onnx"}
+
+
+def _ort_output(path: Path, feed: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: feed})[0]
+
+
+def export_torch_task(spec: StackSpec, artifacts_root: str) -> dict[str, object]:
+    """Worker side (torch family): reference output, ONNX file, checker, parity."""
+    import torch
+
+    from convbench.exporters.torch_onnx import export_torch
+    from convbench.models.torch_stack import build_torch_stack
+    from convbench.models.weights import make_input
+
+    artifacts = Artifacts(Path(artifacts_root))
+    model = build_torch_stack(spec)
+    x = make_input(spec)
+    with torch.inference_mode():
+        native = model(torch.from_numpy(x)).numpy()
+    reference_path = artifacts.reference_path(spec)
+    reference_path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(reference_path, native)
+
+    path = artifacts.onnx_path("torch", spec)
+    start = time.perf_counter()
+    version = export_torch(model, torch.from_numpy(x), path)
+    export_s = time.perf_counter() - start
+    return _manifest_row(spec, "torch", version, path, export_s, native_rel_err=0.0,
+                         onnx_rel_err=relative_error(_ort_output(path, x), native), artifacts=artifacts)
+
+
+def export_keras_task(spec: StackSpec, artifacts_root: str) -> dict[str, object]:
+    """Worker side (tensorflow family): Keras output vs the reference, ONNX file, checker, parity."""
+    from convbench.exporters.keras_onnx import export_keras
+    from convbench.models.keras_stack import build_keras_stack
+    from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
+
+    artifacts = Artifacts(Path(artifacts_root))
+    reference = np.load(artifacts.reference_path(spec))
+    model = build_keras_stack(spec)
+    x = nchw_to_nhwc(make_input(spec))
+    native = model(x, training=False).numpy()
+
+    path = artifacts.onnx_path("keras", spec)
+    start = time.perf_counter()
+    version = export_keras(model, x.shape, path)
+    export_s = time.perf_counter() - start
+    return _manifest_row(spec, "keras", version, path, export_s,
+                         native_rel_err=relative_error(nhwc_to_nchw(native), reference),
+                         onnx_rel_err=relative_error(_ort_output(path, x), native), artifacts=artifacts)
+
+
+def _manifest_row(spec: StackSpec, source: str, version: str, path: Path, export_s: float,
+                  native_rel_err: float, onnx_rel_err: float, artifacts: Artifacts) -> dict[str, object]:
+    ok = max(native_rel_err, onnx_rel_err) <= TOLERANCE["cpu"]
+    return {
+        **_key(spec, source),
+        "exporter": FRAMEWORK_EXPORTER[source],
+        "exporter_version": version,
+        "path": str(path.relative_to(artifacts.root)),
+        **describe_onnx(path),
+        "export_s": round(export_s, 3),
+        "native_rel_err": native_rel_err,  # native model vs the PyTorch reference
+        "onnx_rel_err": onnx_rel_err,  # onnxruntime (CPU) on the file vs its own native model
+        "parity_ok": ok,
+        "status": "ok" if ok else "failed",
+        "reason": "" if ok else f"parity above {TOLERANCE['cpu']:.0e}",
+    }
+
+
+def _key(spec: StackSpec, source: str) -> dict[str, object]:
+    return {"source": source, "stack_id": spec.stack_id, **spec.columns(),
+            "exported_at": datetime.now().isoformat(timespec="seconds")}
+
+
+def _guarded(task: Callable[[StackSpec, str], dict[str, object]], source: str, spec: StackSpec,
+             artifacts_root: str) -> dict[str, object]:
+    try:
+        return task(spec, artifacts_root)
+    except Exception as error:  # one stack's failure is a manifest row, not the end of the export
+        return failed_row(source, spec, one_line(error))
+
+
+def failed_row(source: str, spec: StackSpec, reason: str) -> dict[str, object]:
+    return {**_key(spec, source), "exporter": FRAMEWORK_EXPORTER[source], "parity_ok": False,
+            "status": "failed", "reason": reason}
+
+
+TASKS = {"torch": export_torch_task, "keras": export_keras_task}
+
+
+def up_to_date(artifacts: Artifacts, spec: StackSpec, source: str) -> bool:
+    """True when the manifest has a good row for this file, made by the installed exporter, whose hash matches."""
+    manifest = read_manifest(artifacts.manifest_path)
+    if manifest.empty:
+        return False
+    rows = manifest[(manifest["source"] == source) & (manifest["stack_id"] == spec.stack_id)]
+    path = artifacts.onnx_path(source, spec)
+    if rows.empty or not path.exists() or not artifacts.reference_path(spec).exists():
+        return False
+    row = rows.iloc[-1]
+    try:
+        installed = metadata.version(EXPORTER_DISTRIBUTION[source])
+    except metadata.PackageNotFoundError:
+        return False
+    return bool(row["status"] == "ok" and str(row["exporter_version"]) == installed
+                and row["sha256"] == sha256_of(path))
+
+
+def run_export(
+    specs: Sequence[StackSpec],
+    sources: Sequence[str],
+    artifacts: Artifacts,
+    threads: int,
+    force: bool,
+    on_row: Callable[[StackSpec, dict[str, object]], None],
+) -> None:
+    """Export every stack from each source in its own worker process, torch first; upsert manifest rows."""
+
+    def record(spec: StackSpec, row: dict[str, object]) -> None:
+        upsert(artifacts.manifest_path, row)
+        on_row(spec, row)
+
+    for source in [s for s in SOURCES if s in sources]:
+        todo = [spec for spec in specs if force or not up_to_date(artifacts, spec, source)]
+        for spec in specs:
+            if spec not in todo:
+                on_row(spec, {"source": source, "stack_id": spec.stack_id, "status": "up to date"})
+        if not todo:
+            continue
+        task = functools.partial(_guarded, TASKS[source], source, artifacts_root=str(artifacts.root))
+        with FamilyWorker(SOURCE_FAMILY[source], threads, FAMILY_ENV[SOURCE_FAMILY[source]]) as worker:
+            run_in_worker(worker, todo, task, functools.partial(failed_row, source), record)

@@ -1,0 +1,73 @@
+"""One Runner per runtime, behind a registry. Adding a runtime = one module here and one entry below."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+
+from convbench.errors import UsageError
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    name: str
+    family: str  # runtimes of one family share a worker process
+    sources: tuple[str, ...]  # the models it runs: "torch", "keras", or an ONNX exporter's name
+    target: str  # "module:Class" under convbench.runners
+    requires: tuple[str, ...]  # importable modules it needs
+    description: str
+
+
+# Worker environment per family: Keras reads KERAS_BACKEND once, at import.
+FAMILY_ENV: dict[str, dict[str, str]] = {
+    "torch": {},
+    "tensorflow": {"KERAS_BACKEND": "tensorflow"},
+    "onnxruntime": {},
+}
+
+RUNTIMES: dict[str, RuntimeInfo] = {
+    r.name: r
+    for r in (
+        RuntimeInfo("torch", "torch", ("torch",), "torch_runner:TorchEager", ("torch",),
+                    "PyTorch eager, inference mode"),
+        RuntimeInfo("keras-tf", "tensorflow", ("keras",), "keras_runner:KerasTFFunction",
+                    ("tensorflow", "keras"), "Keras on TensorFlow, forward compiled with tf.function"),
+        RuntimeInfo("keras-predict", "tensorflow", ("keras",), "keras_runner:KerasPredict",
+                    ("tensorflow", "keras"), "Keras on TensorFlow, model.predict as the seed timed it"),
+        RuntimeInfo("ort", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtRunner",
+                    ("onnxruntime",), "onnxruntime InferenceSession.run on each ONNX export"),
+    )
+}
+DEFAULT_RUNTIMES = tuple(RUNTIMES)
+
+
+# Runner instances of this (worker) process, made on first use.
+_RUNNERS: dict[str, object] = {}
+
+
+def check_runtimes(names: list[str]) -> list[str]:
+    for name in names:
+        if name not in RUNTIMES:
+            raise UsageError(f"unknown runtime {name!r}; valid: {', '.join(RUNTIMES)}")
+    return names
+
+
+def missing_modules(modules: tuple[str, ...]) -> list[str]:
+    """Those of `modules` that cannot be imported here, found without importing them."""
+    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+
+def missing_requirement(info: RuntimeInfo) -> str | None:
+    """Why the runtime's packages are not importable here; None if they are."""
+    missing = missing_modules(info.requires)
+    return f"{', '.join(missing)} not installed" if missing else None
+
+
+def get_runner(name: str, threads: int):  # -> Runner
+    """The runner instance of this process for `name` (made once: models and sessions stay per case)."""
+    if name not in _RUNNERS:
+        module_name, class_name = RUNTIMES[name].target.split(":")
+        module = importlib.import_module(f"convbench.runners.{module_name}")
+        _RUNNERS[name] = getattr(module, class_name)(threads)
+    return _RUNNERS[name]

@@ -1,0 +1,82 @@
+"""Keras 3 on TensorFlow: a tf.function-compiled forward, and model.predict as the 2017 experiment timed it."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402  (KERAS_BACKEND must be set before keras is imported)
+import tensorflow as tf  # noqa: E402
+
+from convbench.artifacts import Artifacts  # noqa: E402
+from convbench.models.keras_stack import build_keras_stack  # noqa: E402
+from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
+from convbench.runners.base import Prepared  # noqa: E402
+from convbench.spec import Case  # noqa: E402
+
+
+class _KerasOnTensorFlow:
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        try:  # only possible before TensorFlow's runtime starts; the first runner of the worker does it
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass
+
+    def available(self, device: str) -> str | None:
+        if keras.backend.backend() != "tensorflow":
+            return f"Keras backend is {keras.backend.backend()!r}, not tensorflow"
+        if device == "cuda" and not tf.config.list_physical_devices("GPU"):
+            return "TensorFlow sees no GPU (TensorFlow's CUDA build and a GPU are needed for keras-tf on cuda)"
+        return None
+
+    def _device_name(self, device: str) -> str:
+        if device == "cpu":
+            return "/CPU:0"
+        return "/GPU:0"
+
+    def _options(self) -> dict[str, object]:
+        return {
+            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        }
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        tf.test.experimental.sync_devices()
+
+
+class KerasTFFunction(_KerasOnTensorFlow):
+    """model(x, training=False) inside one tf.function: graph execution, no per-call Keras machinery."""
+
+    def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
+        with tf.device(self._device_name(case.device)):
+            model = build_keras_stack(case.spec)
+            x = tf.constant(nchw_to_nhwc(make_input(case.spec)))
+            compiled = tf.function(lambda inputs: model(inputs, training=False))
+
+        def forward() -> tf.Tensor:
+            with tf.device(self._device_name(case.device)):
+                out = compiled(x)
+            _sync(case.device)
+            return out
+
+        return Prepared(forward, lambda out: nhwc_to_nchw(out.numpy()), {**self._options(), "call": "tf.function"})
+
+
+class KerasPredict(_KerasOnTensorFlow):
+    """model.predict(numpy, batch_size=B): what the seed timed, with Keras's data handling around the model."""
+
+    def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
+        with tf.device(self._device_name(case.device)):
+            model = build_keras_stack(case.spec)
+        x = nchw_to_nhwc(make_input(case.spec))
+
+        def forward():
+            with tf.device(self._device_name(case.device)):
+                return model.predict(x, batch_size=case.spec.batch, verbose=0)
+
+        return Prepared(forward, nhwc_to_nchw, {**self._options(), "call": "model.predict"})
