@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from convbench.artifacts import Artifacts
@@ -14,10 +16,8 @@ from convbench.spec import Case
 class TorchEager:
     def __init__(self, threads: int) -> None:
         torch.set_num_threads(threads)
-        try:  # only allowed before the first parallel work of the process
+        with contextlib.suppress(RuntimeError):  # only allowed before the process's first parallel work
             torch.set_num_interop_threads(1)
-        except RuntimeError:
-            pass
         self.threads = threads
 
     def available(self, device: str) -> str | None:
