@@ -243,7 +243,7 @@ def print_seed_tables(results: pd.DataFrame) -> None:
         for variant in table.columns:
             view.add_column(variant, justify="right")
         for label, row in table.iterrows():
-            view.add_row(label, *("n/a" if pd.isna(v) else f"{v:.3f}" for v in row))
+            view.add_row(escape(str(label)), *("n/a" if pd.isna(v) else f"{v:.3f}" for v in row))
         console.print(view)
     bad = results[results["status"] != "ok"]
     if not bad.empty:

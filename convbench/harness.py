@@ -68,16 +68,15 @@ class Measurement:
         )
 
 
-def measure(forward: Callable[[], object], config: TimingConfig, clock: Callable[[], float] = time.perf_counter
-            ) -> Measurement:
+def measure(forward: Callable[[], object], config: TimingConfig) -> Measurement:
     """Warm up, calibrate iterations per sample from the last warm-up forward, then time the samples."""
     warmup_forwards = 0
-    start = clock()
+    start = time.perf_counter()
     last_forward_s = 0.0
-    while warmup_forwards < config.warmup_iterations or clock() - start < config.warmup_seconds:
-        t0 = clock()
+    while warmup_forwards < config.warmup_iterations or time.perf_counter() - start < config.warmup_seconds:
+        t0 = time.perf_counter()
         forward()
-        last_forward_s = clock() - t0
+        last_forward_s = time.perf_counter() - t0
         warmup_forwards += 1
 
     per_forward_s = max(last_forward_s, 1e-9)
@@ -87,8 +86,8 @@ def measure(forward: Callable[[], object], config: TimingConfig, clock: Callable
 
     samples = []
     for _ in range(n_samples):
-        t0 = clock()
+        t0 = time.perf_counter()
         for _ in range(iterations):
             forward()
-        samples.append((clock() - t0) * 1e3 / iterations)
+        samples.append((time.perf_counter() - t0) * 1e3 / iterations)
     return Measurement(tuple(samples), iterations, warmup_forwards)

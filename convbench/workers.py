@@ -3,7 +3,6 @@ context is inherited), one task at a time. A worker that dies fails its current 
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 import warnings
@@ -30,7 +29,6 @@ def _init_worker(threads: int, env: dict[str, str]) -> None:
     os.environ["CONVBENCH_THREADS"] = str(threads)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # e.g. "torchvision is not installed"
 
 
 def worker_threads() -> int:

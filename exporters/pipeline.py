@@ -42,7 +42,11 @@ def _ort_output(path: Path, feed: np.ndarray) -> np.ndarray:
 
 def export_torch_task(spec: StackSpec, artifacts_root: str) -> dict[str, object]:
     """Worker side (torch family): reference output, ONNX file, checker, parity."""
+    import logging
+
     import torch
+
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # "torchvision is not installed", once per export
 
     from convbench.exporters.torch_onnx import export_torch
     from convbench.models.torch_stack import build_torch_stack

@@ -1,0 +1,60 @@
+"""Shared fixtures: one real export and one real bench of a small sweep (C=8, 2 layers, batch 2, 8x8)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from convbench.models.variants import VARIANTS
+from convbench.spec import expand_specs
+
+SMALL_SWEEP = ["--channels", "8", "--layers", "2", "--batch", "2", "--image", "8"]
+QUICK_TIMING = ["--warmup-seconds", "0.02", "--sample-seconds", "0.01", "--budget-seconds", "0.05",
+                "--min-samples", "3", "--max-samples", "5"]
+SMALL_SPECS = expand_specs(list(VARIANTS), [8], layers=2, batch=2, image=8)
+
+
+@dataclass
+class CliRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def convbench(*args: str, cwd: Path | None = None) -> CliRun:
+    """Run the real CLI in a subprocess, as a user would."""
+    done = subprocess.run([sys.executable, "-m", "convbench.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=900)
+    return CliRun(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("convbench")
+
+
+@pytest.fixture(scope="session")
+def exported(workdir: Path) -> Path:
+    """artifacts/ of a real export of all seven conv types from both sources."""
+    run = convbench("export", *SMALL_SWEEP, "--artifacts", str(workdir / "artifacts"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    return workdir / "artifacts"
+
+
+@dataclass
+class BenchRun:
+    run_dir: Path
+    output: str
+
+
+@pytest.fixture(scope="session")
+def bench_run(workdir: Path, exported: Path) -> BenchRun:
+    """A real bench of the small sweep in every default runtime."""
+    run = convbench("bench", *SMALL_SWEEP, *QUICK_TIMING, "--artifacts", str(exported),
+                    "--results", str(workdir / "results"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    return BenchRun((workdir / "results" / "latest").resolve(), run.stdout)

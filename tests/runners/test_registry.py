@@ -1,0 +1,39 @@
+import pandas as pd
+import pytest
+
+from convbench.artifacts import Artifacts
+from convbench.bench import plan_cases, run_bench
+from convbench.errors import UsageError
+from convbench.harness import TimingConfig
+from convbench.results import ResultsStore
+from convbench.runners import RUNTIMES, RuntimeInfo, check_runtimes, missing_requirement
+from convbench.spec import StackSpec
+
+
+def test_every_registered_runner_can_be_found():
+    import importlib
+
+    for info in RUNTIMES.values():
+        module_name, class_name = info.target.split(":")
+        module = importlib.import_module(f"convbench.runners.{module_name}")
+        runner = getattr(module, class_name)(1)
+        assert runner.available("cpu") is None, info.name
+
+
+def test_unknown_runtime_is_a_usage_error():
+    with pytest.raises(UsageError, match="'nope'.*torch"):
+        check_runtimes(["torch", "nope"])
+
+
+def test_a_runtime_whose_package_is_missing_is_a_skipped_row(tmp_path, monkeypatch):
+    info = RuntimeInfo("openvino", "openvino", ("openvino.xml",), "ov_runner:Nope", ("no_such_package_xyz",), "")
+    monkeypatch.setitem(RUNTIMES, "openvino", info)
+    assert missing_requirement(info) == "no_such_package_xyz not installed"
+    store = ResultsStore(tmp_path / "run")
+    store.open()
+    rows = []
+    cases = plan_cases([StackSpec("conv1x1", 8, 2, 2, 8)], ["openvino"], "cpu")
+    run_bench(cases, store, TimingConfig(), Artifacts(tmp_path), 1, "env", lambda case, row: rows.append(row))
+    table = pd.read_csv(store.csv_path)
+    assert list(table["status"]) == ["skipped"]
+    assert table["reason"][0] == "no_such_package_xyz not installed"
