@@ -21,9 +21,9 @@ class TimingConfig:
     warmup_iterations: int = 2  # at least this many forwards before timing...
     warmup_seconds: float = 0.3  # ...and at least this long, so autotuners and caches settle
     sample_seconds: float = 0.1  # each sample runs enough forwards to last at least this long
-    budget_seconds: float = 1.5  # timed samples of one case aim at this total
-    min_samples: int = 3
-    max_samples: int = 15
+    budget_seconds: float = 3.0  # timed samples of one case aim at this total
+    min_samples: int = 5
+    max_samples: int = 20
 
     def __post_init__(self) -> None:
         if self.min_samples < 1 or self.max_samples < self.min_samples:
