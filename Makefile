@@ -9,7 +9,7 @@ DEVICE ?= cpu
 EXTRAS ?= cpu,dev
 STAMP := $(VENV)/.installed
 
-.PHONY: export bench test lint venv clean
+.PHONY: export bench inspect report test lint venv clean
 
 venv: $(STAMP)
 
@@ -24,6 +24,12 @@ export: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/convbench bench --device $(DEVICE) $(ARGS) $(BENCH_ARGS)
+
+report: $(STAMP)
+	$(VENV)/bin/convbench report $(RUN)
+
+inspect: $(STAMP)
+	$(VENV)/bin/convbench inspect --all
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from convbench.artifacts import Artifacts
 from convbench.errors import UsageError
@@ -28,9 +28,7 @@ from convbench.spec import (
     expand_specs,
     unique,
 )
-
-# Wide enough for the seed tables when output goes to a file or CI log (rich would use 80 columns there).
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
+from convbench.views import console, print_comparison, print_graph, print_seed_tables
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,7 +93,7 @@ def _specs(args: argparse.Namespace) -> list[StackSpec]:
 
 def build_parser() -> argparse.ArgumentParser:
     from convbench.exporters.pipeline import SOURCES
-    from convbench.runners import DEFAULT_RUNTIMES
+    from convbench.runners import RUNTIMES, default_runtimes
 
     parser = _Parser(prog="convbench", description="What each kind of convolution really costs, per runtime.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -108,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="time every stack in every runtime")
     _add_sweep_arguments(bench)
-    bench.add_argument("--runtimes", nargs="+", default=list(DEFAULT_RUNTIMES), metavar="RUNTIME",
-                       help=f"runtimes to time (default: {' '.join(DEFAULT_RUNTIMES)})")
+    bench.add_argument("--runtimes", nargs="+", metavar="RUNTIME",
+                       help=f"runtimes to time, of: {' '.join(RUNTIMES)} (default on cpu: "
+                            f"{' '.join(default_runtimes('cpu'))}; on cuda: all)")
     bench.add_argument("--device", choices=DEVICES, default="cpu", help="cpu (default) or cuda")
     bench.add_argument("--run-dir", type=Path, help="write into (or resume) this run directory")
     bench.add_argument("--results", type=Path, default=Path("results"), help="parent of new run directories")
@@ -121,6 +120,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="time the samples of one case aim at")
     timing.add_argument("--min-samples", type=_positive_int, default=defaults.min_samples)
     timing.add_argument("--max-samples", type=_positive_int, default=defaults.max_samples)
+
+    inspect = commands.add_parser("inspect", help="what an exported ONNX graph holds; two files: compared")
+    inspect.add_argument("files", nargs="*", type=Path, metavar="FILE.onnx")
+    inspect.add_argument("--json", action="store_true", help="machine-readable output")
+    inspect.add_argument("--dot", type=Path, metavar="FILE", help="write a Graphviz description of the (first) graph")
+    inspect.add_argument("--all", action="store_true", help="one summary row per exported file (the manifest's)")
+    inspect.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="exported files (artifacts/)")
+
+    report = commands.add_parser("report", help="write report.md and its pictures for a run (default: the newest)")
+    report.add_argument("run", nargs="?", type=Path, default=Path("results/latest"), metavar="RUN_DIR")
+
+    compare = commands.add_parser("compare", help="the same cases in two runs: medians, ratio, beyond spread?")
+    compare.add_argument("run_a", type=Path, metavar="RUN_A")
+    compare.add_argument("run_b", type=Path, metavar="RUN_B")
+    compare.add_argument("--csv", type=Path, help="also write the comparison as CSV")
     return parser
 
 
@@ -174,13 +188,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from convbench.analysis.graph import inventory
+    from convbench.analysis.report import GRAPHS_FILE, write_report
     from convbench.bench import plan_cases, run_bench
     from convbench.envinfo import collect_env, gpus
     from convbench.results import ResultsStore, new_run_id, read_results
-    from convbench.runners import check_runtimes
+    from convbench.runners import check_runtimes, default_runtimes
 
     specs = _specs(args)
-    runtimes = check_runtimes(_names(args.runtimes))
+    runtimes = check_runtimes(_names(args.runtimes)) if args.runtimes else default_runtimes(args.device)
     if args.max_samples < args.min_samples:
         raise UsageError(f"--max-samples {args.max_samples} is below --min-samples {args.min_samples}")
     if args.device == "cuda" and not gpus():
@@ -228,31 +244,93 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return 130
     store.write_parquet()
     print_seed_tables(read_results(store.csv_path))
-    console.print(f"results: {store.csv_path} (and {store.parquet_path.name}, env.json); "
-                  f"{store.run_dir.parent / 'latest'} points here")
+    if artifacts.manifest_path.exists():
+        inventory(artifacts).to_csv(store.run_dir / GRAPHS_FILE, index=False)
+    report = write_report(store.run_dir)
+    console.print(escape(f"results: {store.csv_path} (and {store.parquet_path.name}, env.json); "
+                         f"report: {report}; {store.run_dir.parent / 'latest'} points here"))
     return 0
 
 
-def print_seed_tables(results: pd.DataFrame) -> None:
-    """The seed's three-row table for every runtime/source/device of the run, at its largest channel count."""
-    from convbench.analysis.seed_table import seed_tables
-
-    for (runtime, source, device), channels, table in seed_tables(results):
-        view = Table(title=escape(f"{runtime} [{source}] on {device}, C={channels}"), title_justify="left")
-        view.add_column("")
-        for variant in table.columns:
-            view.add_column(variant, justify="right")
-        for label, row in table.iterrows():
-            view.add_row(escape(str(label)), *("n/a" if pd.isna(v) else f"{v:.3f}" for v in row))
-        console.print(view)
-    bad = results[results["status"] != "ok"]
-    if not bad.empty:
-        console.print(f"{len(bad)} case(s) not ok:")
-        for row in bad.itertuples():
-            console.print(escape(f"  {row.status:>7}  {row.stack_id} {row.runtime}[{row.source}]: {row.reason}"))
+def _run_dir(path: Path) -> Path:
+    if not (path / "results.csv").is_file():
+        raise UsageError(f"{path}: not a run directory (no results.csv); runs live under results/")
+    return path.resolve()
 
 
-COMMANDS = {"export": cmd_export, "bench": cmd_bench}
+def cmd_report(args: argparse.Namespace) -> int:
+    from convbench.analysis.report import write_report
+
+    report = write_report(_run_dir(args.run))
+    console.print(escape(f"report: {report} (pictures beside it)"))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from convbench.analysis.compare import compare_runs
+    from convbench.results import read_results
+    from convbench.views import print_frame
+
+    a, b = _run_dir(args.run_a), _run_dir(args.run_b)
+    table = compare_runs(read_results(a / "results.csv"), read_results(b / "results.csv"))
+    if table.empty:
+        raise UsageError(f"{a.name} and {b.name} have no ok case in common")
+    view = table.set_index(["stack_id", "runtime", "source", "device"])[
+        ["ms_per_forward_a", "ms_per_forward_b", "b_vs_a", "differs"]]
+    view.columns = [f"A: {a.name} [ms]", f"B: {b.name} [ms]", "B / A", "beyond spread"]
+    print_frame(view, f"A = {a}, B = {b}")
+    differs = int(table["differs"].sum())
+    console.print(f"{len(table)} cases in both runs; {differs} differ by more than the two runs' IQRs summed; "
+                  f"median B / A = {table['b_vs_a'].median():.3f}")
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+        console.print(escape(f"wrote {args.csv}"))
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from convbench.analysis.graph import compare, inspect_onnx, inventory, to_dot
+
+    if args.all:
+        if args.files:
+            raise UsageError("inspect: give ONNX files or --all, not both")
+        table = inventory(Artifacts(args.artifacts))
+        if table.empty:
+            raise UsageError(f"inspect --all: no exported files under {args.artifacts}/; run `convbench export` first")
+        from convbench.views import print_frame
+
+        print_frame(table.set_index("file"), f"exported graphs under {args.artifacts}/", "file")
+        return 0
+    if not 1 <= len(args.files) <= 2:
+        raise UsageError(f"inspect takes one ONNX file, or two to compare, got {len(args.files)}")
+    summaries = [inspect_onnx(path) for path in args.files]
+    if args.json:
+        print(summaries[0].to_json() if len(summaries) == 1 else
+              json.dumps({"a": json.loads(summaries[0].to_json()), "b": json.loads(summaries[1].to_json()),
+                          "comparison": compare(*summaries)}, indent=2))
+    else:
+        for summary in summaries:
+            print_graph(summary)
+        if len(summaries) == 2:
+            print_comparison(*summaries, compare(*summaries))
+    if args.dot:
+        args.dot.write_text(to_dot(summaries[0]))
+        console.print(escape(f"wrote {args.dot}") + _render_dot(args.dot))
+    return 0
+
+
+def _render_dot(path: Path) -> str:
+    """Render DOT to SVG and PNG beside it when Graphviz's `dot` is installed."""
+    exe = shutil.which("dot")
+    if exe is None:
+        return " (install Graphviz's `dot` to render it)"
+    for fmt in ("svg", "png"):
+        subprocess.run([exe, f"-T{fmt}", str(path), "-o", str(path.with_suffix(f".{fmt}"))], check=True)
+    return escape(f" and {path.with_suffix('.svg')}, {path.with_suffix('.png')}")
+
+
+COMMANDS = {"export": cmd_export, "bench": cmd_bench, "inspect": cmd_inspect, "report": cmd_report,
+            "compare": cmd_compare}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

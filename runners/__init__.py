@@ -17,6 +17,7 @@ class RuntimeInfo:
     target: str  # "module:Class" under convbench.runners
     requires: tuple[str, ...]  # importable modules it needs
     description: str
+    default_on: tuple[str, ...] = ("cpu", "cuda")  # devices whose default sweep includes it
 
 
 # Worker environment per family: Keras reads KERAS_BACKEND once, at import.
@@ -24,22 +25,43 @@ FAMILY_ENV: dict[str, dict[str, str]] = {
     "torch": {},
     "tensorflow": {"KERAS_BACKEND": "tensorflow"},
     "onnxruntime": {},
+    "keras-jax": {"KERAS_BACKEND": "jax", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"},
+    "keras-torch": {"KERAS_BACKEND": "torch"},
 }
+CUDA = ("cuda",)
 
 RUNTIMES: dict[str, RuntimeInfo] = {
     r.name: r
     for r in (
         RuntimeInfo("torch", "torch", ("torch",), "torch_runner:TorchEager", ("torch",),
                     "PyTorch eager, inference mode"),
+        RuntimeInfo("torch-cudnn-benchmark", "torch", ("torch",), "torch_runner:TorchCudnnBenchmark", ("torch",),
+                    "PyTorch eager with torch.backends.cudnn.benchmark = True", CUDA),
+        RuntimeInfo("torch-channels-last", "torch", ("torch",), "torch_runner:TorchChannelsLast", ("torch",),
+                    "PyTorch eager, model and input in channels_last memory format", CUDA),
+        RuntimeInfo("torch-cuda-graph", "torch", ("torch",), "torch_runner:TorchCudaGraph", ("torch",),
+                    "the whole forward captured once as a CUDA graph and replayed", CUDA),
         RuntimeInfo("keras-tf", "tensorflow", ("keras",), "keras_runner:KerasTFFunction",
                     ("tensorflow", "keras"), "Keras on TensorFlow, forward compiled with tf.function"),
         RuntimeInfo("keras-predict", "tensorflow", ("keras",), "keras_runner:KerasPredict",
                     ("tensorflow", "keras"), "Keras on TensorFlow, model.predict as the seed timed it"),
+        RuntimeInfo("keras-jax", "keras-jax", ("keras",), "keras_backends:KerasJax", ("keras", "jax"),
+                    "Keras on JAX, jax.jit of model.stateless_call", CUDA),
+        RuntimeInfo("keras-torch", "keras-torch", ("keras",), "keras_backends:KerasTorch", ("keras", "torch"),
+                    "Keras on its torch backend, eager model(x)", CUDA),
         RuntimeInfo("ort", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtRunner",
-                    ("onnxruntime",), "onnxruntime InferenceSession.run on each ONNX export"),
+                    ("onnxruntime",), "onnxruntime InferenceSession.run, numpy in and out, on each ONNX export"),
+        RuntimeInfo("ort-iobinding", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtIOBinding",
+                    ("onnxruntime",), "onnxruntime with IO binding on device-resident tensors", CUDA),
+        RuntimeInfo("ort-cuda-graph", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtCudaGraph",
+                    ("onnxruntime",), "onnxruntime CUDA EP with enable_cuda_graph, IO binding", CUDA),
     )
 }
-DEFAULT_RUNTIMES = tuple(RUNTIMES)
+
+
+def default_runtimes(device: str) -> list[str]:
+    """The runtimes a sweep on `device` times when --runtimes is not given."""
+    return [name for name, info in RUNTIMES.items() if device in info.default_on]
 
 
 # Runner instances of this (worker) process, made on first use.

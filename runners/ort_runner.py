@@ -1,4 +1,5 @@
-"""onnxruntime on an exported ONNX file: CPUExecutionProvider (CUDAExecutionProvider on --device cuda)."""
+"""onnxruntime on an exported ONNX file: plain session.run with numpy in and out (CPU or CUDA execution
+provider), and on CUDA also IO binding on device-resident tensors and the CUDA EP's CUDA-graph replay."""
 
 from __future__ import annotations
 
@@ -23,14 +24,31 @@ def session_options(threads: int) -> ort.SessionOptions:
 
 
 class OrtRunner:
+    """InferenceSession.run(None, {input: numpy}): what most users write; on CUDA it copies in and out."""
+
+    io_binding = False
+    cuda_graph = False
+    cuda_only: str | None = None
+
     def __init__(self, threads: int) -> None:
         self.threads = threads
 
     def available(self, device: str) -> str | None:
+        if device != "cuda" and self.cuda_only:
+            return self.cuda_only
         provider = PROVIDERS[device]
         if provider not in ort.get_available_providers():
             return f"onnxruntime {ort.__version__} has no {provider} (install onnxruntime-gpu for cuda)"
         return None
+
+    def provider_options(self, device: str) -> dict[str, str]:
+        if device != "cuda":
+            return {}
+        # EXHAUSTIVE is the CUDA EP's default algorithm search; TF32 convolutions are on by default, like PyTorch's.
+        options = {"device_id": "0", "cudnn_conv_algo_search": "EXHAUSTIVE", "use_tf32": "1"}
+        if self.cuda_graph:
+            options["enable_cuda_graph"] = "1"
+        return options
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
         framework = ONNX_EXPORTERS[case.source]
@@ -38,27 +56,57 @@ class OrtRunner:
         if not path.exists():
             raise Skip(f"no ONNX file {path}: run `convbench export` for this sweep first")
         session = ort.InferenceSession(
-            str(path), sess_options=session_options(self.threads), providers=[PROVIDERS[case.device]]
+            str(path), sess_options=session_options(self.threads),
+            providers=[(PROVIDERS[case.device], self.provider_options(case.device))],
         )
-        input_name = session.get_inputs()[0].name
+        if session.get_providers()[0] != PROVIDERS[case.device]:
+            raise Skip(f"onnxruntime fell back to {session.get_providers()[0]} for {PROVIDERS[case.device]}")
         channels_last = FRAMEWORK_LAYOUT[framework] == "NHWC"
         x = make_input(case.spec)
-        feed = {input_name: nchw_to_nhwc(x) if channels_last else x}
+        x = nchw_to_nhwc(x) if channels_last else x
+        options = {
+            "providers": session.get_providers(),
+            "provider_options": session.get_provider_options().get(PROVIDERS[case.device], {}),
+            "intra_op_threads": self.threads,
+            "inter_op_threads": 1,
+            "graph_optimization_level": "ORT_ENABLE_ALL",
+            "io": "IO binding, device tensors" if self.io_binding or self.cuda_graph else "numpy in/out",
+        }
+        forward, fetch = (self._bound(session, x, case.device) if self.io_binding or self.cuda_graph
+                          else self._plain(session, x))
+        return Prepared(forward, lambda out: nhwc_to_nchw(fetch(out)) if channels_last else fetch(out), options)
+
+    @staticmethod
+    def _plain(session: ort.InferenceSession, x: np.ndarray):
+        feed = {session.get_inputs()[0].name: x}
 
         def forward() -> list[np.ndarray]:
             return session.run(None, feed)
 
-        def to_nchw(outputs: list[np.ndarray]) -> np.ndarray:
-            return nhwc_to_nchw(outputs[0]) if channels_last else outputs[0]
+        return forward, lambda outputs: outputs[0]
 
-        return Prepared(
-            forward,
-            to_nchw,
-            {
-                "providers": session.get_providers(),
-                "intra_op_threads": self.threads,
-                "inter_op_threads": 1,
-                "graph_optimization_level": "ORT_ENABLE_ALL",
-                "io": "numpy in/out",
-            },
-        )
+    @staticmethod
+    def _bound(session: ort.InferenceSession, x: np.ndarray, device: str):
+        """Input and output live on the device at fixed addresses (what CUDA-graph replay requires)."""
+        x_device = ort.OrtValue.ortvalue_from_numpy(x, device, 0)
+        out_device = ort.OrtValue.ortvalue_from_shape_and_type(x.shape, np.float32, device, 0)
+        binding = session.io_binding()
+        binding.bind_ortvalue_input(session.get_inputs()[0].name, x_device)
+        binding.bind_ortvalue_output(session.get_outputs()[0].name, out_device)
+
+        def forward() -> ort.OrtValue:
+            session.run_with_iobinding(binding)
+            binding.synchronize_outputs()
+            return out_device
+
+        return forward, lambda value: value.numpy()
+
+
+class OrtIOBinding(OrtRunner):
+    io_binding = True
+    cuda_only = "IO binding on device tensors is timed on cuda only (on the CPU it equals plain run)"
+
+
+class OrtCudaGraph(OrtRunner):
+    cuda_graph = True
+    cuda_only = "the CUDA EP's CUDA graph needs cuda"

@@ -1,8 +1,9 @@
-"""PyTorch eager in inference mode, on the CPU or a CUDA device."""
+"""PyTorch in inference mode: eager (NCHW), eager with cudnn.benchmark, channels_last, and CUDA-graph replay."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import torch
 
@@ -14,6 +15,13 @@ from convbench.spec import Case
 
 
 class TorchEager:
+    """model(x) under torch.inference_mode(); on CUDA each forward ends with torch.cuda.synchronize()."""
+
+    cudnn_benchmark = False
+    channels_last = False
+    cuda_graph = False
+    cuda_only: str | None = None  # why the mode needs a CUDA device, if it does
+
     def __init__(self, threads: int) -> None:
         torch.set_num_threads(threads)
         with contextlib.suppress(RuntimeError):  # only allowed before the process's first parallel work
@@ -21,14 +29,34 @@ class TorchEager:
         self.threads = threads
 
     def available(self, device: str) -> str | None:
-        if device == "cuda" and not torch.cuda.is_available():
+        if device != "cuda":
+            return self.cuda_only
+        if not torch.cuda.is_available():
             return "torch sees no CUDA device"
         return None
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
         device = torch.device(case.device)
-        model = build_torch_stack(case.spec).to(device)
-        x = torch.from_numpy(make_input(case.spec)).to(device)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = self.cudnn_benchmark  # process-wide: set for every case
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        model = build_torch_stack(case.spec).to(device=device, memory_format=layout)
+        x = torch.from_numpy(make_input(case.spec)).to(device).contiguous(memory_format=layout)
+        forward = self._graph_forward(model, x) if self.cuda_graph else self._eager_forward(model, x, device)
+        options: dict[str, object] = {
+            "inference_mode": True,
+            "memory_format": "channels_last" if self.channels_last else "contiguous (NCHW)",
+            "intra_op_threads": torch.get_num_threads(),
+            "inter_op_threads": torch.get_num_interop_threads(),
+        }
+        if device.type == "cuda":
+            options.update(cudnn_benchmark=torch.backends.cudnn.benchmark, cuda_graph=self.cuda_graph,
+                           cudnn_allow_tf32=torch.backends.cudnn.allow_tf32,
+                           matmul_allow_tf32=torch.backends.cuda.matmul.allow_tf32)
+        return Prepared(forward, lambda out: out.detach().float().cpu().contiguous().numpy(), options)
+
+    @staticmethod
+    def _eager_forward(model: torch.nn.Module, x: torch.Tensor, device: torch.device) -> Callable[[], torch.Tensor]:
         sync = torch.cuda.synchronize if device.type == "cuda" else _no_sync
 
         def forward() -> torch.Tensor:
@@ -37,12 +65,41 @@ class TorchEager:
             sync()
             return out
 
-        return Prepared(
-            forward,
-            lambda out: out.detach().cpu().numpy(),
-            {"inference_mode": True, "intra_op_threads": torch.get_num_threads(),
-             "inter_op_threads": torch.get_num_interop_threads()},
-        )
+        return forward
+
+    @staticmethod
+    def _graph_forward(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], torch.Tensor]:
+        """Capture the whole forward once as a CUDA graph; each call replays it (one launch for 16 layers)."""
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side), torch.inference_mode():
+            for _ in range(3):  # warm-up on a side stream before capture, as torch.cuda.graphs asks
+                model(x)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.inference_mode(), torch.cuda.graph(graph):
+            static_out = model(x)
+
+        def forward() -> torch.Tensor:
+            graph.replay()
+            torch.cuda.synchronize()
+            return static_out
+
+        return forward
+
+
+class TorchCudnnBenchmark(TorchEager):
+    cudnn_benchmark = True
+    cuda_only = "cudnn.benchmark is a cuDNN setting: cuda only"
+
+
+class TorchChannelsLast(TorchEager):
+    channels_last = True
+
+
+class TorchCudaGraph(TorchEager):
+    cuda_graph = True
+    cuda_only = "CUDA-graph replay needs a CUDA device"
 
 
 def _no_sync() -> None:

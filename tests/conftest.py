@@ -32,6 +32,16 @@ def convbench(*args: str, cwd: Path | None = None) -> CliRun:
     return CliRun(done.returncode, done.stdout, done.stderr)
 
 
+def assert_one_line_error(run: CliRun, *needles: str) -> None:
+    """Exit status 2, one line on stderr naming every needle, no traceback."""
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
 @pytest.fixture(scope="session")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("convbench")

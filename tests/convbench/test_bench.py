@@ -8,7 +8,7 @@ import pytest
 from convbench.artifacts import Artifacts
 from convbench.results import COLUMNS
 from convbench.spec import StackSpec
-from tests.conftest import QUICK_TIMING, SMALL_SPECS, SMALL_SWEEP, convbench
+from tests.conftest import QUICK_TIMING, SMALL_SPECS, SMALL_SWEEP, assert_one_line_error, convbench
 
 CONTRACT = ["variant", "channels", "layers", "batch", "image", "runtime", "source", "device", "ms_per_forward",
             "ms_iqr", "cv", "samples", "iterations", "gflop", "status", "reason"]
@@ -91,3 +91,36 @@ def test_an_onnx_file_that_computes_something_else_is_failed_not_timed(exported,
     assert pd.isna(rows.loc["torch.onnx", "ms_per_forward"])
     assert rows.loc["torch.onnx", "parity_rel_err"] > 1e-4
     assert rows.loc["tf2onnx", "status"] == "ok"
+
+
+def test_bench_ends_with_the_report_and_the_graph_inventory(bench_run):
+    report = (bench_run.run_dir / "report.md").read_text()
+    assert "## Findings" in report and "## Native vs ONNX" in report
+    assert len(list(bench_run.run_dir.glob("seed-*.png"))) == 5
+    assert (bench_run.run_dir / "native-vs-onnx.png").exists()
+    graphs = pd.read_csv(bench_run.run_dir / "graphs.csv")
+    assert len(graphs) == 2 * len(SMALL_SPECS) and (graphs["conv_nodes"] == 2).all()
+
+
+def test_compare_and_report_commands_on_a_real_run(bench_run, tmp_path):
+    run = convbench("compare", str(bench_run.run_dir), str(bench_run.run_dir), "--csv", str(tmp_path / "c.csv"))
+    assert run.returncode == 0, run.stderr
+    assert f"{5 * len(SMALL_SPECS)} cases in both runs; 0 differ" in run.stdout
+    assert (pd.read_csv(tmp_path / "c.csv")["b_vs_a"] == 1.0).all()
+    assert convbench("report", str(bench_run.run_dir)).returncode == 0
+    assert_one_line_error(convbench("compare", str(bench_run.run_dir), str(tmp_path)), str(tmp_path), "results.csv")
+
+
+def test_more_runtimes_on_cpu_run_or_skip_with_a_reason(exported, tmp_path):
+    run = convbench("bench", *SMALL_SWEEP, *QUICK_TIMING, "--variants", "conv3x3sep", "--artifacts", str(exported),
+                    "--results", str(tmp_path), "--runtimes", "torch-channels-last", "keras-torch", "keras-jax",
+                    "torch-cuda-graph", "ort-iobinding")
+    assert run.returncode == 0, run.stderr
+    rows = pd.read_csv(tmp_path / "latest" / "results.csv").set_index(["runtime", "source"])
+    for ok in [("torch-channels-last", "torch"), ("keras-torch", "keras")]:
+        assert rows.loc[ok, "status"] == "ok", rows.loc[ok, "reason"]
+        assert rows.loc[ok, "parity_rel_err"] < 1e-4
+    jax_missing = rows.loc[("keras-jax", "keras")]
+    assert jax_missing["status"] == "skipped" and "jax" in jax_missing["reason"]
+    assert rows.loc[("torch-cuda-graph", "torch"), "status"] == "skipped"
+    assert (rows.loc["ort-iobinding", "status"] == "skipped").all()

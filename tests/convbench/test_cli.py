@@ -2,16 +2,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import SMALL_SWEEP, convbench
-
-
-def assert_one_line_error(run, *needles: str) -> None:
-    assert run.returncode == 2, (run.stdout, run.stderr)
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1, run.stderr
-    assert "Traceback" not in run.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
+from tests.conftest import SMALL_SWEEP, assert_one_line_error, convbench
 
 
 @pytest.mark.parametrize("command", ["export", "bench"])

@@ -1,0 +1,35 @@
+"""The headline: the same stack natively and in onnxruntime on that framework's export, per conv type."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from convbench.models.variants import VARIANTS
+
+# (framework, native runtime, native source, runtime on the export, exporter)
+PAIRS = (
+    ("torch", "torch", "torch", "ort", "torch.onnx"),
+    ("keras", "keras-tf", "keras", "ort", "tf2onnx"),
+)
+
+
+def native_vs_onnx(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per framework x device x conv type at the largest channel count both sides have."""
+    ok = results[results["status"] == "ok"]
+    rows = []
+    for framework, native, native_source, onnx_runtime, exporter in PAIRS:
+        for device in ok["device"].unique():
+            a = ok[(ok["runtime"] == native) & (ok["source"] == native_source) & (ok["device"] == device)]
+            b = ok[(ok["runtime"] == onnx_runtime) & (ok["source"] == exporter) & (ok["device"] == device)]
+            common = set(a["channels"]) & set(b["channels"])
+            if not common:
+                continue
+            channels = max(common)
+            a_ms = a[a["channels"] == channels].groupby("variant")["ms_per_forward"].median()
+            b_ms = b[b["channels"] == channels].groupby("variant")["ms_per_forward"].median()
+            for variant in VARIANTS:
+                if variant in a_ms and variant in b_ms:
+                    rows.append({"framework": framework, "device": device, "channels": channels, "variant": variant,
+                                 "native": native, "native_ms": a_ms[variant], "onnx": f"{onnx_runtime}[{exporter}]",
+                                 "onnx_ms": b_ms[variant], "onnx_vs_native": b_ms[variant] / a_ms[variant]})
+    return pd.DataFrame(rows)

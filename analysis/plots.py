@@ -1,0 +1,65 @@
+"""The report's pictures (matplotlib, Agg backend): the seed's line plot per runtime, native vs ONNX bars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from convbench.models.variants import VARIANTS  # noqa: E402
+
+# One colour per conv type, the same in every picture.
+COLOURS = dict(zip(VARIANTS, plt.get_cmap("tab10").colors, strict=False))
+MARKERS = dict(zip(VARIANTS, "osD^vP*", strict=True))
+
+
+def seed_plot(group: pd.DataFrame, title: str, path: Path) -> Path:
+    """Time per 100 forwards vs number of filters, one line per conv type (the 2017 figure), log-scaled time."""
+    ok = group[group["status"] == "ok"]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for variant in VARIANTS:
+        rows = ok[ok["variant"] == variant].groupby("channels")["ms_per_forward"].median().sort_index()
+        if rows.empty:
+            continue
+        ax.plot(rows.index, rows.values * 100 / 1e3, label=variant, color=COLOURS[variant],
+                marker=MARKERS[variant], linewidth=1.8)
+    channels = sorted(ok["channels"].unique())
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(channels, [str(c) for c in channels])
+    ax.minorticks_off()
+    ax.set_yscale("log")
+    ax.set_xlabel("number of filters (channels)")
+    ax.set_ylabel("processing time [s / 100 forwards]")
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, ncols=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def native_vs_onnx_plot(table: pd.DataFrame, path: Path) -> Path:
+    """Grouped bars: for each framework (panel) and conv type, native ms vs onnxruntime ms on its export."""
+    frameworks = list(dict.fromkeys(table["framework"]))
+    fig, axes = plt.subplots(1, len(frameworks), figsize=(6.5 * len(frameworks), 4.5), dpi=110, squeeze=False)
+    for ax, framework in zip(axes[0], frameworks, strict=True):
+        rows = table[table["framework"] == framework]
+        x = range(len(rows))
+        width = 0.38
+        ax.bar([i - width / 2 for i in x], rows["native_ms"], width, label=rows["native"].iloc[0], color="#4c72b0")
+        ax.bar([i + width / 2 for i in x], rows["onnx_ms"], width, label=rows["onnx"].iloc[0], color="#dd8452")
+        ax.set_xticks(list(x), rows["variant"], rotation=30, ha="right")
+        ax.set_yscale("log")
+        ax.set_ylabel("ms per forward")
+        ax.set_title(f"{framework}: native vs ONNX ({rows['device'].iloc[0]}, C={rows['channels'].iloc[0]})")
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,32 @@
+"""Per runtime/source/device: median ms per forward of each conv type at the largest channel count, and ratios."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from convbench.models.variants import REFERENCE_VARIANT, VARIANTS
+
+GROUP = ["runtime", "source", "device"]
+
+
+def label(runtime: str, source: str, device: str) -> str:
+    """How a runtime is named in the report, e.g. `ort[tf2onnx]/cpu`."""
+    return f"{runtime}[{source}]/{device}"
+
+
+def times_at_largest_channels(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows: one per runtime/source/device with an ok case; columns: the conv types (ms per forward), `channels`."""
+    ok = results[results["status"] == "ok"]
+    rows = {}
+    for key, group in ok.groupby(GROUP, sort=False):
+        channels = int(group["channels"].max())
+        at_c = group[group["channels"] == channels].groupby("variant")["ms_per_forward"].median()
+        rows[label(*key)] = {**{v: at_c.get(v, float("nan")) for v in VARIANTS}, "channels": channels,
+                             "device": key[2]}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def vs_conv3x3(times: pd.DataFrame) -> pd.DataFrame:
+    """Each conv type's time over conv3x3's, per row of `times_at_largest_channels`."""
+    variants = [v for v in VARIANTS if v in times.columns]
+    return times[variants].div(times[REFERENCE_VARIANT], axis=0)

@@ -1,0 +1,151 @@
+"""report.md and its pictures for one run directory, from results.csv, env.json and graphs.csv alone."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from convbench.analysis.findings import findings
+from convbench.analysis.native_vs_onnx import native_vs_onnx
+from convbench.analysis.plots import native_vs_onnx_plot, seed_plot
+from convbench.analysis.ratios import GROUP, label, times_at_largest_channels, vs_conv3x3
+from convbench.analysis.seed_table import TIME_ROW, seed_tables
+from convbench.models.variants import VARIANTS
+from convbench.results import read_results
+
+GRAPHS_FILE = "graphs.csv"  # written by `bench` from the export manifest and the ONNX files
+
+
+def seed_2017() -> pd.DataFrame:
+    """The 2017 experiment's published figures (C=64), as kept in this repository with their source."""
+    with resources.files("convbench.analysis").joinpath("data/seed_2017.csv").open() as handle:
+        return pd.read_csv(handle, comment="#")
+
+
+def seed_2017_source() -> str:
+    with resources.files("convbench.analysis").joinpath("data/seed_2017.csv").open() as handle:
+        return handle.readline().lstrip("# ").strip()
+
+
+def _md(frame: pd.DataFrame, floatfmt: str = ".3f", index: bool = True) -> str:
+    return frame.to_markdown(floatfmt=floatfmt, index=index, missingval="")
+
+
+def _seed_md(table: pd.DataFrame) -> str:
+    """The seed table with 3 decimals like the seed's, but 4 significant digits for times under 1 s."""
+    def cell(row: str, v: float) -> str:
+        return f"{v:.4g}" if row == TIME_ROW and v < 1 else f"{v:.3f}"
+
+    shown = pd.DataFrame({c: [cell(row, v) for row, v in table[c].items()]
+                          for c in table.columns}, index=table.index).replace("nan", "")
+    return shown.to_markdown(disable_numparse=True, colalign=("left", *["right"] * len(table.columns)))
+
+
+def _file_name(*parts: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts)) + ".png"
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write run_dir/report.md and its PNGs; return the report's path."""
+    run_dir = Path(run_dir)
+    results = read_results(run_dir / "results.csv")
+    env = json.loads((run_dir / "env.json").read_text()) if (run_dir / "env.json").exists() else {}
+    out: list[str] = [f"# convbench report: run {run_dir.name}", "",
+                      "Generated from this folder's results.csv and env.json; no model was run to write it. "
+                      "Times are medians; the 2017 unit is seconds per 100 forwards of the 16-layer stack.", ""]
+    out += _environment(env)
+    out += _seed_section(results, run_dir)
+    out += _native_vs_onnx_section(results, run_dir)
+    out += _against_2017(results)
+    out += ["## Findings: the 2017 conclusions on this run", ""]
+    for i, finding in enumerate(findings(results), 1):
+        out += [f"{i}. **{finding.claim}** {finding.text}", ""]
+    out += _graphs_section(run_dir)
+    out += _problems_section(results)
+    path = run_dir / "report.md"
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def _environment(env: dict) -> list[str]:
+    if not env:
+        return ["## Environment", "", "No env.json in this run directory.", ""]
+    versions = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items() if v)
+    gpus = "; ".join(f"{g['name']} (driver {g['driver']}, {g['memory']})" for g in env.get("gpus", [])) or "none"
+    threads = env.get("threads", {})
+    return ["## Environment", "",
+            f"- CPU: {env.get('cpu_model')} ({env.get('cpu_count')} cores, {env.get('cpu_affinity')} usable)",
+            f"- GPU: {gpus}",
+            f"- threads: {threads.get('intra_op')} intra-op, {threads.get('inter_op')} inter-op, every CPU runtime",
+            f"- Python {env.get('python')} on {env.get('platform')}",
+            f"- versions: {versions}",
+            f"- environment id {env.get('env_id')}", ""]
+
+
+def _seed_section(results: pd.DataFrame, run_dir: Path) -> list[str]:
+    out = ["## The 2017 table, per runtime", ""]
+    for (runtime, source, device), channels, table in seed_tables(results):
+        name = label(runtime, source, device)
+        out += [f"### {name}", "", f"At C={channels}:", "", _seed_md(table), ""]
+        group = results[(results[GROUP] == [runtime, source, device]).all(axis=1) & (results["status"] == "ok")]
+        compact = (group.pivot_table(index="variant", columns="channels", values="ms_per_forward", aggfunc="median")
+                   .reindex([v for v in VARIANTS if v in set(group["variant"])]) * 100 / 1e3)
+        compact.columns = [f"C={c}" for c in compact.columns]
+        picture = seed_plot(group, f"{name}: time vs filters", run_dir / _file_name("seed", runtime, source, device))
+        out += ["Every channel count, seconds per 100 forwards:", "", _md(compact, ".4g"), "",
+                f"![{name}]({picture.name})", ""]
+    return out
+
+
+def _native_vs_onnx_section(results: pd.DataFrame, run_dir: Path) -> list[str]:
+    table = native_vs_onnx(results)
+    out = ["## Native vs ONNX: what the framework adds around the same kernels", ""]
+    if table.empty:
+        return [*out, "Not measured: the run lacks a native runtime and onnxruntime on its export.", ""]
+    view = table[["framework", "device", "channels", "variant", "native", "native_ms", "onnx", "onnx_ms",
+                  "onnx_vs_native"]]
+    picture = native_vs_onnx_plot(table, run_dir / "native-vs-onnx.png")
+    out += ["ms per forward; `onnx_vs_native` below 1 means onnxruntime runs the exported graph faster than the "
+            "framework runs its own model.", "", _md(view, ".4g", index=False), "",
+            f"![native vs ONNX]({picture.name})", ""]
+    return out
+
+
+def _against_2017(results: pd.DataFrame) -> list[str]:
+    seed = seed_2017()
+    rows = {f"2017 {r.framework} {r.device} ({r.setting})": g.set_index("variant")["vs_conv3x3"]
+            for r, g in ((g.iloc[0], g) for _, g in seed.groupby(["framework", "device", "setting"], sort=False))}
+    times = times_at_largest_channels(results)
+    if not times.empty and "conv3x3" in times:
+        for name, ratios in vs_conv3x3(times).iterrows():
+            rows[f"this run: {name} (C={int(times.loc[name, 'channels'])})"] = ratios
+    table = pd.DataFrame(rows).T.reindex(columns=list(VARIANTS))
+    return ["## Against 2017", "", f"Time vs conv3x3 (empty: not measured). Reference data: {seed_2017_source()}",
+            "", _md(table), ""]
+
+
+def _graphs_section(run_dir: Path) -> list[str]:
+    path = run_dir / GRAPHS_FILE
+    if not path.exists():
+        return []
+    graphs = pd.read_csv(path)
+    return ["## Exported graphs", "", "What each ONNX file holds (`convbench inspect FILE` shows one in full):", "",
+            _md(graphs, ".1e", index=False), ""]
+
+
+def _problems_section(results: pd.DataFrame) -> list[str]:
+    out = ["## Skipped and failed cases, parity", ""]
+    bad = results[results["status"] != "ok"]
+    if bad.empty:
+        out += ["Every case ran and passed its parity check.", ""]
+    else:
+        out += [_md(bad[["stack_id", "runtime", "source", "device", "status", "reason"]], index=False), ""]
+    parity = results.groupby(GROUP, sort=False)["parity_rel_err"].max()
+    parity.index = [label(*key) for key in parity.index]
+    out += ["Largest relative error of each runtime's output vs the PyTorch float32 reference:", "",
+            _md(parity.rename("max parity_rel_err").to_frame(), ".1e"), ""]
+    return out

@@ -1,0 +1,86 @@
+"""Keras 3 on its JAX backend (a jit-compiled stateless forward) and on its torch backend (eager calls).
+
+Each runs in a worker whose KERAS_BACKEND was set before keras was imported (see FAMILY_ENV)."""
+
+from __future__ import annotations
+
+import keras
+
+from convbench.artifacts import Artifacts
+from convbench.models.keras_stack import build_keras_stack
+from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
+from convbench.runners.base import Prepared
+from convbench.spec import Case
+
+KERAS_DEVICE = {"cpu": "cpu:0", "cuda": "gpu:0"}
+
+
+class _KerasBackend:
+    backend = ""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def available(self, device: str) -> str | None:
+        if keras.backend.backend() != self.backend:
+            return f"Keras backend is {keras.backend.backend()!r} in this worker, not {self.backend!r}"
+        if device == "cuda" and not self._sees_gpu():
+            return f"Keras's {self.backend} backend sees no GPU"
+        return None
+
+
+class KerasJax(_KerasBackend):
+    """jax.jit of model.stateless_call: XLA compiles the whole 16-layer forward once."""
+
+    backend = "jax"
+
+    def _sees_gpu(self) -> bool:
+        import jax
+
+        return any(d.platform == "gpu" for d in jax.devices())
+
+    def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
+        import jax
+
+        with keras.device(KERAS_DEVICE[case.device]):
+            model = build_keras_stack(case.spec)
+            trainable = [v.value for v in model.trainable_variables]
+            non_trainable = [v.value for v in model.non_trainable_variables]
+            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.spec)))
+        compiled = jax.jit(lambda t, n, inputs: model.stateless_call(t, n, inputs, training=False)[0])
+
+        def forward():
+            return compiled(trainable, non_trainable, x).block_until_ready()
+
+        return Prepared(forward, lambda out: nhwc_to_nchw(keras.ops.convert_to_numpy(out)),
+                        {"call": "jax.jit(model.stateless_call)", "jax_device": str(x.devices())})
+
+
+class KerasTorch(_KerasBackend):
+    """model(x) eagerly on the torch backend: every Keras layer call goes through Keras's machinery."""
+
+    backend = "torch"
+
+    def _sees_gpu(self) -> bool:
+        import torch
+
+        return torch.cuda.is_available()
+
+    def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
+        import torch
+
+        torch.set_num_threads(self.threads)
+        with keras.device(KERAS_DEVICE[case.device]):
+            model = build_keras_stack(case.spec)
+            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.spec)))
+        sync = torch.cuda.synchronize if case.device == "cuda" else (lambda: None)
+
+        def forward():
+            with torch.inference_mode():
+                out = model(x, training=False)
+            sync()
+            return out
+
+        return Prepared(forward, lambda out: nhwc_to_nchw(keras.ops.convert_to_numpy(out)),
+                        {"call": "model(x) eager", "torch_device": str(x.device),
+                         "intra_op_threads": torch.get_num_threads()})

@@ -1,0 +1,96 @@
+"""The report from results with known numbers: tables, pictures, findings that follow the numbers."""
+
+import json
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from convbench.analysis.compare import compare_runs
+from convbench.analysis.findings import findings
+from convbench.analysis.report import write_report
+from convbench.models.variants import VARIANTS
+from convbench.results import ResultsStore, case_row
+from convbench.spec import Case, StackSpec
+
+# ms per forward at C=64 and C=8; conv3x3 = 100 ms at C=64 so "vs conv3x3" is ms / 100
+KNOWN_MS = {"conv1x1": 20.0, "conv3x1": 35.0, "conv1x3": 36.0, "conv3x3sep": 10.0, "conv3x3": 100.0,
+            "conv5x5": 300.0, "conv3x3dilated": 150.0}
+RUNTIMES = [("torch", "torch"), ("keras-tf", "keras"), ("ort", "torch.onnx"), ("ort", "tf2onnx")]
+
+
+def write_run(run_dir, ms=KNOWN_MS, device="cpu", runtimes=RUNTIMES, scale=None):
+    store = ResultsStore(run_dir)
+    store.open()
+    scale = scale or {}
+    for runtime, source in runtimes:
+        for variant, t in ms.items():
+            for channels, factor in ((8, 0.1), (64, 1.0)):
+                case = Case(StackSpec(variant, channels), runtime, source, device)
+                median = t * factor * scale.get(runtime, 1.0)
+                store.append(case_row(case, status="ok", reason="", ms_per_forward=median, ms_iqr=median * 0.02,
+                                      cv=0.01, samples=5, iterations=1, parity_rel_err=1e-7))
+    store.write_env({"cpu_model": "test CPU", "cpu_count": 2, "versions": {"torch": "x"}, "gpus": [],
+                     "threads": {"intra_op": 2, "inter_op": 1}, "env_id": "abc"})
+    return run_dir
+
+
+def test_report_tables_from_known_numbers(tmp_path):
+    report = write_report(write_run(tmp_path / "run")).read_text()
+    assert "### torch[torch]/cpu" in report and "At C=64:" in report
+    vs_row = next(line for line in report.splitlines() if line.startswith("| vs conv3x3"))
+    assert [cell.strip() for cell in vs_row.split("|")[2:-1]] == ["0.200", "0.350", "0.360", "0.100", "1.000",
+                                                                   "3.000", "1.500"]
+    time_row = next(line for line in report.splitlines() if line.startswith("| processing time"))
+    # 100 ms per forward = 10 s per 100 forwards; at C=64 every time is >= 1 s, so 3 decimals
+    assert [cell.strip() for cell in time_row.split("|")[2:-1]] == ["2.000", "3.500", "3.600", "1.000", "10.000",
+                                                                     "30.000", "15.000"]
+    assert "2017 pytorch gpu (default)" in report and "16.447" in report  # the seed's depthwise on GPU
+    assert "| torch       | cpu      |         64 | conv3x3" in report  # native vs ONNX table
+
+
+def test_every_picture_exists_and_is_an_image(tmp_path):
+    run_dir = write_run(tmp_path / "run")
+    report = write_report(run_dir).read_text()
+    pictures = sorted(p.name for p in run_dir.glob("*.png"))
+    assert len(pictures) == len(RUNTIMES) + 1  # one seed plot per runtime + native vs ONNX
+    for name in pictures:
+        assert f"({name})" in report
+        image = plt.imread(run_dir / name)
+        assert image.shape[0] > 300 and image.shape[1] > 500
+
+
+def test_findings_follow_the_numbers(tmp_path):
+    slow = findings(pd.read_csv(write_run(tmp_path / "a") / "results.csv"))
+    fast_ms = {**KNOWN_MS, "conv3x3sep": 1.0, "conv3x3dilated": 100.0}
+    fast = findings(pd.read_csv(write_run(tmp_path / "b", ms=fast_ms) / "results.csv"))
+    assert slow[0].text.startswith("Holds in all 4") and "0.10x" in slow[0].text  # 10 ms vs 100: 6x its FLOP share
+    assert fast[0].text.startswith("Does not hold in any") and "0.01x" in fast[0].text
+    assert slow[1].text.startswith("Holds in all 4")  # (35 + 36) / 100 = 0.71, within 25% of 0.667
+    assert slow[4].text.startswith("Holds") and fast[4].text.startswith("Does not hold")
+    for finding in (slow[2], slow[3]):  # GPU-only conclusions on a CPU-only run
+        assert finding.text.startswith("Not measured")
+
+
+def test_gpu_findings_are_computed_when_cuda_rows_exist(tmp_path):
+    results = pd.read_csv(write_run(tmp_path / "g", device="cuda", runtimes=[("torch", "torch")]) / "results.csv")
+    five_by_five = findings(results)[3]
+    assert five_by_five.text.startswith("Holds in all 1") and "torch[torch]/cuda 3.00x" in five_by_five.text
+
+
+def test_compare_runs_ratio_and_spread(tmp_path):
+    a = pd.read_csv(write_run(tmp_path / "a") / "results.csv")
+    b = pd.read_csv(write_run(tmp_path / "b", scale={"torch": 2.0, "ort": 1.01}) / "results.csv")
+    table = compare_runs(a, b).set_index(["runtime", "source", "stack_id"]).sort_index()
+    torch_rows = table.loc[("torch", "torch")]
+    assert torch_rows["b_vs_a"].tolist() == pytest.approx([2.0] * len(torch_rows))
+    assert torch_rows["differs"].all()
+    ort_rows = table.loc[("ort", "torch.onnx")]
+    assert not ort_rows["differs"].any()  # 1% apart, IQRs of 2% each: within the spread
+    assert len(table) == 2 * len(VARIANTS) * len(RUNTIMES)
+
+
+def test_report_from_a_copied_run_directory(tmp_path):
+    run_dir = write_run(tmp_path / "elsewhere" / "20260101-000000")
+    assert json.loads((run_dir / "env.json").read_text())["cpu_model"] == "test CPU"
+    assert "test CPU" in write_report(run_dir).read_text()

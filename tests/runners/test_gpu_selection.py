@@ -1,0 +1,33 @@
+"""GPU code paths on a machine without CUDA: which runtimes a device gets, and the skips with their reasons."""
+
+import pytest
+
+from convbench.runners import RUNTIMES, default_runtimes, get_runner
+
+CUDA_ONLY = ["torch-cudnn-benchmark", "torch-cuda-graph", "ort-iobinding", "ort-cuda-graph"]
+
+
+def test_cpu_default_is_the_seed_set_and_cuda_default_is_everything():
+    assert default_runtimes("cpu") == ["torch", "keras-tf", "keras-predict", "ort"]
+    assert default_runtimes("cuda") == list(RUNTIMES)
+
+
+@pytest.mark.parametrize("name", CUDA_ONLY)
+def test_cuda_only_modes_skip_on_cpu_with_their_reason(name):
+    reason = get_runner(name, 1).available("cpu")
+    assert reason and ("cuda" in reason or "CUDA" in reason)
+
+
+@pytest.mark.parametrize("name", ["torch", "torch-channels-last", "ort"])
+def test_cuda_without_a_gpu_is_a_skip_not_a_crash(name):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    reason = get_runner(name, 1).available("cuda")
+    assert reason and ("CUDA" in reason or "cuda" in reason)
+
+
+def test_keras_tf_on_cuda_names_tensorflow_seeing_no_gpu():
+    reason = get_runner("keras-tf", 1).available("cuda")
+    assert reason.startswith("TensorFlow sees no GPU")
