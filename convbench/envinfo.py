@@ -19,7 +19,7 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "tensorflow": ("tensorflow", "tensorflow-cpu"),
     "keras": ("keras",),
     "onnx": ("onnx",),
-    "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
+    "onnxruntime": ("onnxruntime-gpu", "onnxruntime"),  # where both are installed the GPU build is the one used
     "onnxscript": ("onnxscript",),
     "tf2onnx": ("tf2onnx",),
     "jax": ("jax",),
