@@ -15,7 +15,7 @@ case "$1" in
     python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . 2>&1 | tail -2
     mkdir -p artifacts && tar xzf /tmp/keras-onnx.tgz -C artifacts
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-    python3 -c "import onnxruntime as o, keras, jax, torch; print(o.__version__, o.get_available_providers(), keras.__version__, jax.devices(), torch.__version__)"
+    KERAS_BACKEND=jax python3 -c "import onnxruntime as o, keras, jax, torch; print(o.__version__, o.get_available_providers(), keras.__version__, jax.devices(), torch.__version__)"
     convbench export --sources torch $SWEEP
     ;;
   bench)
