@@ -23,7 +23,7 @@ export: $(STAMP)
 	$(VENV)/bin/convbench export $(ARGS)
 
 bench: $(STAMP)
-	$(VENV)/bin/convbench bench --device $(DEVICE) $(ARGS) $(BENCH_ARGS)
+	$(VENV)/bin/convbench bench --profile --device $(DEVICE) $(ARGS) $(BENCH_ARGS)
 
 report: $(STAMP)
 	$(VENV)/bin/convbench report $(RUN)

@@ -63,3 +63,52 @@ def native_vs_onnx_plot(table: pd.DataFrame, path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def kernel_overhead_plot(split: pd.DataFrame, title: str, path: Path) -> Path:
+    """Stacked bars per conv type: kernel ms (bottom) and overhead ms (top) per forward."""
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    x = range(len(split))
+    ax.bar(x, split["kernel_ms"], color=[COLOURS[v] for v in split["variant"]], label="kernel")
+    ax.bar(x, split["overhead_ms"].clip(lower=0), bottom=split["kernel_ms"], color="#cccccc", hatch="//",
+           edgecolor="#888888", label="overhead (wall - kernel)")
+    ax.set_xticks(list(x), split["variant"], rotation=30, ha="right")
+    ax.set_ylabel("ms per forward")
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def roofline_plot(cases: pd.DataFrame, ceilings: dict[str, float], title: str, path: Path) -> Path:
+    """Achieved GFLOP/s vs arithmetic intensity, one point per case (colour: conv type), ceilings drawn."""
+    fig, ax = plt.subplots(figsize=(7.5, 5), dpi=110)
+    lo = cases["arithmetic_intensity"].min() / 2
+    hi = cases["arithmetic_intensity"].max() * 2
+    bandwidth = ceilings["bandwidth_gb_per_s"]
+    for name, key, style in (("float32 peak", "peak_gflop_per_s", "-"), ("TF32 peak", "peak_tf32_gflop_per_s", ":")):
+        if key in ceilings:
+            peak = ceilings[key]
+            knee = peak / bandwidth
+            xs = [lo, max(lo, min(knee, hi)), hi]
+            ax.plot(xs, [min(peak, x * bandwidth) for x in xs], "k" + style, linewidth=1.2,
+                    label=f"{name} {peak:,.0f} GFLOP/s, {bandwidth:,.0f} GB/s")
+    for variant in VARIANTS:
+        rows = cases[cases["variant"] == variant]
+        if not rows.empty:
+            ax.scatter(rows["arithmetic_intensity"], rows["gflop_per_s"], s=18, color=COLOURS[variant],
+                       marker=MARKERS[variant], label=variant, alpha=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity [FLOP / byte moved]")
+    ax.set_ylabel("achieved [GFLOP/s]")
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7, ncols=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

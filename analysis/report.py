@@ -11,7 +11,8 @@ import pandas as pd
 
 from convbench.analysis.findings import findings
 from convbench.analysis.native_vs_onnx import native_vs_onnx
-from convbench.analysis.plots import native_vs_onnx_plot, seed_plot
+from convbench.analysis.overhead import kernel_split, overhead_paragraph
+from convbench.analysis.plots import kernel_overhead_plot, native_vs_onnx_plot, roofline_plot, seed_plot
 from convbench.analysis.ratios import GROUP, label, times_at_largest_channels, vs_conv3x3
 from convbench.analysis.seed_table import TIME_ROW, seed_tables
 from convbench.models.variants import VARIANTS
@@ -64,6 +65,7 @@ def write_report(run_dir: Path) -> Path:
     out += ["## Findings: the 2017 conclusions on this run", ""]
     for i, finding in enumerate(findings(results), 1):
         out += [f"{i}. **{finding.claim}** {finding.text}", ""]
+    out += _kernel_section(results, env, run_dir)
     out += _graphs_section(run_dir)
     out += _problems_section(results)
     path = run_dir / "report.md"
@@ -126,6 +128,34 @@ def _against_2017(results: pd.DataFrame) -> list[str]:
     table = pd.DataFrame(rows).T.reindex(columns=list(VARIANTS))
     return ["## Against 2017", "", f"Time vs conv3x3 (empty: not measured). Reference data: {seed_2017_source()}",
             "", _md(table), ""]
+
+
+def _kernel_section(results: pd.DataFrame, env: dict, run_dir: Path) -> list[str]:
+    out = ["## Kernel vs overhead, and the roofline", ""]
+    split = kernel_split(results)
+    out += [overhead_paragraph(split, results), ""]
+    if not split.empty:
+        table = split.drop(columns=["device"])
+        out += ["Kernel time comes from each runtime's own profiler in a run separate from the timed one "
+                "(`kernel_method` in results.csv says how); overhead = timed median - kernel.", "",
+                _md(table, ".4g", index=False), ""]
+        for runtime, group in split.groupby("runtime", sort=False):
+            picture = kernel_overhead_plot(group, f"{runtime}: kernel vs overhead (C={group['channels'].iloc[0]})",
+                                           run_dir / _file_name("kernel", runtime))
+            out += [f"![{runtime} kernel vs overhead]({picture.name})", ""]
+    not_measured = results.loc[results["status"] == "ok"].drop_duplicates(GROUP)
+    if "kernel_method" in not_measured:
+        missing = not_measured[not_measured["kernel_method"].fillna("").str.startswith("not measured")]
+        for row in missing.itertuples():
+            out += [f"- {label(row.runtime, row.source, row.device)}: kernel time {row.kernel_method}", ""]
+    for device, ceilings in (env.get("ceilings") or {}).items():
+        cases = results[(results["device"] == device) & (results["status"] == "ok")]
+        if "peak_gflop_per_s" not in (ceilings or {}) or cases.empty or "arithmetic_intensity" not in cases:
+            continue
+        picture = roofline_plot(cases, ceilings, f"roofline on {device}: every case",
+                                run_dir / _file_name("roofline", device))
+        out += [f"![roofline on {device}]({picture.name})", ""]
+    return out
 
 
 def _graphs_section(run_dir: Path) -> list[str]:

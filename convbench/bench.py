@@ -13,8 +13,10 @@ from convbench.errors import one_line
 from convbench.harness import TimingConfig, measure
 from convbench.parity import TOLERANCE, parity_ok, relative_error
 from convbench.results import ResultsStore, case_row
+from convbench.roofline import arithmetic_intensity, floor_ms, measure_ceilings
 from convbench.runners import FAMILY_ENV, RUNTIMES, get_runner, missing_requirement
 from convbench.runners.base import Skip
+from convbench.runners.profilers import profile_forwards
 from convbench.spec import Case, StackSpec
 from convbench.workers import FamilyWorker, run_in_worker, worker_threads
 
@@ -31,8 +33,9 @@ def plan_cases(specs: Sequence[StackSpec], runtimes: Sequence[str], device: str)
     return sorted(cases, key=lambda c: families.index(RUNTIMES[c.runtime].family))
 
 
-def run_case(case: Case, config: TimingConfig, artifacts_root: str) -> dict[str, object]:
-    """Worker side: check parity against the reference output, then time the case. Never raises."""
+def run_case(case: Case, config: TimingConfig, artifacts_root: str, profile: bool = False) -> dict[str, object]:
+    """Worker side: check parity against the reference output, time the case, then (with `profile`) take the
+    kernel time from the runtime's own profiler in a separate run. Never raises."""
     threads = worker_threads()
     try:
         runner = get_runner(case.runtime, threads)
@@ -48,6 +51,7 @@ def run_case(case: Case, config: TimingConfig, artifacts_root: str) -> dict[str,
             return {**base, "status": "failed",
                     "reason": f"parity: relative error {error:.2e} > {TOLERANCE[case.device]:.0e}; not timed"}
         m = measure(prepared.forward, config)
+        kernel = _kernel_columns(runner, case, artifacts, prepared, m.median_ms) if profile else {}
     except Skip as skip:
         return case_row(case, status="skipped", reason=str(skip), threads=threads)
     except Exception as error:  # a runtime's failure is a row, not the end of the sweep
@@ -63,7 +67,45 @@ def run_case(case: Case, config: TimingConfig, artifacts_root: str) -> dict[str,
         "samples": m.samples,
         "iterations": m.iterations,
         "gflop_per_s": case.spec.flops / 1e9 / (m.median_ms / 1e3),
+        **kernel,
     }
+
+
+def _kernel_columns(runner, case: Case, artifacts: Artifacts, prepared, median_ms: float) -> dict[str, object]:
+    if not hasattr(runner, "kernel_time"):
+        return {"kernel_method": "not measured: this runtime has no profiler hook"}
+    kt = runner.kernel_time(case, artifacts, prepared, profile_forwards(median_ms))
+    kernel = kt.kernel_ms_for(median_ms)
+    method = kt.method + (", its share of the profiled run applied to the timed median" if kt.host_timed
+                          and kernel == kernel else "")
+    return {"kernel_ms_per_forward": kernel, "overhead_ms_per_forward": median_ms - kernel,
+            "profiled_ms_per_forward": kt.profiled_wall_ms, "conv_events_per_forward": kt.conv_events,
+            "kernel_method": method}
+
+
+def roofline_columns(case: Case, ms_per_forward: float | None, tf32: bool, ceilings: dict | None
+                     ) -> dict[str, object]:
+    """Floor and efficiency of a case from the machine's ceilings (TF32 peak where the runtime used TF32)."""
+    columns: dict[str, object] = {"arithmetic_intensity": arithmetic_intensity(case.spec)}
+    if not ceilings:
+        return columns
+    peak = ceilings.get("peak_tf32_gflop_per_s") if tf32 else None
+    floor = floor_ms(case.spec, peak or ceilings["peak_gflop_per_s"], ceilings["bandwidth_gb_per_s"])
+    columns["floor_ms"] = floor
+    if ms_per_forward:
+        columns["efficiency"] = floor / ms_per_forward
+    return columns
+
+
+def measure_ceilings_in_worker(device: str, threads: int) -> dict[str, float] | str:
+    """The machine's ceilings, measured in a torch worker like the runtimes' own; a reason string if not."""
+    if missing_requirement(RUNTIMES["torch"]):
+        return "torch not installed: no ceilings measured"
+    with FamilyWorker("torch", threads, FAMILY_ENV["torch"]) as worker:
+        try:
+            return worker.call(measure_ceilings, device, threads)
+        except Exception as error:  # the sweep goes on without a floor
+            return one_line(error)
 
 
 def run_bench(
@@ -74,17 +116,22 @@ def run_bench(
     threads: int,
     env_id: str,
     on_row: Callable[[Case, dict[str, object]], None],
+    profile: bool = False,
+    ceilings: dict[str, float] | None = None,
 ) -> None:
     """Run the cases not yet in `store`, one worker process per runtime family, appending rows as they come."""
     done = store.done_keys()
     todo = [c for c in cases if c.key not in done]
 
     def record(case: Case, row: dict[str, object]) -> None:
-        row = {**row, "run_id": store.run_id, "env_id": env_id}
+        options = row.get("options") if isinstance(row.get("options"), dict) else {}
+        tf32 = options.get("tf32")
+        row = {**row, **roofline_columns(case, row.get("ms_per_forward"), bool(tf32), ceilings),
+               "tf32": tf32, "run_id": store.run_id, "env_id": env_id}
         store.append(row)
         on_row(case, row)
 
-    task = functools.partial(run_case, config=config, artifacts_root=str(artifacts.root))
+    task = functools.partial(run_case, config=config, artifacts_root=str(artifacts.root), profile=profile)
     for family in dict.fromkeys(RUNTIMES[c.runtime].family for c in todo):
         family_cases = [c for c in todo if RUNTIMES[c.runtime].family == family]
         runnable = []

@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", choices=DEVICES, default="cpu", help="cpu (default) or cuda")
     bench.add_argument("--run-dir", type=Path, help="write into (or resume) this run directory")
     bench.add_argument("--results", type=Path, default=Path("results"), help="parent of new run directories")
+    bench.add_argument("--profile", action="store_true",
+                       help="also take each case's kernel time from its runtime's profiler (a separate run)")
     timing = bench.add_argument_group("timing (seconds per case)")
     defaults = TimingConfig()
     timing.add_argument("--warmup-seconds", type=_positive_float, default=defaults.warmup_seconds)
@@ -190,7 +192,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from convbench.analysis.graph import inventory
     from convbench.analysis.report import GRAPHS_FILE, write_report
-    from convbench.bench import plan_cases, run_bench
+    from convbench.bench import measure_ceilings_in_worker, plan_cases, run_bench
     from convbench.envinfo import collect_env, gpus
     from convbench.results import ResultsStore, new_run_id, read_results
     from convbench.runners import check_runtimes, default_runtimes
@@ -213,10 +215,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     store = ResultsStore(args.run_dir or args.results / new_run_id())
     resuming = store.csv_path.exists()
     store.open()
-    env = collect_env(args.threads)
-    if not store.env_path.exists():
+    env = json.loads(store.env_path.read_text()) if store.env_path.exists() else collect_env(args.threads)
+    ceilings = env.setdefault("ceilings", {}).get(args.device)
+    if ceilings is None:
+        measured = measure_ceilings_in_worker(args.device, args.threads)
+        ceilings = measured if isinstance(measured, dict) else None
+        env["ceilings"][args.device] = measured if ceilings else {"not_measured": measured}
         store.write_env(env)
     store.point_latest()
+    if ceilings:
+        console.print(f"{args.device} ceilings: {ceilings['peak_gflop_per_s']:.0f} GFLOP/s float32 matmul"
+                      + (f", {ceilings['peak_tf32_gflop_per_s']:.0f} GFLOP/s TF32" if "peak_tf32_gflop_per_s"
+                         in ceilings else "") + f", {ceilings['bandwidth_gb_per_s']:.0f} GB/s copy")
     cases = plan_cases(specs, runtimes, args.device)
     already = len([c for c in cases if c.key in store.done_keys()])
     console.print(f"run {store.run_dir}: {len(cases)} cases" + (f", {already} already measured" if resuming else ""))
@@ -229,6 +239,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             if status == "ok":
                 detail = (f"{row['ms_per_forward']:10.3f} ms/forward  cv {row['cv']:5.1%}  "
                           f"parity {row['parity_rel_err']:.1e}")
+                kernel = row.get("kernel_ms_per_forward")
+                if kernel is not None and kernel == kernel:  # not NaN
+                    detail += f"  kernel {kernel:.3f} ms"
             else:
                 detail = str(row["reason"])
             where = f"{case.runtime}[{case.source}]"
@@ -236,7 +249,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             progress.advance(task)
 
         try:
-            run_bench(cases, store, config, artifacts, args.threads, env["env_id"], on_row)
+            run_bench(cases, store, config, artifacts, args.threads, env["env_id"], on_row, args.profile, ceilings)
         except KeyboardInterrupt:
             store.write_parquet()
             console.print(f"[yellow]interrupted: what was measured is in {store.csv_path}; resume with "

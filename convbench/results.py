@@ -38,6 +38,15 @@ COLUMNS = [
     "gflop_per_s",  # achieved rate at the median
     "theoretical_vs_conv3x3",
     "parity_rel_err",  # ||out - reference|| / ||reference||, reference = PyTorch float32 on the CPU
+    "kernel_ms_per_forward",  # from the runtime's own profiler, in a separate run (--profile)
+    "overhead_ms_per_forward",  # ms_per_forward - kernel_ms_per_forward
+    "profiled_ms_per_forward",  # wall time per forward of the profiled run (profiler overhead included)
+    "conv_events_per_forward",  # convolution events the profiler saw per forward (one per layer expected)
+    "kernel_method",  # how the kernel time was measured, or why it was not
+    "floor_ms",  # roofline floor: max(FLOPs / peak, bytes / bandwidth) with this machine's measured ceilings
+    "efficiency",  # floor_ms / ms_per_forward
+    "arithmetic_intensity",  # FLOPs per byte moved (activations in and out + weights, every layer)
+    "tf32",  # whether the runtime ran float32 convolutions in TF32 (GPU), empty where it does not apply
     "threads",
     "options",  # runtime options used, as JSON
     "env_id",

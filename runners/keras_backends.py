@@ -10,6 +10,7 @@ from convbench.artifacts import Artifacts
 from convbench.models.keras_stack import build_keras_stack
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
 from convbench.runners.base import Prepared
+from convbench.runners.profilers import KernelTime, not_measured, torch_kernel_time
 from convbench.spec import Case
 
 KERAS_DEVICE = {"cpu": "cpu:0", "cuda": "gpu:0"}
@@ -53,7 +54,14 @@ class KerasJax(_KerasBackend):
             return compiled(trainable, non_trainable, x).block_until_ready()
 
         return Prepared(forward, lambda out: nhwc_to_nchw(keras.ops.convert_to_numpy(out)),
-                        {"call": "jax.jit(model.stateless_call)", "jax_device": str(x.devices())})
+                        {"call": "jax.jit(model.stateless_call)", "jax_device": str(x.devices()),
+                         # XLA's default precision runs float32 convolutions in TF32 on Ampere and later GPUs
+                         **({"tf32": jax.config.jax_default_matmul_precision in (None, "default")}
+                            if case.device == "cuda" else {})})
+
+    def kernel_time(self, case: Case, artifacts: Artifacts, prepared: Prepared, forwards: int) -> KernelTime:
+        return not_measured("JAX's profiler writes XPlane traces for TensorBoard or Perfetto; convbench does not "
+                            "parse them")
 
 
 class KerasTorch(_KerasBackend):
@@ -83,4 +91,8 @@ class KerasTorch(_KerasBackend):
 
         return Prepared(forward, lambda out: nhwc_to_nchw(keras.ops.convert_to_numpy(out)),
                         {"call": "model(x) eager", "torch_device": str(x.device),
-                         "intra_op_threads": torch.get_num_threads()})
+                         "intra_op_threads": torch.get_num_threads(),
+                         **({"tf32": torch.backends.cudnn.allow_tf32} if case.device == "cuda" else {})})
+
+    def kernel_time(self, case: Case, artifacts: Artifacts, prepared: Prepared, forwards: int) -> KernelTime:
+        return torch_kernel_time(prepared.forward, forwards, cuda=case.device == "cuda")

@@ -13,6 +13,7 @@ from convbench.artifacts import Artifacts  # noqa: E402
 from convbench.models.keras_stack import build_keras_stack  # noqa: E402
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
 from convbench.runners.base import Prepared  # noqa: E402
+from convbench.runners.profilers import KernelTime, not_measured  # noqa: E402
 from convbench.spec import Case  # noqa: E402
 
 
@@ -31,6 +32,10 @@ class _KerasOnTensorFlow:
         if device == "cuda" and not tf.config.list_physical_devices("GPU"):
             return "TensorFlow sees no GPU (TensorFlow's CUDA build and a GPU are needed for keras-tf on cuda)"
         return None
+
+    def kernel_time(self, case: Case, artifacts: Artifacts, prepared: Prepared, forwards: int) -> KernelTime:
+        return not_measured("TensorFlow's profiler writes XPlane traces that only TensorBoard's profile plugin "
+                            "reads; convbench does not parse them")
 
     def _device_name(self, device: str) -> str:
         if device == "cpu":

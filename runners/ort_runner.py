@@ -3,12 +3,15 @@ provider), and on CUDA also IO binding on device-resident tensors and the CUDA E
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnxruntime as ort
 
 from convbench.artifacts import FRAMEWORK_LAYOUT, ONNX_EXPORTERS, Artifacts
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
 from convbench.runners.base import Prepared, Skip
+from convbench.runners.profilers import KernelTime, not_measured, ort_kernel_time
 from convbench.spec import Case
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -50,20 +53,27 @@ class OrtRunner:
             options["enable_cuda_graph"] = "1"
         return options
 
-    def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
+    def _providers(self, device: str) -> list[tuple[str, dict[str, str]]]:
+        return [(PROVIDERS[device], self.provider_options(device))]
+
+    @staticmethod
+    def _file_and_input(case: Case, artifacts: Artifacts) -> tuple[Path, np.ndarray, bool]:
+        """The ONNX file of the case, its input in the file's layout, and whether that layout is NHWC."""
         framework = ONNX_EXPORTERS[case.source]
         path = artifacts.onnx_path(framework, case.spec)
         if not path.exists():
             raise Skip(f"no ONNX file {path}: run `convbench export` for this sweep first")
+        channels_last = FRAMEWORK_LAYOUT[framework] == "NHWC"
+        x = make_input(case.spec)
+        return path, (nchw_to_nhwc(x) if channels_last else x), channels_last
+
+    def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
+        path, x, channels_last = self._file_and_input(case, artifacts)
         session = ort.InferenceSession(
-            str(path), sess_options=session_options(self.threads),
-            providers=[(PROVIDERS[case.device], self.provider_options(case.device))],
+            str(path), sess_options=session_options(self.threads), providers=self._providers(case.device)
         )
         if session.get_providers()[0] != PROVIDERS[case.device]:
             raise Skip(f"onnxruntime fell back to {session.get_providers()[0]} for {PROVIDERS[case.device]}")
-        channels_last = FRAMEWORK_LAYOUT[framework] == "NHWC"
-        x = make_input(case.spec)
-        x = nchw_to_nhwc(x) if channels_last else x
         options = {
             "providers": session.get_providers(),
             "provider_options": session.get_provider_options().get(PROVIDERS[case.device], {}),
@@ -72,9 +82,18 @@ class OrtRunner:
             "graph_optimization_level": "ORT_ENABLE_ALL",
             "io": "IO binding, device tensors" if self.io_binding or self.cuda_graph else "numpy in/out",
         }
+        if case.device == "cuda":
+            options["tf32"] = options["provider_options"].get("use_tf32") == "1"
         forward, fetch = (self._bound(session, x, case.device) if self.io_binding or self.cuda_graph
                           else self._plain(session, x))
         return Prepared(forward, lambda out: nhwc_to_nchw(fetch(out)) if channels_last else fetch(out), options)
+
+    def kernel_time(self, case: Case, artifacts: Artifacts, prepared: Prepared, forwards: int) -> KernelTime:
+        if case.device != "cpu":
+            return not_measured("onnxruntime's profiler times CUDA nodes on the host (their launches), "
+                                "not their kernels on the device")
+        path, x, _ = self._file_and_input(case, artifacts)
+        return ort_kernel_time(path, session_options(self.threads), self._providers(case.device), x, forwards)
 
     @staticmethod
     def _plain(session: ort.InferenceSession, x: np.ndarray):

@@ -11,6 +11,7 @@ from convbench.artifacts import Artifacts
 from convbench.models.torch_stack import build_torch_stack
 from convbench.models.weights import make_input
 from convbench.runners.base import Prepared
+from convbench.runners.profilers import KernelTime, torch_kernel_time
 from convbench.spec import Case
 
 
@@ -51,9 +52,12 @@ class TorchEager:
         }
         if device.type == "cuda":
             options.update(cudnn_benchmark=torch.backends.cudnn.benchmark, cuda_graph=self.cuda_graph,
-                           cudnn_allow_tf32=torch.backends.cudnn.allow_tf32,
+                           tf32=torch.backends.cudnn.allow_tf32,  # convolutions: cuDNN's flag (default on)
                            matmul_allow_tf32=torch.backends.cuda.matmul.allow_tf32)
         return Prepared(forward, lambda out: out.detach().float().cpu().contiguous().numpy(), options)
+
+    def kernel_time(self, case: Case, artifacts: Artifacts, prepared: Prepared, forwards: int) -> KernelTime:
+        return torch_kernel_time(prepared.forward, forwards, cuda=case.device == "cuda")
 
     @staticmethod
     def _eager_forward(model: torch.nn.Module, x: torch.Tensor, device: torch.device) -> Callable[[], torch.Tensor]:

@@ -63,8 +63,8 @@ class BenchRun:
 
 @pytest.fixture(scope="session")
 def bench_run(workdir: Path, exported: Path) -> BenchRun:
-    """A real bench of the small sweep in every default runtime."""
-    run = convbench("bench", *SMALL_SWEEP, *QUICK_TIMING, "--artifacts", str(exported),
+    """A real bench of the small sweep in every default runtime, with kernel times (--profile)."""
+    run = convbench("bench", *SMALL_SWEEP, *QUICK_TIMING, "--profile", "--artifacts", str(exported),
                     "--results", str(workdir / "results"))
     assert run.returncode == 0, run.stdout + run.stderr
     return BenchRun((workdir / "results" / "latest").resolve(), run.stdout)

@@ -124,3 +124,26 @@ def test_more_runtimes_on_cpu_run_or_skip_with_a_reason(exported, tmp_path):
     assert jax_missing["status"] == "skipped" and "jax" in jax_missing["reason"]
     assert rows.loc[("torch-cuda-graph", "torch"), "status"] == "skipped"
     assert (rows.loc["ort-iobinding", "status"] == "skipped").all()
+
+
+def test_profiled_kernel_time_is_within_the_wall_time_and_sees_every_layer(results):
+    measured = results[results["kernel_ms_per_forward"].notna()]
+    assert set(measured["runtime"]) == {"torch", "ort"}  # TensorFlow's kernel time is not parsed: NaN + reason
+    assert (measured["kernel_ms_per_forward"] > 0).all()
+    assert (measured["kernel_ms_per_forward"] <= measured["ms_per_forward"]).all()
+    assert np.allclose(measured["kernel_ms_per_forward"] + measured["overhead_ms_per_forward"],
+                       measured["ms_per_forward"])
+    assert (measured["conv_events_per_forward"] == 2).all()  # 2 layers
+    keras = results[results["runtime"].str.startswith("keras")]
+    assert keras["kernel_method"].str.startswith("not measured: TensorFlow").all()
+
+
+def test_every_case_has_a_floor_from_measured_ceilings(bench_run, results):
+    ceilings = json.loads((bench_run.run_dir / "env.json").read_text())["ceilings"]["cpu"]
+    assert ceilings["peak_gflop_per_s"] > 1 and ceilings["bandwidth_gb_per_s"] > 0.1
+    assert (results["floor_ms"] > 0).all()
+    assert np.allclose(results["efficiency"], results["floor_ms"] / results["ms_per_forward"])
+    assert (results["efficiency"] < 1).all()  # nothing beats its roofline floor
+    report = (bench_run.run_dir / "report.md").read_text()
+    assert "## Kernel vs overhead, and the roofline" in report and "roofline-cpu.png" in report
+    assert len(list(bench_run.run_dir.glob("kernel-*.png"))) == 3  # torch, ort x 2 exports

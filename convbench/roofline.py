@@ -1,0 +1,79 @@
+"""The hardware floor of a stack: max(FLOPs / peak FLOP rate, bytes moved / memory bandwidth).
+
+Bytes moved per layer = its input and output activations plus its weights, float32 (4 bytes each): the least
+traffic any implementation needs if nothing stays in cache between layers. Ceilings are measured on the machine
+(measure_ceilings, run in the torch worker at the start of a bench run) and stored in env.json."""
+
+from __future__ import annotations
+
+import time
+
+from convbench.models.variants import VARIANTS
+from convbench.spec import StackSpec
+
+BYTES_PER_ELEMENT = 4  # float32
+
+
+def layer_bytes(spec: StackSpec) -> int:
+    """Input + output activations + weights of one layer, in bytes."""
+    activation = spec.batch * spec.channels * spec.image * spec.image
+    weights = 1
+    for dim in VARIANTS[spec.variant].weight_shape(spec.channels):
+        weights *= dim
+    return (2 * activation + weights) * BYTES_PER_ELEMENT
+
+
+def stack_bytes(spec: StackSpec) -> int:
+    return spec.layers * layer_bytes(spec)
+
+
+def arithmetic_intensity(spec: StackSpec) -> float:
+    """FLOPs per byte moved."""
+    return spec.flops / stack_bytes(spec)
+
+
+def floor_ms(spec: StackSpec, peak_gflop_per_s: float, bandwidth_gb_per_s: float) -> float:
+    """The roofline floor of one forward in milliseconds."""
+    compute_s = spec.flops / (peak_gflop_per_s * 1e9)
+    memory_s = stack_bytes(spec) / (bandwidth_gb_per_s * 1e9)
+    return max(compute_s, memory_s) * 1e3
+
+
+def measure_ceilings(device: str, threads: int) -> dict[str, float]:
+    """Peak float32 matmul rate (GFLOP/s; on CUDA also with TF32) and copy bandwidth (GB/s, read + write)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+
+    def best_seconds(fn, repeats: int) -> float:
+        fn()
+        sync()
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    n = 8192 if dev.type == "cuda" else 2048
+    a = torch.randn(n, n, device=dev)
+    b = torch.randn(n, n, device=dev)
+    out: dict[str, float] = {}
+    previous = torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        out["peak_gflop_per_s"] = 2 * n**3 / best_seconds(lambda: a @ b, 5) / 1e9
+        if dev.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            out["peak_tf32_gflop_per_s"] = 2 * n**3 / best_seconds(lambda: a @ b, 5) / 1e9
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+    elements = (1 << 28) if dev.type == "cuda" else (1 << 26)  # 1 GiB on the GPU, 256 MiB on the CPU
+    src = torch.ones(elements, device=dev)
+    dst = torch.empty_like(src)
+    out["bandwidth_gb_per_s"] = 2 * src.numel() * 4 / best_seconds(lambda: dst.copy_(src), 5) / 1e9
+    out["matmul_n"] = n
+    return out
