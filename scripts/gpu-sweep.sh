@@ -8,7 +8,7 @@
 set -euo pipefail
 RUN_DIR=${RUN_DIR:-/tmp/convbench-run}
 SWEEP=${SWEEP:-}
-TIMING=${TIMING:-"--warmup-seconds 0.3 --sample-seconds 0.05 --budget-seconds 0.8 --min-samples 5"}
+TIMING=${TIMING:-"--warmup-seconds 0.3 --sample-seconds 0.05 --budget-seconds 0.8 --min-samples 5 --profile"}
 export PYTHONUNBUFFERED=1
 case "$1" in
   setup)
