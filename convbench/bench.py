@@ -33,9 +33,8 @@ def plan_cases(specs: Sequence[StackSpec], runtimes: Sequence[str], device: str)
     return sorted(cases, key=lambda c: families.index(RUNTIMES[c.runtime].family))
 
 
-def run_case(case: Case, config: TimingConfig, artifacts_root: str, profile: bool = False) -> dict[str, object]:
-    """Worker side: check parity against the reference output, time the case, then (with `profile`) take the
-    kernel time from the runtime's own profiler in a separate run. Never raises."""
+def run_case(case: Case, config: TimingConfig, artifacts_root: str) -> dict[str, object]:
+    """Worker side: check parity against the reference output, then time the case. Never raises."""
     threads = worker_threads()
     try:
         runner = get_runner(case.runtime, threads)
@@ -51,7 +50,6 @@ def run_case(case: Case, config: TimingConfig, artifacts_root: str, profile: boo
             return {**base, "status": "failed",
                     "reason": f"parity: relative error {error:.2e} > {TOLERANCE[case.device]:.0e}; not timed"}
         m = measure(prepared.forward, config)
-        kernel = _kernel_columns(runner, case, artifacts, prepared, m.median_ms) if profile else {}
     except Skip as skip:
         return case_row(case, status="skipped", reason=str(skip), threads=threads)
     except Exception as error:  # a runtime's failure is a row, not the end of the sweep
@@ -67,14 +65,24 @@ def run_case(case: Case, config: TimingConfig, artifacts_root: str, profile: boo
         "samples": m.samples,
         "iterations": m.iterations,
         "gflop_per_s": case.spec.flops / 1e9 / (m.median_ms / 1e3),
-        **kernel,
     }
 
 
-def _kernel_columns(runner, case: Case, artifacts: Artifacts, prepared, median_ms: float) -> dict[str, object]:
-    if not hasattr(runner, "kernel_time"):
-        return {"kernel_method": "not measured: this runtime has no profiler hook"}
-    kt = runner.kernel_time(case, artifacts, prepared, profile_forwards(median_ms))
+def profile_case(item: tuple[Case, float], artifacts_root: str) -> dict[str, object]:
+    """Worker side, in a process that times nothing: the kernel columns of a case timed at `median_ms`.
+
+    Profilers can leave hooks behind (CUPTI stays active once torch.profiler has traced CUDA), so no timed
+    run ever follows a profiled one in the same process. Never raises."""
+    case, median_ms = item
+    try:
+        runner = get_runner(case.runtime, worker_threads())
+        if not hasattr(runner, "kernel_time"):
+            return {"kernel_method": "not measured: this runtime has no profiler hook"}
+        artifacts = Artifacts(Path(artifacts_root))
+        prepared = runner.prepare(case, artifacts)
+        kt = runner.kernel_time(case, artifacts, prepared, profile_forwards(median_ms))
+    except Exception as error:  # a profiler's failure leaves the timing as it is
+        return {"kernel_method": f"not measured: {one_line(error)}"}
     kernel = kt.kernel_ms_for(median_ms)
     method = kt.method + (", its share of the profiled run applied to the timed median" if kt.host_timed
                           and kernel == kernel else "")
@@ -118,10 +126,13 @@ def run_bench(
     on_row: Callable[[Case, dict[str, object]], None],
     profile: bool = False,
     ceilings: dict[str, float] | None = None,
+    on_kernel: Callable[[Case, dict[str, object]], None] | None = None,
 ) -> None:
-    """Run the cases not yet in `store`, one worker process per runtime family, appending rows as they come."""
+    """Run the cases not yet in `store`, one worker process per runtime family, appending rows as they come.
+
+    With `profile`, once a family's cases are timed, a fresh worker of that family takes each ok case's kernel
+    time from the runtime's profiler and fills the row's kernel columns in."""
     done = store.done_keys()
-    todo = [c for c in cases if c.key not in done]
 
     def record(case: Case, row: dict[str, object]) -> None:
         options = row.get("options") if isinstance(row.get("options"), dict) else {}
@@ -131,23 +142,29 @@ def run_bench(
         store.append(row)
         on_row(case, row)
 
-    task = functools.partial(run_case, config=config, artifacts_root=str(artifacts.root), profile=profile)
-    for family in dict.fromkeys(RUNTIMES[c.runtime].family for c in todo):
-        family_cases = [c for c in todo if RUNTIMES[c.runtime].family == family]
+    def record_kernel(item: tuple[Case, float], columns: dict[str, object]) -> None:
+        store.update(item[0].key, columns)
+        if on_kernel:
+            on_kernel(item[0], columns)
+
+    task = functools.partial(run_case, config=config, artifacts_root=str(artifacts.root))
+    for family in dict.fromkeys(RUNTIMES[c.runtime].family for c in cases):
+        family_cases = [c for c in cases if RUNTIMES[c.runtime].family == family]
         runnable = []
-        for case in family_cases:
+        for case in (c for c in family_cases if c.key not in done):
             reason = missing_requirement(RUNTIMES[case.runtime])
             if reason:
                 record(case, case_row(case, status="skipped", reason=reason, threads=threads))
             else:
                 runnable.append(case)
-        if not runnable:
-            continue
-        with FamilyWorker(family, threads, FAMILY_ENV[family]) as worker:
-            run_in_worker(
-                worker,
-                runnable,
-                task,
-                lambda case, why: case_row(case, status="failed", reason=why, threads=threads),
-                record,
-            )
+        if runnable:
+            with FamilyWorker(family, threads, FAMILY_ENV[family]) as worker:
+                run_in_worker(worker, runnable, task,
+                              lambda case, why: case_row(case, status="failed", reason=why, threads=threads),
+                              record)
+        unprofiled = store.unprofiled(family_cases) if profile else []
+        if unprofiled:
+            with FamilyWorker(family, threads, FAMILY_ENV[family]) as worker:
+                run_in_worker(worker, unprofiled,
+                              functools.partial(profile_case, artifacts_root=str(artifacts.root)),
+                              lambda item, why: {"kernel_method": f"not measured: {why}"}, record_kernel)

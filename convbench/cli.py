@@ -239,17 +239,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
             if status == "ok":
                 detail = (f"{row['ms_per_forward']:10.3f} ms/forward  cv {row['cv']:5.1%}  "
                           f"parity {row['parity_rel_err']:.1e}")
-                kernel = row.get("kernel_ms_per_forward")
-                if kernel is not None and kernel == kernel:  # not NaN
-                    detail += f"  kernel {kernel:.3f} ms"
+
             else:
                 detail = str(row["reason"])
             where = f"{case.runtime}[{case.source}]"
             progress.console.print(escape(f"  {status:>7}  {case.spec.stack_id:<26} {where:<24} {detail}"))
             progress.advance(task)
 
+        def on_kernel(case, columns: dict[str, object]) -> None:
+            kernel = columns.get("kernel_ms_per_forward")
+            detail = (f"kernel {kernel:.3f} ms/forward, overhead {columns['overhead_ms_per_forward']:.3f} ms"
+                      if kernel is not None and kernel == kernel else str(columns.get("kernel_method")))
+            progress.console.print(escape(f"  profile  {case.spec.stack_id:<26} "
+                                          f"{case.runtime + '[' + case.source + ']':<24} {detail}"))
+
         try:
-            run_bench(cases, store, config, artifacts, args.threads, env["env_id"], on_row, args.profile, ceilings)
+            run_bench(cases, store, config, artifacts, args.threads, env["env_id"], on_row, args.profile, ceilings,
+                      on_kernel)
         except KeyboardInterrupt:
             store.write_parquet()
             console.print(f"[yellow]interrupted: what was measured is in {store.csv_path}; resume with "

@@ -10,6 +10,7 @@ import csv
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
@@ -103,6 +104,25 @@ class ResultsStore:
             writer.writerow({c: _cell(row.get(c)) for c in COLUMNS})
             handle.flush()
             os.fsync(handle.fileno())
+
+    def update(self, key: tuple[str, str, str, str], values: dict[str, object]) -> None:
+        """Fill in columns of the row with this key (kernel times, after the timing) and rewrite the file."""
+        table = self.read()
+        match = (table[KEY_COLUMNS].astype(str) == list(key)).all(axis=1)
+        for column, value in values.items():
+            if isinstance(value, str) and table[column].dtype != object:
+                table[column] = table[column].astype(object)
+            table.loc[match, column] = value
+        self._rewrite(table)
+
+    def unprofiled(self, cases: Sequence[Case]) -> list[tuple[Case, float]]:
+        """Those of `cases` timed ok here with no kernel columns yet, with their median ms per forward."""
+        if not self.csv_path.exists():
+            return []
+        table = self.read()
+        table = table[(table["status"] == "ok") & (table["kernel_method"].fillna("") == "")]
+        medians = dict(zip(map(tuple, table[KEY_COLUMNS].astype(str).values), table["ms_per_forward"], strict=True))
+        return [(case, float(medians[case.key])) for case in cases if case.key in medians]
 
     def read(self) -> pd.DataFrame:
         return read_results(self.csv_path)

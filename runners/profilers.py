@@ -81,7 +81,9 @@ def torch_kernel_time(forward: Callable[[], Any], forwards: int, cuda: bool) -> 
         total_us = sum(e.self_cpu_time_total for e in events
                        if "conv" in e.name.lower() and e.device_type == DeviceType.CPU)
         method = "torch.profiler: self CPU time of aten convolution operators"
-    return KernelTime(total_us / 1e3 / forwards, wall_ms, convs / forwards, method, host_timed=not cuda)
+    # CUDA-graph replay runs no aten operator, so there is nothing to count there: NaN rather than 0
+    conv_events = convs / forwards if convs else NAN
+    return KernelTime(total_us / 1e3 / forwards, wall_ms, conv_events, method, host_timed=not cuda)
 
 
 def ort_trace_kernel_time(trace_path: Path) -> KernelTime:
