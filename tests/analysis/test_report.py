@@ -94,3 +94,22 @@ def test_report_from_a_copied_run_directory(tmp_path):
     run_dir = write_run(tmp_path / "elsewhere" / "20260101-000000")
     assert json.loads((run_dir / "env.json").read_text())["cpu_model"] == "test CPU"
     assert "test CPU" in write_report(run_dir).read_text()
+
+
+def test_kernel_paragraph_names_least_overhead_and_cases_above_their_floor(tmp_path):
+    from convbench.analysis.overhead import kernel_split, overhead_paragraph
+
+    results = pd.read_csv(write_run(tmp_path / "k") / "results.csv")
+    results["kernel_ms_per_forward"] = results["ms_per_forward"] * results["runtime"].map(
+        {"torch": 0.5, "keras-tf": 0.9, "ort": 0.99})
+    results["overhead_ms_per_forward"] = results["ms_per_forward"] - results["kernel_ms_per_forward"]
+    results["efficiency"] = 0.5
+    results.loc[results["variant"] == "conv3x3sep", "efficiency"] = 1.5
+    split = kernel_split(results)
+    assert set(split["channels"]) == {64}
+    # 100 ms x (1 - kernel share) / 16 layers, in µs: keras-tf, ort x 2, torch (runtime names in order)
+    assert split.loc[split["variant"] == "conv3x3", "overhead_us_per_layer"].round(3).tolist() == [
+        625.0, 62.5, 62.5, 3125.0]
+    text = overhead_paragraph(split, results)
+    assert "Least overhead: ort[" in text and "(most: torch[torch]/cpu" in text
+    assert "closest: conv3x3sep at 150.0%" in text and "ran faster than their floor (conv3x3sep)" in text
