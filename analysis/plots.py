@@ -17,6 +17,13 @@ COLOURS = dict(zip(VARIANTS, plt.get_cmap("tab10").colors, strict=False))
 MARKERS = dict(zip(VARIANTS, "osD^vP*", strict=True))
 
 
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def seed_plot(group: pd.DataFrame, title: str, path: Path) -> Path:
     """Time per 100 forwards vs number of filters, one line per conv type (the 2017 figure), log-scaled time."""
     ok = group[group["status"] == "ok"]
@@ -37,10 +44,7 @@ def seed_plot(group: pd.DataFrame, title: str, path: Path) -> Path:
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, ncols=2)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def native_vs_onnx_plot(table: pd.DataFrame, path: Path) -> Path:
@@ -59,10 +63,7 @@ def native_vs_onnx_plot(table: pd.DataFrame, path: Path) -> Path:
         ax.set_title(f"{framework}: native vs ONNX ({rows['device'].iloc[0]}, C={rows['channels'].iloc[0]})")
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def kernel_overhead_plot(split: pd.DataFrame, title: str, path: Path) -> Path:
@@ -77,10 +78,7 @@ def kernel_overhead_plot(split: pd.DataFrame, title: str, path: Path) -> Path:
     ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def roofline_plot(cases: pd.DataFrame, ceilings: dict[str, float], title: str, path: Path) -> Path:
@@ -108,7 +106,4 @@ def roofline_plot(cases: pd.DataFrame, ceilings: dict[str, float], title: str, p
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, ncols=2)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

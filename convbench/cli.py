@@ -24,6 +24,7 @@ from convbench.spec import (
     DEFAULT_IMAGE,
     DEFAULT_LAYERS,
     DEVICES,
+    Case,
     StackSpec,
     expand_specs,
     unique,
@@ -158,12 +159,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         if missing:
             raise UsageError(f"exporting from {source} needs {', '.join(missing)}, not installed; "
                              f"install them or pass --sources {' '.join(s for s in SOURCES if s != source)}")
-    if "keras" in sources and "torch" not in sources:
-        missing_reference = [s.stack_id for s in specs if not Artifacts(args.artifacts).reference_path(s).exists()]
-        if missing_reference:
-            raise UsageError(f"keras export compares with the PyTorch reference, missing for {missing_reference[0]}"
-                             f" and {len(missing_reference) - 1} more; export with --sources torch keras")
     artifacts = Artifacts(args.artifacts)
+    if "keras" in sources and "torch" not in sources:
+        missing_reference = [s.stack_id for s in specs if not artifacts.reference_path(s).exists()]
+        if missing_reference:
+            raise UsageError(f"keras export compares with the PyTorch reference, missing for "
+                             f"{_first_of(missing_reference)}; export with --sources torch keras")
     failures = 0
     with _progress() as progress:
         task = progress.add_task("export", total=len(specs) * len(sources))
@@ -192,8 +193,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from convbench.analysis.graph import inventory
     from convbench.analysis.report import GRAPHS_FILE, write_report
-    from convbench.bench import measure_ceilings_in_worker, plan_cases, run_bench
-    from convbench.envinfo import collect_env, gpus
+    from convbench.bench import plan_cases, run_bench
+    from convbench.envinfo import gpus
     from convbench.results import ResultsStore, new_run_id, read_results
     from convbench.runners import check_runtimes, default_runtimes
 
@@ -206,27 +207,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     artifacts = Artifacts(args.artifacts)
     missing = [s.stack_id for s in specs if not artifacts.reference_path(s).exists()]
     if missing:
-        raise UsageError(f"no exported reference for {missing[0]}" + (f" and {len(missing) - 1} more" if
-                         len(missing) > 1 else "") + f" under {args.artifacts}/: run `convbench export` with the "
-                         "same sweep flags first")
+        raise UsageError(f"no exported reference for {_first_of(missing)} under {args.artifacts}/: run "
+                         "`convbench export` with the same sweep flags first")
     config = TimingConfig(warmup_seconds=args.warmup_seconds, sample_seconds=args.sample_seconds,
                           budget_seconds=args.budget_seconds, min_samples=args.min_samples,
                           max_samples=args.max_samples)
     store = ResultsStore(args.run_dir or args.results / new_run_id())
     resuming = store.csv_path.exists()
     store.open()
-    env = json.loads(store.env_path.read_text()) if store.env_path.exists() else collect_env(args.threads)
-    ceilings = env.setdefault("ceilings", {}).get(args.device)
-    if ceilings is None:
-        measured = measure_ceilings_in_worker(args.device, args.threads)
-        ceilings = measured if isinstance(measured, dict) else None
-        env["ceilings"][args.device] = measured if ceilings else {"not_measured": measured}
-        store.write_env(env)
+    env, ceilings = _env_and_ceilings(store, args.device, args.threads)
     store.point_latest()
-    if ceilings:
-        console.print(f"{args.device} ceilings: {ceilings['peak_gflop_per_s']:.0f} GFLOP/s float32 matmul"
-                      + (f", {ceilings['peak_tf32_gflop_per_s']:.0f} GFLOP/s TF32" if "peak_tf32_gflop_per_s"
-                         in ceilings else "") + f", {ceilings['bandwidth_gb_per_s']:.0f} GB/s copy")
     cases = plan_cases(specs, runtimes, args.device)
     already = len([c for c in cases if c.key in store.done_keys()])
     console.print(f"run {store.run_dir}: {len(cases)} cases" + (f", {already} already measured" if resuming else ""))
@@ -234,24 +224,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     with _progress() as progress:
         task = progress.add_task("bench", total=len(cases), completed=already)
 
-        def on_row(case, row: dict[str, object]) -> None:
-            status = row["status"]
-            if status == "ok":
+        def on_row(case: Case, row: dict[str, object]) -> None:
+            if row["status"] == "ok":
                 detail = (f"{row['ms_per_forward']:10.3f} ms/forward  cv {row['cv']:5.1%}  "
                           f"parity {row['parity_rel_err']:.1e}")
-
             else:
                 detail = str(row["reason"])
-            where = f"{case.runtime}[{case.source}]"
-            progress.console.print(escape(f"  {status:>7}  {case.spec.stack_id:<26} {where:<24} {detail}"))
+            progress.console.print(_case_line(str(row["status"]), case, detail))
             progress.advance(task)
 
-        def on_kernel(case, columns: dict[str, object]) -> None:
+        def on_kernel(case: Case, columns: dict[str, object]) -> None:
             kernel = columns.get("kernel_ms_per_forward")
+            measured = isinstance(kernel, float) and kernel == kernel  # not NaN
             detail = (f"kernel {kernel:.3f} ms/forward, overhead {columns['overhead_ms_per_forward']:.3f} ms"
-                      if kernel is not None and kernel == kernel else str(columns.get("kernel_method")))
-            progress.console.print(escape(f"  profile  {case.spec.stack_id:<26} "
-                                          f"{case.runtime + '[' + case.source + ']':<24} {detail}"))
+                      if measured else str(columns.get("kernel_method")))
+            progress.console.print(_case_line("profile", case, detail))
 
         try:
             run_bench(cases, store, config, artifacts, args.threads, env["env_id"], on_row, args.profile, ceilings,
@@ -269,6 +256,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     console.print(escape(f"results: {store.csv_path} (and {store.parquet_path.name}, env.json); "
                          f"report: {report}; {store.run_dir.parent / 'latest'} points here"))
     return 0
+
+
+def _first_of(names: list[str]) -> str:
+    """'a' or 'a and 3 more'."""
+    return names[0] + (f" and {len(names) - 1} more" if len(names) > 1 else "")
+
+
+def _case_line(status: str, case: Case, detail: str) -> str:
+    return escape(f"  {status:>7}  {case.spec.stack_id:<26} {case.runtime + '[' + case.source + ']':<24} {detail}")
+
+
+def _env_and_ceilings(store, device: str, threads: int) -> tuple[dict, dict | None]:
+    """The run's env.json (kept as it is when resuming), with this device's ceilings measured once per run."""
+    from convbench.bench import measure_ceilings_in_worker
+    from convbench.envinfo import collect_env
+
+    env = json.loads(store.env_path.read_text()) if store.env_path.exists() else collect_env(threads)
+    stored = env.setdefault("ceilings", {}).get(device)
+    if stored is None:
+        measured = measure_ceilings_in_worker(device, threads)
+        stored = measured if isinstance(measured, dict) else {"not_measured": measured}
+        env["ceilings"][device] = stored
+        store.write_env(env)
+    ceilings = stored if "peak_gflop_per_s" in stored else None
+    if ceilings:
+        tf32 = (f", {ceilings['peak_tf32_gflop_per_s']:.0f} GFLOP/s TF32"
+                if "peak_tf32_gflop_per_s" in ceilings else "")
+        console.print(f"{device} ceilings: {ceilings['peak_gflop_per_s']:.0f} GFLOP/s float32 matmul{tf32}, "
+                      f"{ceilings['bandwidth_gb_per_s']:.0f} GB/s copy")
+    else:
+        console.print(escape(f"{device} ceilings not measured ({stored['not_measured']}): no roofline floor"))
+    return env, ceilings
 
 
 def _run_dir(path: Path) -> Path:

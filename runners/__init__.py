@@ -7,6 +7,7 @@ import importlib.util
 from dataclasses import dataclass
 
 from convbench.errors import UsageError
+from convbench.runners.base import Runner
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def missing_requirement(info: RuntimeInfo) -> str | None:
     return f"{', '.join(missing)} not installed" if missing else None
 
 
-def get_runner(name: str, threads: int):  # -> Runner
+def get_runner(name: str, threads: int) -> Runner:
     """The runner instance of this process for `name` (made once: models and sessions stay per case)."""
     if name not in _RUNNERS:
         module_name, class_name = RUNTIMES[name].target.split(":")
