@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from convbench.artifacts import FRAMEWORK_EXPORTER, Artifacts
 from convbench.errors import one_line
@@ -129,9 +130,8 @@ def failed_row(source: str, spec: StackSpec, reason: str) -> dict[str, object]:
 TASKS = {"torch": export_torch_task, "keras": export_keras_task}
 
 
-def up_to_date(artifacts: Artifacts, spec: StackSpec, source: str) -> bool:
-    """True when the manifest has a good row for this file, made by the installed exporter, whose hash matches."""
-    manifest = read_manifest(artifacts.manifest_path)
+def up_to_date(artifacts: Artifacts, manifest: pd.DataFrame, spec: StackSpec, source: str) -> bool:
+    """True when `manifest` has a good row for this file, made by the installed exporter, whose hash matches."""
     if manifest.empty:
         return False
     rows = manifest[(manifest["source"] == source) & (manifest["stack_id"] == spec.stack_id)]
@@ -162,7 +162,8 @@ def run_export(
         on_row(spec, row)
 
     for source in [s for s in SOURCES if s in sources]:
-        todo = [spec for spec in specs if force or not up_to_date(artifacts, spec, source)]
+        manifest = read_manifest(artifacts.manifest_path)
+        todo = [spec for spec in specs if force or not up_to_date(artifacts, manifest, spec, source)]
         for spec in specs:
             if spec not in todo:
                 on_row(spec, {"source": source, "stack_id": spec.stack_id, "status": "up to date"})
