@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from convbench.analysis.ratios import times_at_largest_channels, vs_conv3x3
+from convbench.analysis.ratios import label, times_at_largest_channels, vs_conv3x3
 from convbench.models.variants import theoretical_vs_conv3x3
 
 
@@ -56,15 +56,16 @@ def findings(results: pd.DataFrame) -> list[Finding]:
 def _judge(test: _Test, times: pd.DataFrame, ratios: pd.DataFrame) -> Finding:
     if ratios.empty:
         return Finding(test.claim, "Not measured: the run has no conv3x3 timing to compare with.")
-    rows = ratios[times["device"].isin(test.devices)].dropna(subset=list(test.needs))
+    devices = times.index.get_level_values("device")
+    rows = ratios[devices.isin(test.devices)].dropna(subset=list(test.needs))
     if rows.empty:
         where = " or ".join(test.devices)
         return Finding(test.claim, f"Not measured: the run has no {where} timings of "
                                    f"{', '.join(test.needs)} and conv3x3.")
     verdicts = []
-    for name, row in rows.iterrows():
+    for key, row in rows.iterrows():
         value = float(test.ratio(row))
-        verdicts.append((name, value, test.holds(value, int(times.loc[name, "channels"]))))
+        verdicts.append((label(*key), value, test.holds(value, int(times.loc[key, "channels"]))))
     held = [f"{name} {value:.2f}x" for name, value, ok in verdicts if ok]
     not_held = [f"{name} {value:.2f}x" for name, value, ok in verdicts if not ok]
     channels = int(times.loc[rows.index, "channels"].max())

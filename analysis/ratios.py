@@ -15,15 +15,21 @@ def label(runtime: str, source: str, device: str) -> str:
 
 
 def times_at_largest_channels(results: pd.DataFrame) -> pd.DataFrame:
-    """Rows: one per runtime/source/device with an ok case; columns: the conv types (ms per forward), `channels`."""
+    """One row per (runtime, source, device) with an ok case, indexed by those three: the median ms per forward
+    of each conv type of the run (seed order; NaN where not ok) at that group's largest ok channel count, and
+    `channels`."""
+    variants = [v for v in VARIANTS if v in set(results["variant"])]
     ok = results[results["status"] == "ok"]
     rows = {}
     for key, group in ok.groupby(GROUP, sort=False):
         channels = int(group["channels"].max())
-        at_c = group[group["channels"] == channels].groupby("variant")["ms_per_forward"].median()
-        rows[label(*key)] = {**{v: at_c.get(v, float("nan")) for v in VARIANTS}, "channels": channels,
-                             "device": key[2]}
-    return pd.DataFrame.from_dict(rows, orient="index")
+        medians = group[group["channels"] == channels].groupby("variant")["ms_per_forward"].median()
+        rows[key] = {**{v: medians.get(v, float("nan")) for v in variants}, "channels": channels}
+    if not rows:
+        return pd.DataFrame(columns=[*variants, "channels"])
+    times = pd.DataFrame.from_dict(rows, orient="index")
+    times.index = pd.MultiIndex.from_tuples(times.index, names=GROUP)
+    return times
 
 
 def vs_conv3x3(times: pd.DataFrame) -> pd.DataFrame:

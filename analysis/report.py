@@ -123,8 +123,8 @@ def _against_2017(results: pd.DataFrame) -> list[str]:
             for r, g in ((g.iloc[0], g) for _, g in seed.groupby(["framework", "device", "setting"], sort=False))}
     times = times_at_largest_channels(results)
     if not times.empty and "conv3x3" in times:
-        for name, ratios in vs_conv3x3(times).iterrows():
-            rows[f"this run: {name} (C={int(times.loc[name, 'channels'])})"] = ratios
+        for key, ratios in vs_conv3x3(times).iterrows():
+            rows[f"this run: {label(*key)} (C={int(times.loc[key, 'channels'])})"] = ratios
     table = pd.DataFrame(rows).T.reindex(columns=list(VARIANTS))
     return ["## Against 2017", "", f"Time vs conv3x3 (empty: not measured). Reference data: {seed_2017_source()}",
             "", _md(table), ""]

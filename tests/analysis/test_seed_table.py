@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from convbench.analysis.seed_table import RATIO_ROW, THEORY_ROW, TIME_ROW, seed_table, seed_tables
+from convbench.analysis.seed_table import RATIO_ROW, THEORY_ROW, TIME_ROW, seed_tables
 from convbench.models.variants import VARIANTS
 
 
@@ -12,7 +12,8 @@ def results_with(ms: dict[str, float], channels: int = 64, runtime: str = "torch
 
 def test_seed_table_rows_from_known_numbers():
     ms = {"conv1x1": 50.0, "conv3x3": 400.0, "conv5x5": 1200.0}
-    table = seed_table(results_with(ms), 64)
+    [(_, channels, table)] = seed_tables(results_with(ms))
+    assert channels == 64
     assert list(table.columns) == ["conv1x1", "conv3x3", "conv5x5"]  # seed order
     assert table.loc[TIME_ROW].tolist() == [5.0, 40.0, 120.0]  # seconds per 100 forwards
     assert table.loc[RATIO_ROW].tolist() == [0.125, 1.0, 3.0]
