@@ -113,3 +113,10 @@ def test_kernel_paragraph_names_least_overhead_and_cases_above_their_floor(tmp_p
     text = overhead_paragraph(split, results)
     assert "Least overhead: ort[" in text and "(most: torch[torch]/cpu" in text
     assert "closest: conv3x3sep at 150.0%" in text and "ran faster than their floor (conv3x3sep)" in text
+
+
+def test_findings_on_a_run_of_two_conv_types_say_not_measured(tmp_path):
+    run = write_run(tmp_path / "two", ms={"conv3x3": 100.0, "conv5x5": 300.0})
+    texts = [f.text for f in findings(pd.read_csv(run / "results.csv"))]
+    assert texts[0].startswith("Not measured") and texts[4].startswith("Not measured")
+    assert "## Findings" in write_report(run).read_text()
