@@ -313,7 +313,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     table = compare_runs(read_results(a / "results.csv"), read_results(b / "results.csv"))
     if table.empty:
         raise UsageError(f"{a.name} and {b.name} have no ok case in common")
-    view = table.set_index(["stack_id", "runtime", "source", "device"])[
+    view = table.set_index(table["stack_id"] + " " + table["runtime"] + "[" + table["source"] + "]/" + table["device"])[
         ["ms_per_forward_a", "ms_per_forward_b", "b_vs_a", "differs"]]
     view.columns = [f"A: {a.name} [ms]", f"B: {b.name} [ms]", "B / A", "beyond spread"]
     print_frame(view, f"A = {a}, B = {b}")
