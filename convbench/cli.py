@@ -352,7 +352,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         if len(summaries) == 2:
             print_comparison(*summaries, compare(*summaries))
     if args.dot:
-        args.dot.write_text(to_dot(summaries[0]))
+        try:
+            args.dot.parent.mkdir(parents=True, exist_ok=True)
+            args.dot.write_text(to_dot(summaries[0]))
+        except OSError as error:
+            raise UsageError(f"inspect --dot {args.dot}: cannot write ({error.strerror})") from None
         console.print(escape(f"wrote {args.dot}") + _render_dot(args.dot))
     return 0
 

@@ -56,10 +56,10 @@ def test_inventory_has_a_row_per_exported_file(exported):
 def test_cli_inspect_two_files_and_json(exported, tmp_path):
     spec = SMALL_SPECS[0]
     a, b = (str(Artifacts(exported).onnx_path(f, spec)) for f in ("torch", "keras"))
-    run = convbench("inspect", a, b, "--dot", str(tmp_path / "g.dot"))
+    run = convbench("inspect", a, b, "--dot", str(tmp_path / "new" / "g.dot"))  # the folder is made
     assert run.returncode == 0, run.stderr
     assert "same total MACs: yes" in run.stdout and "Transpose x2" in run.stdout
-    assert (tmp_path / "g.dot").read_text().startswith("digraph")
+    assert (tmp_path / "new" / "g.dot").read_text().startswith("digraph")
     run = convbench("inspect", a, "--json")
     assert json.loads(run.stdout)["macs"] == spec.flops // 2
     run = convbench("inspect", "--all", "--artifacts", str(exported))
@@ -74,3 +74,16 @@ def test_bad_files_give_a_clean_error(exported, tmp_path):
     text.write_text("this is not a model\n")
     for path in (truncated, text, tmp_path / "missing.onnx"):
         assert_one_line_error(convbench("inspect", str(path)), str(path))
+
+
+def test_a_model_that_fails_the_checker_gives_a_clean_error(tmp_path):
+    from onnx import TensorProto, helper
+
+    # a Conv reading a tensor that nothing defines: readable protobuf, invalid graph
+    node = helper.make_node("Conv", ["input", "undefined_weight"], ["output"])
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 1, 4, 4])]
+    outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)]
+    graph = helper.make_graph([node], "broken", inputs, outputs)
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    assert_one_line_error(convbench("inspect", str(path)), str(path), "fails the ONNX checker")
