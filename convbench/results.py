@@ -156,10 +156,6 @@ def read_results(path: Path) -> pd.DataFrame:
     return table
 
 
-def skipped_row(case: Case, reason: str, **extra: object) -> dict[str, object]:
-    return case_row(case, status="skipped", reason=reason, **extra)
-
-
 def case_row(case: Case, **values: object) -> dict[str, object]:
     """The spec, key and FLOP columns of a case, plus the given values."""
     spec = case.spec

@@ -77,9 +77,6 @@ class Case:
     def key(self) -> tuple[str, str, str, str]:
         return (self.spec.stack_id, self.runtime, self.source, self.device)
 
-    def label(self) -> str:
-        return f"{self.spec.stack_id} {self.runtime}[{self.source}] on {self.device}"
-
 
 def expand_specs(
     variants: Sequence[str],

@@ -10,8 +10,6 @@ from pathlib import Path
 import onnx
 import pandas as pd
 
-KEY = ["source", "stack_id"]
-
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
