@@ -78,9 +78,7 @@ def profile_case(item: tuple[Case, float], artifacts_root: str) -> dict[str, obj
         runner = get_runner(case.runtime, worker_threads())
         if not hasattr(runner, "kernel_time"):
             return {"kernel_method": "not measured: this runtime has no profiler hook"}
-        artifacts = Artifacts(Path(artifacts_root))
-        prepared = runner.prepare(case, artifacts)
-        kt = runner.kernel_time(case, artifacts, prepared, profile_forwards(median_ms))
+        kt = runner.kernel_time(case, Artifacts(Path(artifacts_root)), profile_forwards(median_ms))
     except Exception as error:  # a profiler's failure leaves the timing as it is
         return {"kernel_method": f"not measured: {one_line(error)}"}
     kernel = kt.kernel_ms_for(median_ms)

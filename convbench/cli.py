@@ -218,7 +218,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     env, ceilings = _env_and_ceilings(store, args.device, args.threads)
     store.point_latest()
     cases = plan_cases(specs, runtimes, args.device)
-    already = len([c for c in cases if c.key in store.done_keys()])
+    done = store.done_keys()
+    already = sum(c.key in done for c in cases)
     console.print(f"run {store.run_dir}: {len(cases)} cases" + (f", {already} already measured" if resuming else ""))
 
     with _progress() as progress:

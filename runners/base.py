@@ -36,5 +36,6 @@ class Runner(Protocol):
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
         """Build or load the model and its input for `case`; raise Skip when it cannot run."""
 
-    # Optional: kernel_time(case, artifacts, prepared, forwards) -> runners.profilers.KernelTime, the kernel
-    # milliseconds per forward from the runtime's own profiler, in a run separate from the timed one.
+    # Optional: kernel_time(case, artifacts, forwards) -> runners.profilers.KernelTime, the kernel milliseconds
+    # per forward from the runtime's own profiler, in a run separate from the timed one; the runner prepares
+    # what it profiles itself (or nothing, where it cannot profile).

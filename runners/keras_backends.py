@@ -59,7 +59,7 @@ class KerasJax(_KerasBackend):
                          **({"tf32": jax.config.jax_default_matmul_precision in (None, "default")}
                             if case.device == "cuda" else {})})
 
-    def kernel_time(self, case: Case, artifacts: Artifacts, prepared: Prepared, forwards: int) -> KernelTime:
+    def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
         return not_measured("JAX's profiler writes XPlane traces for TensorBoard or Perfetto; convbench does not "
                             "parse them")
 
@@ -94,5 +94,5 @@ class KerasTorch(_KerasBackend):
                          "intra_op_threads": torch.get_num_threads(),
                          **({"tf32": torch.backends.cudnn.allow_tf32} if case.device == "cuda" else {})})
 
-    def kernel_time(self, case: Case, artifacts: Artifacts, prepared: Prepared, forwards: int) -> KernelTime:
-        return torch_kernel_time(prepared.forward, forwards, cuda=case.device == "cuda")
+    def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
+        return torch_kernel_time(self.prepare(case, artifacts).forward, forwards, cuda=case.device == "cuda")

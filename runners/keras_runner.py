@@ -33,7 +33,7 @@ class _KerasOnTensorFlow:
             return "TensorFlow sees no GPU (TensorFlow's CUDA build and a GPU are needed for keras-tf on cuda)"
         return None
 
-    def kernel_time(self, case: Case, artifacts: Artifacts, prepared: Prepared, forwards: int) -> KernelTime:
+    def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
         return not_measured("TensorFlow's profiler writes XPlane traces that only TensorBoard's profile plugin "
                             "reads; convbench does not parse them")
 

@@ -88,7 +88,7 @@ class OrtRunner:
                           else self._plain(session, x))
         return Prepared(forward, lambda out: nhwc_to_nchw(fetch(out)) if channels_last else fetch(out), options)
 
-    def kernel_time(self, case: Case, artifacts: Artifacts, prepared: Prepared, forwards: int) -> KernelTime:
+    def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
         if case.device != "cpu":
             return not_measured("onnxruntime's profiler times CUDA nodes on the host (their launches), "
                                 "not their kernels on the device")

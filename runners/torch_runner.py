@@ -56,8 +56,8 @@ class TorchEager:
                            matmul_allow_tf32=torch.backends.cuda.matmul.allow_tf32)
         return Prepared(forward, lambda out: out.detach().float().cpu().contiguous().numpy(), options)
 
-    def kernel_time(self, case: Case, artifacts: Artifacts, prepared: Prepared, forwards: int) -> KernelTime:
-        return torch_kernel_time(prepared.forward, forwards, cuda=case.device == "cuda")
+    def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
+        return torch_kernel_time(self.prepare(case, artifacts).forward, forwards, cuda=case.device == "cuda")
 
     @staticmethod
     def _eager_forward(model: torch.nn.Module, x: torch.Tensor, device: torch.device) -> Callable[[], torch.Tensor]:
