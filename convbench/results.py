@@ -87,8 +87,7 @@ class ResultsStore:
     def done_keys(self) -> set[tuple[str, str, str, str]]:
         if not self.csv_path.exists():
             return set()
-        table = self.read()
-        return {tuple(row) for row in table[KEY_COLUMNS].astype(str).itertuples(index=False)}
+        return set(_row_keys(self.read()))
 
     def append(self, row: dict[str, object]) -> None:
         unknown = set(row) - set(COLUMNS)
@@ -121,7 +120,7 @@ class ResultsStore:
             return []
         table = self.read()
         table = table[(table["status"] == "ok") & (table["kernel_method"].fillna("") == "")]
-        medians = dict(zip(map(tuple, table[KEY_COLUMNS].astype(str).values), table["ms_per_forward"], strict=True))
+        medians = dict(zip(_row_keys(table), table["ms_per_forward"], strict=True))
         return [(case, float(medians[case.key])) for case in cases if case.key in medians]
 
     def read(self) -> pd.DataFrame:
@@ -148,6 +147,11 @@ class ResultsStore:
         tmp = self.csv_path.with_suffix(".csv.tmp")
         table.reindex(columns=COLUMNS).to_csv(tmp, index=False)
         tmp.replace(self.csv_path)
+
+
+def _row_keys(table: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Each row's case key (stack_id, runtime, source, device), as Case.key spells it."""
+    return [tuple(row) for row in table[KEY_COLUMNS].astype(str).itertuples(index=False)]
 
 
 def read_results(path: Path) -> pd.DataFrame:
