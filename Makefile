@@ -13,11 +13,13 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
+# The install is quiet unless it fails: pip's output goes to $(VENV)/install.log, shown if pip fails.
 $(STAMP): pyproject.toml
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[$(EXTRAS)]'
-	touch $@
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing convbench[$(EXTRAS)] into $(VENV) (log: $(VENV)/install.log)"
+	@( $(VENV)/bin/python -m pip install --upgrade pip && $(VENV)/bin/python -m pip install -e '.[$(EXTRAS)]' ) \
+		> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; echo "install failed: see above"; exit 1; }
+	@touch $@
 
 export: $(STAMP)
 	$(VENV)/bin/convbench export $(ARGS)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from convbench.analysis.ratios import label, times_at_largest_channels, vs_conv3x3
-from convbench.models.variants import theoretical_vs_conv3x3
+from convbench.analysis.ratios import GROUP, label, times_at_largest_channels, vs_conv3x3
+from convbench.models.variants import REFERENCE_VARIANT, theoretical_vs_conv3x3
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,20 @@ TESTS = (
 def findings(results: pd.DataFrame) -> list[Finding]:
     times = times_at_largest_channels(results)
     ratios = vs_conv3x3(times) if not times.empty and "conv3x3" in times else pd.DataFrame()
-    return [_judge(test, times, ratios) for test in TESTS]
+    unstable = unstable_keys(results)
+    return [_judge(test, times, ratios, unstable) for test in TESTS]
 
 
-def _judge(test: _Test, times: pd.DataFrame, ratios: pd.DataFrame) -> Finding:
+def unstable_keys(results: pd.DataFrame) -> set[tuple[str, str, str, int, str]]:
+    """(runtime, source, device, channels, variant) of every ok case flagged unstable."""
+    if "unstable" not in results:
+        return set()
+    flagged = results[(results["status"] == "ok") & (results["unstable"].astype(str) == "True")]
+    return {(*key, int(c), v) for *key, c, v in flagged[[*GROUP, "channels", "variant"]].itertuples(index=False)}
+
+
+def _judge(test: _Test, times: pd.DataFrame, ratios: pd.DataFrame,
+           unstable: set[tuple[str, str, str, int, str]]) -> Finding:
     if ratios.empty:
         return Finding(test.claim, "Not measured: the run has no conv3x3 timing to compare with.")
     devices = times.index.get_level_values("device")
@@ -64,9 +74,12 @@ def _judge(test: _Test, times: pd.DataFrame, ratios: pd.DataFrame) -> Finding:
         return Finding(test.claim, f"Not measured: the run has no {where} timings of "
                                    f"{', '.join(test.needs)} and conv3x3.")
     verdicts = []
+    shaky = []
     for key, row in rows.iterrows():
         value = float(test.ratio(row))
-        verdicts.append((label(*key), value, test.holds(value, int(times.loc[key, "channels"]))))
+        channels = int(times.loc[key, "channels"])
+        verdicts.append((label(*key), value, test.holds(value, channels)))
+        shaky += [f"{label(*key)} {v}" for v in (*test.needs, REFERENCE_VARIANT) if (*key, channels, v) in unstable]
     held = [f"{name} {value:.2f}x" for name, value, ok in verdicts if ok]
     not_held = [f"{name} {value:.2f}x" for name, value, ok in verdicts if not ok]
     channels = int(times.loc[rows.index, "channels"].max())
@@ -81,4 +94,6 @@ def _judge(test: _Test, times: pd.DataFrame, ratios: pd.DataFrame) -> Finding:
         parts.append(f"Holds: {', '.join(held)}.")
     if not_held:
         parts.append(f"Does not hold: {', '.join(not_held)}.")
+    if shaky:
+        parts.append(f"Rests on cases whose processes disagreed (unstable): {', '.join(shaky)}.")
     return Finding(test.claim, " ".join(parts))

@@ -16,7 +16,7 @@ import pandas as pd
 from google.protobuf.message import DecodeError
 from onnx import helper, shape_inference
 
-from convbench.artifacts import Artifacts
+from convbench.artifacts import Artifacts, sha256_of
 from convbench.errors import UsageError
 
 LAYOUT_OPS = ("Transpose", "Reshape")
@@ -207,7 +207,8 @@ def to_dot(summary: GraphSummary) -> str:
 
 
 def inventory(artifacts: Artifacts) -> pd.DataFrame:
-    """One row per file in the export manifest: what it holds and its parity error."""
+    """One row per good file in the export manifest: what it holds and its parity error. A file that changed
+    since its export is listed as such, not read."""
     from convbench.exporters.manifest import read_manifest
 
     manifest = read_manifest(artifacts.manifest_path)
@@ -215,6 +216,10 @@ def inventory(artifacts: Artifacts) -> pd.DataFrame:
     for entry in manifest.to_dict("records") if not manifest.empty else []:
         path = artifacts.root / str(entry.get("path", ""))
         if entry.get("status") != "ok" or not path.is_file():
+            continue
+        if sha256_of(path) != entry["sha256"]:
+            rows.append({"file": str(entry["path"]), "source": entry["source"],
+                         "note": "changed since export: run `convbench export`"})
             continue
         summary = inspect_onnx(path)
         rows.append({

@@ -15,6 +15,15 @@ from convbench.analysis.overhead import kernel_split, overhead_paragraph
 from convbench.analysis.plots import kernel_overhead_plot, native_vs_onnx_plot, roofline_plot, seed_plot
 from convbench.analysis.ratios import GROUP, label, times_at_largest_channels, vs_conv3x3
 from convbench.analysis.seed_table import TIME_ROW, seed_tables
+from convbench.analysis.trust import (
+    conditions_lines,
+    first_result,
+    latency_vs_throughput,
+    read_conditions,
+    read_processes,
+    spread_summary,
+    unstable_cases,
+)
 from convbench.models.variants import VARIANTS
 from convbench.results import read_results
 
@@ -23,17 +32,19 @@ GRAPHS_FILE = "graphs.csv"  # written by `bench` from the export manifest and th
 
 def seed_2017() -> pd.DataFrame:
     """The 2017 experiment's published figures (C=64), as kept in this repository with their source."""
-    with resources.files("convbench.analysis").joinpath("data/seed_2017.csv").open() as handle:
+    with resources.files("convbench.analysis").joinpath("seed_2017.csv").open() as handle:
         return pd.read_csv(handle, comment="#")
 
 
 def seed_2017_source() -> str:
-    with resources.files("convbench.analysis").joinpath("data/seed_2017.csv").open() as handle:
+    with resources.files("convbench.analysis").joinpath("seed_2017.csv").open() as handle:
         return handle.readline().lstrip("# ").strip()
 
 
 def _md(frame: pd.DataFrame, floatfmt: str = ".3f", index: bool = True) -> str:
-    return frame.to_markdown(floatfmt=floatfmt, index=index, missingval="")
+    """A markdown table; NaN cells (not measured) are empty."""
+    return frame.astype(object).where(frame.notna(), None).to_markdown(floatfmt=floatfmt, index=index,
+                                                                        missingval="")
 
 
 def _seed_md(table: pd.DataFrame) -> str:
@@ -56,15 +67,20 @@ def write_report(run_dir: Path) -> Path:
     results = read_results(run_dir / "results.csv")
     env = json.loads((run_dir / "env.json").read_text()) if (run_dir / "env.json").exists() else {}
     out: list[str] = [f"# convbench report: run {run_dir.name}", "",
-                      "Generated from this folder's results.csv and env.json; no model was run to write it. "
-                      "Times are medians; the 2017 unit is seconds per 100 forwards of the 16-layer stack.", ""]
+                      "Generated from this folder's results.csv, processes.csv, conditions.jsonl and env.json; no "
+                      "model was run to write it. Times are throughput per forward (forwards back to back, the "
+                      "device synchronised once per sample), the median over fresh processes of each process's "
+                      "median; the 2017 unit is seconds per 100 forwards of the 16-layer stack.", ""]
     out += _environment(env)
+    out += _trust_section(results, run_dir, env)
     out += _seed_section(results, run_dir)
     out += _native_vs_onnx_section(results, run_dir)
     out += _against_2017(results)
     out += ["## Findings: the 2017 conclusions on this run", ""]
     for i, finding in enumerate(findings(results), 1):
         out += [f"{i}. **{finding.claim}** {finding.text}", ""]
+    out += _first_result_section(results)
+    out += _latency_section(results)
     out += _kernel_section(results, env, run_dir)
     out += _graphs_section(run_dir)
     out += _problems_section(results)
@@ -86,6 +102,57 @@ def _environment(env: dict) -> list[str]:
             f"- Python {env.get('python')} on {env.get('platform')}",
             f"- versions: {versions}",
             f"- environment id {env.get('env_id')}", ""]
+
+
+def _trust_section(results: pd.DataFrame, run_dir: Path, env: dict) -> list[str]:
+    out = ["## How far the numbers can be trusted", ""]
+    spread = spread_summary(results)
+    if spread.empty:
+        out += ["This run has no per-process figures (it predates repeats in fresh processes).", ""]
+    else:
+        out += ["Each case was timed in fresh worker processes, each running its family's cases in another order. "
+                "*Spread* is (slowest - fastest process median) / median; a case is **unstable** when its spread "
+                "exceeds both 10% and four times its within-process IQR: its processes disagree far beyond what "
+                "each one's own samples vary by, so its figure depends on which process you got.", "",
+                _md(spread, ".3g", index=False), ""]
+        unstable = unstable_cases(results, read_processes(run_dir))
+        if unstable.empty:
+            out += ["No case was unstable.", ""]
+        else:
+            out += [f"{len(unstable)} unstable case(s), with each process's median:", "",
+                    _md(unstable, ".3g", index=False), ""]
+    out += ["Conditions while it ran:", ""]
+    out += [f"- {line}" for line in conditions_lines(read_conditions(run_dir / "conditions.jsonl"),
+                                                     env.get("cpu_count"))]
+    return [*out, ""]
+
+
+def _first_result_section(results: pd.DataFrame) -> list[str]:
+    table = first_result(results)
+    if table.empty:
+        return []
+    return ["## Time to first result", "",
+            "Milliseconds, medians over the conv types at each runtime's largest channel count: importing the "
+            "framework in a fresh process, set-up (building or loading the model, creating the session, and "
+            "compiling, tracing or capturing where the runtime does so before the first forward), the first forward "
+            "(lazy initialisation and algorithm search), and their sum. The steady forward is the throughput "
+            "figure, for scale.", "", _md(table, ".4g", index=False), ""]
+
+
+def _latency_section(results: pd.DataFrame) -> list[str]:
+    p50 = latency_vs_throughput(results, "latency_ms_p50")
+    if p50.empty:
+        return []
+    ratio = p50 / latency_vs_throughput(results, "ms_per_forward")
+    p99 = latency_vs_throughput(results, "latency_ms_p99")
+    return ["## Latency beside throughput", "",
+            "Latency: each forward synchronised and timed alone (p50, p99 over the single forwards of each process, "
+            "median over processes). Throughput lets a forward's launches overlap the previous forward's device work; "
+            "on a synchronous CPU runtime the two coincide. At each runtime's largest channel count:", "",
+            "Latency p50 over throughput: about 1 on a synchronous runtime (a little below where a few slow forwards "
+            "raise the mean that throughput counts), above 1 where a forward's launches overlap the device work of "
+            "the one before:", "", _md(ratio, ".3g"), "",
+            "Latency p99, ms per forward:", "", _md(p99, ".4g"), ""]
 
 
 def _seed_section(results: pd.DataFrame, run_dir: Path) -> list[str]:

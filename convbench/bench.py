@@ -1,24 +1,50 @@
-"""`convbench bench`: time every case in its runtime's worker process and append each row as it finishes."""
+"""`convbench bench`: time every case in fresh worker processes of its runtime's family, each process running
+the family's cases in its own order, and append each row as it is known.
+
+Per family: process 0 .. N-1 each time every case (processes.csv gets a row per case and process at once); a case
+whose last process finishes gets its results.csv row, made by convbench.repeats.aggregate. A case that fails or
+is skipped in any process gets its row then and is not run again. With --profile, a fresh worker then takes
+each ok case's kernel time, in a process that times nothing."""
 
 from __future__ import annotations
 
 import functools
+import gc
+import os
+import sys
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from convbench.artifacts import Artifacts
+from convbench.conditions import snapshot
 from convbench.errors import one_line
 from convbench.harness import TimingConfig, measure
 from convbench.parity import TOLERANCE, parity_ok, relative_error
+from convbench.repeats import aggregate, process_orders
 from convbench.results import ResultsStore, case_row
 from convbench.roofline import arithmetic_intensity, floor_ms, measure_ceilings
-from convbench.runners import FAMILY_ENV, RUNTIMES, get_runner, missing_requirement
+from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo, get_runner, import_requirements, missing_requirement
 from convbench.runners.base import Skip
 from convbench.runners.profilers import profile_forwards
 from convbench.spec import Case, StackSpec
-from convbench.workers import FamilyWorker, run_in_worker, worker_threads
+from convbench.workers import Worker, run_tasks, worker_threads
+
+IMPORT_TIMEOUT_S = 300.0  # importing a framework in a fresh worker (TensorFlow: seconds; a cold disk: more)
+
+
+@dataclass(frozen=True)
+class CaseTask:
+    """What a worker is handed: the case, its runtime's registry entry (the worker keeps no registry of its own),
+    and which process of the repeats it is (or, for profiling, the case's timed median)."""
+
+    case: Case
+    runtime: RuntimeInfo
+    process: int = 0
+    median_ms: float = float("nan")
 
 
 def plan_cases(specs: Sequence[StackSpec], runtimes: Sequence[str], device: str) -> list[Case]:
@@ -33,29 +59,48 @@ def plan_cases(specs: Sequence[StackSpec], runtimes: Sequence[str], device: str)
     return sorted(cases, key=lambda c: families.index(RUNTIMES[c.runtime].family))
 
 
-def run_case(case: Case, config: TimingConfig, artifacts_root: str) -> dict[str, object]:
-    """Worker side: check parity against the reference output, then time the case. Never raises."""
-    threads = worker_threads()
+def default_case_timeout_s(config: TimingConfig, runtime: RuntimeInfo) -> float:
+    """A generous limit for one case in one process: the runtime's set-up allowance plus ten times what the
+    harness plans to spend (warm-up and the process's share of the budget)."""
+    return runtime.setup_allowance_s + 10 * (config.warmup_seconds + config.process_budget_seconds)
+
+
+def run_case(task: CaseTask, config: TimingConfig, artifacts_root: str) -> dict[str, object]:
+    """Worker side, one process's timing of a case: set-up and first forward timed, parity against the reference
+    output, then the harness. Never raises: a failure is a row."""
+    case, threads = task.case, worker_threads()
+    row = {**case_row(case, threads=threads), "process": task.process, "pid": os.getpid()}
     try:
-        runner = get_runner(case.runtime, threads)
+        runner = get_runner(task.runtime, threads)
         reason = runner.available(case.device)
         if reason:
-            return case_row(case, status="skipped", reason=reason, threads=threads)
+            return {**row, "status": "skipped", "reason": reason}
         artifacts = Artifacts(Path(artifacts_root))
         reference = np.load(artifacts.reference_path(case.spec))
+        start = time.perf_counter()
         prepared = runner.prepare(case, artifacts)
-        error = relative_error(prepared.to_nchw(prepared.forward()), reference)
-        base = case_row(case, threads=threads, options=prepared.options, parity_rel_err=error)
+        setup_ms = (time.perf_counter() - start) * 1e3
+        start = time.perf_counter()
+        out = prepared.forward()
+        if prepared.sync is not None:
+            prepared.sync(out)
+        first_forward_ms = (time.perf_counter() - start) * 1e3
+        error = relative_error(prepared.to_nchw(out), reference)
+        del out
+        row.update(options=prepared.options, parity_rel_err=error, setup_ms=setup_ms, compile_ms=prepared.compile_ms,
+                   first_forward_ms=first_forward_ms)
         if not parity_ok(error, case.device):
-            return {**base, "status": "failed",
+            return {**row, "status": "failed",
                     "reason": f"parity: relative error {error:.2e} > {TOLERANCE[case.device]:.0e}; not timed"}
-        m = measure(prepared.forward, config)
+        m = measure(prepared.forward, config, prepared.sync, prepared.clock)
     except Skip as skip:
-        return case_row(case, status="skipped", reason=str(skip), threads=threads)
-    except Exception as error:  # a runtime's failure is a row, not the end of the sweep
-        return case_row(case, status="failed", reason=one_line(error), threads=threads)
+        return {**row, "status": "skipped", "reason": str(skip)}
+    except Exception as error:  # a runtime's failure (GPU out of memory included) is a row; the worker goes on
+        reason = one_line(error)
+        _release_memory()
+        return {**row, "status": "failed", "reason": reason}
     return {
-        **base,
+        **row,
         "status": "ok",
         "reason": "",
         "ms_per_forward": m.median_ms,
@@ -64,18 +109,30 @@ def run_case(case: Case, config: TimingConfig, artifacts_root: str) -> dict[str,
         "cv": m.cv,
         "samples": m.samples,
         "iterations": m.iterations,
-        "gflop_per_s": case.spec.flops / 1e9 / (m.median_ms / 1e3),
+        "latency_ms_p50": m.latency_percentile_ms(50),
+        "latency_ms_p90": m.latency_percentile_ms(90),
+        "latency_ms_p99": m.latency_percentile_ms(99),
+        "latency_forwards": len(m.latency_ms),
     }
 
 
-def profile_case(item: tuple[Case, float], artifacts_root: str) -> dict[str, object]:
-    """Worker side, in a process that times nothing: the kernel columns of a case timed at `median_ms`.
+def _release_memory() -> None:
+    """After a failed case: drop what it held, and hand PyTorch's cached GPU blocks back (an out-of-memory case
+    must not starve the next one)."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+
+
+def profile_case(task: CaseTask, artifacts_root: str) -> dict[str, object]:
+    """Worker side, in a process that times nothing: the kernel columns of a case timed at `task.median_ms`.
 
     Profilers can leave hooks behind (CUPTI stays active once torch.profiler has traced CUDA), so no timed
     run ever follows a profiled one in the same process. Never raises."""
-    case, median_ms = item
+    case, median_ms = task.case, task.median_ms
     try:
-        runner = get_runner(case.runtime, worker_threads())
+        runner = get_runner(task.runtime, worker_threads())
         if not hasattr(runner, "kernel_time"):
             return {"kernel_method": "not measured: this runtime has no profiler hook"}
         kt = runner.kernel_time(case, Artifacts(Path(artifacts_root)), profile_forwards(median_ms))
@@ -103,66 +160,146 @@ def roofline_columns(case: Case, ms_per_forward: float | None, tf32: bool, ceili
     return columns
 
 
-def measure_ceilings_in_worker(device: str, threads: int) -> dict[str, float] | str:
+def measure_ceilings_in_worker(device: str, threads: int, log_path: Path | None = None) -> dict[str, float] | str:
     """The machine's ceilings, measured in a torch worker like the runtimes' own; a reason string if not."""
     if missing_requirement(RUNTIMES["torch"]):
         return "torch not installed: no ceilings measured"
-    with FamilyWorker("torch", threads, FAMILY_ENV["torch"]) as worker:
+    with Worker("torch", threads, FAMILY_ENV["torch"], log_path) as worker:
         try:
-            return worker.call(measure_ceilings, device, threads)
+            return worker.call(measure_ceilings, device, threads, timeout_s=600)
         except Exception as error:  # the sweep goes on without a floor
             return one_line(error)
+
+
+@dataclass
+class BenchOptions:
+    """How `run_bench` runs: timing, limits, where worker output goes, and what to do besides timing."""
+
+    config: TimingConfig
+    threads: int
+    env_id: str
+    case_timeout_s: float | None = None  # None: default_case_timeout_s per runtime
+    log_path: Path | None = None  # worker stdout/stderr; None: the terminal
+    profile: bool = False
+    ceilings: dict[str, float] | None = None
 
 
 def run_bench(
     cases: Sequence[Case],
     store: ResultsStore,
-    config: TimingConfig,
     artifacts: Artifacts,
-    threads: int,
-    env_id: str,
+    options: BenchOptions,
     on_row: Callable[[Case, dict[str, object]], None],
-    profile: bool = False,
-    ceilings: dict[str, float] | None = None,
+    on_process: Callable[[Case, dict[str, object]], None] | None = None,
     on_kernel: Callable[[Case, dict[str, object]], None] | None = None,
 ) -> None:
-    """Run the cases not yet in `store`, one worker process per runtime family, appending rows as they come.
-
-    With `profile`, once a family's cases are timed, a fresh worker of that family takes each ok case's kernel
-    time from the runtime's profiler and fills the row's kernel columns in."""
+    """Run the cases not yet in `store`: per family, `config.processes` fresh workers in turn, each timing every
+    case still open in its own order. `on_process` sees each process row, `on_row` each case's result row."""
     done = store.done_keys()
+    kept = store.process_rows()
 
-    def record(case: Case, row: dict[str, object]) -> None:
-        options = row.get("options") if isinstance(row.get("options"), dict) else {}
-        tf32 = options.get("tf32")
-        row = {**row, **roofline_columns(case, row.get("ms_per_forward"), bool(tf32), ceilings),
-               "tf32": tf32, "run_id": store.run_id, "env_id": env_id}
+    def finish(case: Case, row: dict[str, object]) -> None:
+        opts = row.get("options") if isinstance(row.get("options"), dict) else {}
+        tf32 = opts.get("tf32")
+        row = {**row, **roofline_columns(case, row.get("ms_per_forward"), bool(tf32), options.ceilings),
+               "tf32": tf32, "run_id": store.run_id, "env_id": options.env_id}
         store.append(row)
         on_row(case, row)
 
-    def record_kernel(item: tuple[Case, float], columns: dict[str, object]) -> None:
-        store.update(item[0].key, columns)
-        if on_kernel:
-            on_kernel(item[0], columns)
-
-    task = functools.partial(run_case, config=config, artifacts_root=str(artifacts.root))
     for family in dict.fromkeys(RUNTIMES[c.runtime].family for c in cases):
         family_cases = [c for c in cases if RUNTIMES[c.runtime].family == family]
         runnable = []
         for case in (c for c in family_cases if c.key not in done):
             reason = missing_requirement(RUNTIMES[case.runtime])
             if reason:
-                record(case, case_row(case, status="skipped", reason=reason, threads=threads))
+                finish(case, case_row(case, status="skipped", reason=reason, threads=options.threads))
             else:
                 runnable.append(case)
-        if runnable:
-            with FamilyWorker(family, threads, FAMILY_ENV[family]) as worker:
-                run_in_worker(worker, runnable, task,
-                              lambda case, why: case_row(case, status="failed", reason=why, threads=threads),
-                              record)
-        unprofiled = store.unprofiled(family_cases) if profile else []
-        if unprofiled:
-            with FamilyWorker(family, threads, FAMILY_ENV[family]) as worker:
-                run_in_worker(worker, unprofiled,
-                              functools.partial(profile_case, artifacts_root=str(artifacts.root)),
-                              lambda item, why: {"kernel_method": f"not measured: {why}"}, record_kernel)
+        _FamilyTiming(family, runnable, kept, store, artifacts, options, finish, on_process).run()
+        if options.profile:
+            _profile_family(family, store.unprofiled(family_cases), store, artifacts, options, on_kernel)
+
+
+class _FamilyTiming:
+    """The repeats of one family: process 0 .. N-1, each a fresh worker (again after a kill or a death) whose
+    framework imports are timed, with the machine's conditions recorded before its first case and after its
+    last. Each process row is stored at once; a case's result row when its last process is done."""
+
+    def __init__(self, family: str, cases: Sequence[Case], kept: dict[tuple[str, ...], dict[int, dict]],
+                 store: ResultsStore, artifacts: Artifacts, options: BenchOptions,
+                 finish: Callable[[Case, dict[str, object]], None],
+                 on_process: Callable[[Case, dict[str, object]], None] | None) -> None:
+        self.family, self.cases, self.kept = family, list(cases), kept
+        self.store, self.options, self.finish, self.on_process = store, options, finish, on_process
+        self.task = functools.partial(run_case, config=options.config, artifacts_root=str(artifacts.root))
+        self.runtimes = [RUNTIMES[name] for name in dict.fromkeys(c.runtime for c in cases)]
+        self.open = {case.key for case in cases}
+        self.import_ms: dict[str, float] = {}
+        self.process = 0
+        self.last: CaseTask | None = None
+        self.pids: tuple[int, ...] = ()
+
+    def run(self) -> None:
+        for process, order in enumerate(process_orders(self.cases, self.options.config.processes)):
+            todo = [CaseTask(c, RUNTIMES[c.runtime], process) for c in order
+                    if c.key in self.open and process not in self.kept.get(c.key, {})]
+            if not todo:
+                continue
+            self.process, self.last = process, todo[-1]
+            self.store.append_conditions(snapshot(self.family, process, "before"))
+            run_tasks(self.start, todo, self.task, self.failed, self.record,
+                      lambda task: _timeout_s(task, self.options))
+
+    def start(self) -> Worker:
+        worker = Worker(self.family, self.options.threads, FAMILY_ENV[self.family], self.options.log_path)
+        self.pids = (*self.pids, worker.pid or 0)
+        modules = tuple(dict.fromkeys(m for info in self.runtimes for m in info.requires))
+        took = worker.call(import_requirements, modules, timeout_s=IMPORT_TIMEOUT_S)
+        self.import_ms = {info.name: sum(took[m] for m in info.requires) for info in self.runtimes}
+        return worker
+
+    def failed(self, task: CaseTask, why: str) -> dict[str, object]:
+        return {**case_row(task.case, status="failed", reason=why, threads=self.options.threads),
+                "process": task.process}
+
+    def record(self, task: CaseTask, row: dict[str, object]) -> None:
+        case = task.case
+        row = {**row, "import_ms": self.import_ms.get(case.runtime), "run_id": self.store.run_id}
+        self.store.append_process(row)
+        if self.on_process:
+            self.on_process(case, row)
+        rows = self.kept.setdefault(case.key, {})
+        rows[task.process] = row
+        if row["status"] != "ok":
+            self.open.discard(case.key)
+            self.finish(case, {**case_row(case), **{k: v for k, v in row.items() if k not in ("process", "pid")}})
+        elif len(rows) >= self.options.config.processes:
+            self.open.discard(case.key)
+            ok = list(rows.values())
+            stats = aggregate(ok)
+            self.finish(case, {**case_row(case, threads=ok[0]["threads"], options=ok[0]["options"]), **stats,
+                               "status": "ok", "reason": "",
+                               "gflop_per_s": case.spec.flops / 1e9 / (stats["ms_per_forward"] / 1e3)})
+        if task is self.last:  # the worker is still up and the device still warm: the conditions it ran in
+            self.store.append_conditions(snapshot(self.family, self.process, "after", self.pids))
+
+
+def _timeout_s(task: CaseTask, options: BenchOptions) -> float:
+    return options.case_timeout_s or default_case_timeout_s(options.config, task.runtime)
+
+
+def _profile_family(family: str, unprofiled: list[tuple[Case, float]], store: ResultsStore, artifacts: Artifacts,
+                    options: BenchOptions, on_kernel: Callable[[Case, dict[str, object]], None] | None) -> None:
+    if not unprofiled:
+        return
+
+    def record_kernel(task: CaseTask, columns: dict[str, object]) -> None:
+        store.update(task.case.key, columns)
+        if on_kernel:
+            on_kernel(task.case, columns)
+
+    run_tasks(lambda: Worker(family, options.threads, FAMILY_ENV[family], options.log_path),
+              [CaseTask(case, RUNTIMES[case.runtime], median_ms=median) for case, median in unprofiled],
+              functools.partial(profile_case, artifacts_root=str(artifacts.root)),
+              lambda task, why: {"kernel_method": f"not measured: {why}"}, record_kernel,
+              lambda task: _timeout_s(task, options))

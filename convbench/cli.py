@@ -86,6 +86,8 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="exported files (artifacts/)")
     parser.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1,
                         help="intra-op threads for every CPU runtime (default: all cores)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the workers' own output (framework start-up lines) instead of logging it")
 
 
 def _specs(args: argparse.Namespace) -> list[StackSpec]:
@@ -117,12 +119,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also take each case's kernel time from its runtime's profiler (a separate run)")
     timing = bench.add_argument_group("timing (seconds per case)")
     defaults = TimingConfig()
-    timing.add_argument("--warmup-seconds", type=_positive_float, default=defaults.warmup_seconds)
+    timing.add_argument("--processes", type=_positive_int, default=defaults.processes,
+                        help=f"fresh worker processes that each time every case ({defaults.processes}); they share "
+                             "the budget")
+    timing.add_argument("--warmup-seconds", type=_positive_float, default=defaults.warmup_seconds,
+                        help="per process")
     timing.add_argument("--sample-seconds", type=_positive_float, default=defaults.sample_seconds)
     timing.add_argument("--budget-seconds", type=_positive_float, default=defaults.budget_seconds,
-                        help="time the samples of one case aim at")
-    timing.add_argument("--min-samples", type=_positive_int, default=defaults.min_samples)
-    timing.add_argument("--max-samples", type=_positive_int, default=defaults.max_samples)
+                        help="time the samples of one case aim at, all processes together")
+    timing.add_argument("--min-samples", type=_positive_int, default=defaults.min_samples, help="per process")
+    timing.add_argument("--max-samples", type=_positive_int, default=defaults.max_samples, help="per process")
+    timing.add_argument("--case-timeout", type=_positive_float, metavar="SECONDS",
+                        help="limit for one case in one process; past it the case fails and its worker is killed "
+                             "(default: the runtime's set-up allowance, 120 s for most, plus 10 x the warm-up and "
+                             "the process's budget)")
 
     inspect = commands.add_parser("inspect", help="what an exported ONNX graph holds; two files: compared")
     inspect.add_argument("files", nargs="*", type=Path, metavar="FILE.onnx")
@@ -134,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write report.md and its pictures for a run (default: the newest)")
     report.add_argument("run", nargs="?", type=Path, default=Path("results/latest"), metavar="RUN_DIR")
 
-    compare = commands.add_parser("compare", help="the same cases in two runs: medians, ratio, beyond spread?")
+    compare = commands.add_parser("compare", help="the same cases in two runs: medians, ratio, beyond the spread "
+                                                  "between processes?")
     compare.add_argument("run_a", type=Path, metavar="RUN_A")
     compare.add_argument("run_b", type=Path, metavar="RUN_B")
     compare.add_argument("--csv", type=Path, help="also write the comparison as CSV")
@@ -182,8 +193,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             progress.console.print(escape(f"  {status:>10}  {row['source']:<6} {spec.stack_id:<28} {detail}"))
             progress.advance(task)
 
-        run_export(specs, sources, artifacts, args.threads, args.force, on_row)
-    console.print(f"manifest: {artifacts.manifest_path}")
+        log = None if args.verbose else artifacts.root / "export.log"
+        if log:
+            log.parent.mkdir(parents=True, exist_ok=True)
+        run_export(specs, sources, artifacts, args.threads, args.force, on_row, log)
+    console.print(escape(f"manifest: {artifacts.manifest_path}" + (f"; worker output in {log}" if log else "")))
     if failures:
         console.print(f"[red]{failures} export(s) failed; see the reason column of the manifest[/red]")
         return 1
@@ -191,11 +205,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from convbench.analysis.graph import inventory
-    from convbench.analysis.report import GRAPHS_FILE, write_report
-    from convbench.bench import plan_cases, run_bench
+    from convbench.bench import plan_cases
     from convbench.envinfo import gpus
-    from convbench.results import ResultsStore, new_run_id, read_results
+    from convbench.results import ResultsStore, new_run_id
+    from convbench.runlock import RunLock
     from convbench.runners import check_runtimes, default_runtimes
 
     specs = _specs(args)
@@ -211,52 +224,103 @@ def cmd_bench(args: argparse.Namespace) -> int:
                          "`convbench export` with the same sweep flags first")
     config = TimingConfig(warmup_seconds=args.warmup_seconds, sample_seconds=args.sample_seconds,
                           budget_seconds=args.budget_seconds, min_samples=args.min_samples,
-                          max_samples=args.max_samples)
+                          max_samples=args.max_samples, processes=args.processes)
     store = ResultsStore(args.run_dir or args.results / new_run_id())
+    lock = RunLock(store.run_dir)
+    took_over = lock.acquire()
+    try:
+        if took_over:
+            console.print(escape(took_over))
+        return _bench_locked(args, store, artifacts, config, plan_cases(specs, runtimes, args.device))
+    finally:
+        lock.release()
+
+
+def _bench_locked(args: argparse.Namespace, store, artifacts: Artifacts, config: TimingConfig,
+                  cases: list[Case]) -> int:
+    from convbench.analysis.graph import inventory
+    from convbench.analysis.report import GRAPHS_FILE, write_report
+    from convbench.bench import BenchOptions, run_bench
+    from convbench.results import read_results
+
     resuming = store.csv_path.exists()
     store.open()
-    env, ceilings = _env_and_ceilings(store, args.device, args.threads)
-    store.point_latest()
-    cases = plan_cases(specs, runtimes, args.device)
+    log = None if args.verbose else store.log_path
+    env, ceilings = _env_and_ceilings(store, args.device, args.threads, log)
+    latest = store.point_latest(args.results)
     done = store.done_keys()
     already = sum(c.key in done for c in cases)
-    console.print(f"run {store.run_dir}: {len(cases)} cases" + (f", {already} already measured" if resuming else ""))
+    console.print(escape(f"run {store.run_dir}: {len(cases)} cases x {config.processes} processes"
+                         + (f", {already} cases already measured" if resuming else "")
+                         + (f"; worker output in {log.name}" if log else "")))
+    options = BenchOptions(config, args.threads, env["env_id"], args.case_timeout, log, args.profile, ceilings)
+    reasons = _ReasonCounter()
 
     with _progress() as progress:
-        task = progress.add_task("bench", total=len(cases), completed=already)
+        task = progress.add_task("bench", total=len(cases) * config.processes, completed=already * config.processes)
+
+        processes_run: dict[tuple[str, ...], int] = {}
+
+        def on_process(case: Case, row: dict[str, object]) -> None:
+            processes_run[case.key] = processes_run.get(case.key, 0) + 1
+            progress.advance(task)
 
         def on_row(case: Case, row: dict[str, object]) -> None:
-            if row["status"] == "ok":
-                detail = (f"{row['ms_per_forward']:10.3f} ms/forward  cv {row['cv']:5.1%}  "
-                          f"parity {row['parity_rel_err']:.1e}")
-            else:
-                detail = str(row["reason"])
-            progress.console.print(_case_line(str(row["status"]), case, detail))
-            progress.advance(task)
+            if row["status"] != "ok":
+                # a case stopped early leaves its later processes unrun: count them as done for the bar
+                progress.advance(task, max(0, config.processes - processes_run.get(case.key, 0)))
+                reasons.print(progress.console, str(row["status"]), case, str(row["reason"]))
+                return
+            flag = "  UNSTABLE" if row["unstable"] else ""
+            progress.console.print(_case_line("ok", case, (
+                f"{row['ms_per_forward']:10.3f} ms/forward  processes {row['ms_process_min']:.3f}-"
+                f"{row['ms_process_max']:.3f} ({row['process_spread']:.0%})  p99 {row['latency_ms_p99']:.3f} ms  "
+                f"parity {row['parity_rel_err']:.1e}{flag}")))
 
         def on_kernel(case: Case, columns: dict[str, object]) -> None:
             kernel = columns.get("kernel_ms_per_forward")
-            measured = isinstance(kernel, float) and kernel == kernel  # not NaN
-            detail = (f"kernel {kernel:.3f} ms/forward, overhead {columns['overhead_ms_per_forward']:.3f} ms"
-                      if measured else str(columns.get("kernel_method")))
-            progress.console.print(_case_line("profile", case, detail))
+            if isinstance(kernel, float) and kernel == kernel:  # not NaN
+                progress.console.print(_case_line("profile", case, f"kernel {kernel:.3f} ms/forward, overhead "
+                                                                   f"{columns['overhead_ms_per_forward']:.3f} ms"))
+            else:
+                reasons.print(progress.console, "profile", case, str(columns.get("kernel_method")))
 
         try:
-            run_bench(cases, store, config, artifacts, args.threads, env["env_id"], on_row, args.profile, ceilings,
-                      on_kernel)
+            run_bench(cases, store, artifacts, options, on_row, on_process, on_kernel)
         except KeyboardInterrupt:
             store.write_parquet()
-            console.print(f"[yellow]interrupted: what was measured is in {store.csv_path}; resume with "
-                          f"`convbench bench --run-dir {store.run_dir}` and the same flags[/yellow]")
+            console.print(escape(f"interrupted: what was measured is in {store.csv_path} and "
+                                 f"{store.processes_path.name}; resume with `convbench bench --run-dir "
+                                 f"{store.run_dir}` and the same flags"))
             return 130
+    reasons.summary(console)
     store.write_parquet()
     print_seed_tables(read_results(store.csv_path))
     if artifacts.manifest_path.exists():
         inventory(artifacts).to_csv(store.run_dir / GRAPHS_FILE, index=False)
     report = write_report(store.run_dir)
-    console.print(escape(f"results: {store.csv_path} (and {store.parquet_path.name}, env.json); "
-                         f"report: {report}; {store.run_dir.parent / 'latest'} points here"))
+    console.print(escape(f"results: {store.csv_path} (and {store.parquet_path.name}, {store.processes_path.name}, "
+                         f"env.json, {store.conditions_path.name}); report: {report}"
+                         + (f"; {latest} points here" if latest else "")))
     return 0
+
+
+class _ReasonCounter:
+    """Prints a case line with a given reason once; later cases with the same reason are only counted, and
+    `summary` says how many there were."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def print(self, out, status: str, case: Case, reason: str) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        if self.counts[reason] == 1:
+            out.print(_case_line(status, case, reason))
+
+    def summary(self, out) -> None:
+        for reason, count in self.counts.items():
+            if count > 1:
+                out.print(escape(f"  ({count - 1} more case(s) with the reason: {reason})"))
 
 
 def _first_of(names: list[str]) -> str:
@@ -268,7 +332,7 @@ def _case_line(status: str, case: Case, detail: str) -> str:
     return escape(f"  {status:>7}  {case.spec.stack_id:<26} {case.runtime + '[' + case.source + ']':<24} {detail}")
 
 
-def _env_and_ceilings(store, device: str, threads: int) -> tuple[dict, dict | None]:
+def _env_and_ceilings(store, device: str, threads: int, log: Path | None) -> tuple[dict, dict | None]:
     """The run's env.json (kept as it is when resuming), with this device's ceilings measured once per run."""
     from convbench.bench import measure_ceilings_in_worker
     from convbench.envinfo import collect_env
@@ -276,7 +340,7 @@ def _env_and_ceilings(store, device: str, threads: int) -> tuple[dict, dict | No
     env = json.loads(store.env_path.read_text()) if store.env_path.exists() else collect_env(threads)
     stored = env.setdefault("ceilings", {}).get(device)
     if stored is None:
-        measured = measure_ceilings_in_worker(device, threads)
+        measured = measure_ceilings_in_worker(device, threads, log)
         stored = measured if isinstance(measured, dict) else {"not_measured": measured}
         env["ceilings"][device] = stored
         store.write_env(env)
@@ -319,7 +383,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     view.columns = [f"A: {a.name} [ms]", f"B: {b.name} [ms]", "B / A", "beyond spread"]
     print_frame(view, f"A = {a}, B = {b}")
     differs = int(table["differs"].sum())
-    console.print(f"{len(table)} cases in both runs; {differs} differ by more than the two runs' IQRs summed; "
+    console.print(f"{len(table)} cases in both runs; {differs} differ by more than the two runs' noise summed "
+                  f"(each: the spread between its processes, or its IQR if larger); "
                   f"median B / A = {table['b_vs_a'].median():.3f}")
     if args.csv:
         table.to_csv(args.csv, index=False)

@@ -1,7 +1,16 @@
-"""The one timing harness for every runtime: warm-up, calibration, samples, statistics.
+"""The one timing harness for every runtime: warm-up, calibration, throughput samples, latencies, statistics.
 
-A runtime hands the harness a zero-argument callable that runs one forward and returns only when the device
-is done with it. The harness never knows which framework it times.
+A runtime hands the harness a zero-argument `forward` that issues one forward and returns its output, and, if
+that output may still be in flight on a device when `forward` returns, a `sync(output)` that waits for it.
+
+- **Throughput** (`ms_per_forward`): each sample issues `iterations` forwards back to back and waits for the
+  device once, at the end; the sample's time over `iterations`. Timed by the host clock, or by a runtime's device
+  clock (CUDA events) where it has one.
+- **Latency**: each forward synchronised and timed on its own by the host clock. For a synchronous forward (no
+  `sync`) the forwards of the throughput samples are those forwards, each lap timed; otherwise a separate phase
+  of single forwards takes `latency_share` of the budget.
+
+The harness never knows which framework it times.
 """
 
 from __future__ import annotations
@@ -10,33 +19,74 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
+
+Sync = Callable[[Any], None]
 
 
 @dataclass(frozen=True)
 class TimingConfig:
-    """How long to warm up and to time one case (seconds) and how many samples to take."""
+    """How long to warm up and to time one case (seconds), how many samples, and in how many processes.
+
+    `budget_seconds` is the timed samples' total for one case, shared by its `processes`: each process times
+    `budget_seconds / processes` (more processes give a truer spread, not a longer sweep)."""
 
     warmup_iterations: int = 2  # at least this many forwards before timing...
     warmup_seconds: float = 0.3  # ...and at least this long, so autotuners and caches settle
-    sample_seconds: float = 0.1  # each sample runs enough forwards to last at least this long
-    budget_seconds: float = 3.0  # timed samples of one case aim at this total
-    min_samples: int = 5
-    max_samples: int = 20
+    sample_seconds: float = 0.1  # each throughput sample runs enough forwards to last at least this long
+    budget_seconds: float = 3.0  # timed samples of one case aim at this total, over all its processes
+    min_samples: int = 3  # per process
+    max_samples: int = 20  # per process
+    processes: int = 3  # fresh worker processes that each time every case
+    latency_share: float = 0.25  # of a process's budget, for single forwards where forward() returns early
+    min_latency_forwards: int = 10
+    max_latency_forwards: int = 1000
 
     def __post_init__(self) -> None:
         if self.min_samples < 1 or self.max_samples < self.min_samples:
             raise ValueError(f"need 1 <= min_samples <= max_samples, got {self.min_samples}, {self.max_samples}")
+        if self.processes < 1:
+            raise ValueError(f"need at least one process, got {self.processes}")
+
+    @property
+    def process_budget_seconds(self) -> float:
+        return self.budget_seconds / self.processes
+
+
+class Clock(Protocol):
+    """Times a throughput sample: start() before its first forward, stop(token, last output) -> seconds, once
+    the device is done with every forward issued since start()."""
+
+    def start(self) -> Any: ...
+
+    def stop(self, token: Any, last_output: Any) -> float: ...
+
+
+class HostClock:
+    """perf_counter around the sample, the device synchronised on the last output before reading it."""
+
+    def __init__(self, sync: Sync | None) -> None:
+        self.sync = sync
+
+    def start(self) -> float:
+        return time.perf_counter()
+
+    def stop(self, token: float, last_output: Any) -> float:
+        if self.sync is not None:
+            self.sync(last_output)
+        return time.perf_counter() - token
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """Per-sample times of one case in milliseconds per forward, and how they were taken."""
+    """One process's timing of one case: throughput samples and single-forward latencies, in milliseconds."""
 
     ms_per_forward_samples: tuple[float, ...]
-    iterations: int  # forwards per sample
+    iterations: int  # forwards per throughput sample
     warmup_forwards: int
+    latency_ms: tuple[float, ...]  # single forwards, each synchronised
 
     @property
     def samples(self) -> int:
@@ -61,33 +111,64 @@ class Measurement:
         values = np.asarray(self.ms_per_forward_samples)
         return float(values.std() / values.mean()) if values.mean() > 0 else float("nan")
 
+    def latency_percentile_ms(self, q: float) -> float:
+        return float(np.percentile(self.latency_ms, q))
+
     def __str__(self) -> str:
         return (
             f"{self.median_ms:.3f} ms/forward (median of {self.samples} x {self.iterations}, "
-            f"IQR {self.iqr_ms:.3f} ms, cv {self.cv:.1%})"
+            f"IQR {self.iqr_ms:.3f} ms, cv {self.cv:.1%}); latency p50 {self.latency_percentile_ms(50):.3f} ms "
+            f"of {len(self.latency_ms)} forwards"
         )
 
 
-def measure(forward: Callable[[], object], config: TimingConfig) -> Measurement:
-    """Warm up, calibrate iterations per sample from the last warm-up forward, then time the samples."""
+def _synced(forward: Callable[[], Any], sync: Sync | None) -> float:
+    """Seconds for one forward, synchronised."""
+    t0 = time.perf_counter()
+    out = forward()
+    if sync is not None:
+        sync(out)
+    return time.perf_counter() - t0
+
+
+def measure(forward: Callable[[], Any], config: TimingConfig, sync: Sync | None = None,
+            clock: Clock | None = None, budget_seconds: float | None = None) -> Measurement:
+    """Warm up, calibrate forwards per sample from the last warm-up forward, time throughput samples, then
+    latencies. `budget_seconds` (default: the config's per-process share) is what the timed phases aim at."""
+    budget = config.process_budget_seconds if budget_seconds is None else budget_seconds
     warmup_forwards = 0
     start = time.perf_counter()
     last_forward_s = 0.0
     while warmup_forwards < config.warmup_iterations or time.perf_counter() - start < config.warmup_seconds:
-        t0 = time.perf_counter()
-        forward()
-        last_forward_s = time.perf_counter() - t0
+        last_forward_s = _synced(forward, sync)
         warmup_forwards += 1
 
     per_forward_s = max(last_forward_s, 1e-9)
+    latency_budget = budget * config.latency_share if sync is not None else 0.0
     iterations = max(1, math.ceil(config.sample_seconds / per_forward_s))
-    wanted = int(config.budget_seconds / (iterations * per_forward_s))
+    wanted = int((budget - latency_budget) / (iterations * per_forward_s))
     n_samples = min(config.max_samples, max(config.min_samples, wanted))
 
-    samples = []
-    for _ in range(n_samples):
-        t0 = time.perf_counter()
-        for _ in range(iterations):
-            forward()
-        samples.append((time.perf_counter() - t0) * 1e3 / iterations)
-    return Measurement(tuple(samples), iterations, warmup_forwards)
+    samples: list[float] = []
+    laps: list[float] = []
+    if sync is None:  # synchronous forwards: every lap of a sample is one forward's latency
+        for _ in range(n_samples):
+            t0 = previous = time.perf_counter()
+            for _ in range(iterations):
+                forward()
+                now = time.perf_counter()
+                laps.append(now - previous)
+                previous = now
+            samples.append((previous - t0) / iterations)
+    else:
+        timer = clock or HostClock(sync)
+        for _ in range(n_samples):
+            token = timer.start()
+            out = None
+            for _ in range(iterations):
+                out = forward()
+            samples.append(timer.stop(token, out) / iterations)
+        wanted_latencies = int(latency_budget / per_forward_s)
+        n_latencies = min(config.max_latency_forwards, max(config.min_latency_forwards, wanted_latencies))
+        laps = [_synced(forward, sync) for _ in range(n_latencies)]
+    return Measurement(tuple(s * 1e3 for s in samples), iterations, warmup_forwards, tuple(x * 1e3 for x in laps))

@@ -1,34 +1,71 @@
-"""Worker processes: each runtime family runs in a process of its own (spawned, so no thread pool or GPU
-context is inherited), one task at a time. A worker that dies fails its current task and those left."""
+"""Worker processes: each runtime family runs in processes of its own (spawned, so no thread pool or GPU context
+is inherited), one task at a time, each task under a time limit.
+
+A task that runs past its limit has its worker killed; a worker that dies (a crash, SIGKILL, out of memory) fails
+only the task it was running. Either way a fresh worker takes the next task; after `MAX_DEATHS` deaths in a row
+the tasks left are failed without being tried.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import sys
+import time
 import warnings
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any, TypeVar
+
+from convbench.errors import one_line
 
 T = TypeVar("T")
 
 # Set in every worker before any framework is imported: their thread pools read these at start-up.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# TensorFlow's C++ logging below errors; absl's start-up lines still go to fd 2, which the log file takes.
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+MAX_DEATHS = 3  # deaths in a row after which a family's remaining tasks are failed untried
 
 
 class WorkerDied(RuntimeError):
     """The worker process ended while running a task (a crash, a kill, out of memory)."""
 
 
-def _init_worker(threads: int, env: dict[str, str]) -> None:
+class TaskTimedOut(RuntimeError):
+    """The task ran past its time limit; its worker was killed."""
+
+
+def _serve(conn: Connection, threads: int, env: dict[str, str], log_path: str | None) -> None:
+    """The worker's main loop: receive (fn, args), send back ("ok", result) or ("error", message)."""
+    if log_path:  # native libraries write to fds 1 and 2 directly: redirect the descriptors, not sys.stdout
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
     os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
     os.environ.update(QUIET)
     os.environ.update(env)
     os.environ["CONVBENCH_THREADS"] = str(threads)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        fn, args = message
+        try:
+            reply: tuple[str, Any] = ("ok", fn(*args))
+        except Exception as error:  # tasks report their own failures as rows; this is the last line of defence
+            reply = ("error", one_line(error))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        conn.send(reply)
 
 
 def worker_threads() -> int:
@@ -36,53 +73,112 @@ def worker_threads() -> int:
     return int(os.environ.get("CONVBENCH_THREADS", os.cpu_count() or 1))
 
 
-class FamilyWorker:
-    """One spawned process that runs the tasks of one runtime family in order."""
+class Worker:
+    """One spawned process that runs the tasks of one runtime family in order, each under a time limit.
 
-    def __init__(self, family: str, threads: int, env: dict[str, str] | None = None) -> None:
+    With `log_path`, everything the process writes to stdout and stderr (framework start-up chatter included)
+    is appended to that file instead of the terminal."""
+
+    def __init__(self, family: str, threads: int, env: dict[str, str] | None = None,
+                 log_path: Path | None = None) -> None:
         self.family = family
-        self._pool = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(threads, dict(env or {})),
-        )
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(child, threads, dict(env or {}), str(log_path) if log_path else None),
+            name=f"convbench-{family}", daemon=True)
+        self._process.start()
+        child.close()  # the parent keeps one end, so a dead child reads as end-of-file
 
-    def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run fn(*args) in the worker and return its result; WorkerDied if the process ended."""
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def call(self, fn: Callable[..., T], *args: Any, timeout_s: float | None = None) -> T:
+        """fn(*args) in the worker. TaskTimedOut (worker killed) past `timeout_s`; WorkerDied if it ended."""
         try:
-            return self._pool.submit(fn, *args).result()
-        except BrokenProcessPool as error:
-            raise WorkerDied(f"the {self.family} worker process died (crash, kill or out of memory)") from error
+            self._conn.send((fn, args))
+        except (BrokenPipeError, OSError) as error:
+            raise self._died() from error
+        ready = wait([self._conn, self._process.sentinel], timeout_s)
+        if not ready:
+            self.kill()
+            raise TaskTimedOut(f"timed out after {timeout_s:.0f} s; its {self.family} worker was killed")
+        if self._conn in ready:
+            try:
+                kind, value = self._conn.recv()
+            except (EOFError, OSError) as error:
+                raise self._died() from error
+            if kind == "error":
+                raise RuntimeError(value)
+            return value
+        raise self._died()
+
+    def _died(self) -> WorkerDied:
+        self._process.join(5)
+        code = self._process.exitcode
+        how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        return WorkerDied(f"the {self.family} worker process died ({how}: a crash, a kill or out of memory)")
+
+    def kill(self) -> None:
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join(10)
+        self._conn.close()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Ask the worker to finish and wait for it; kill it if it does not end within 30 s."""
+        if self._process.is_alive():
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self._conn.send(None)
+            self._process.join(30)
+        self.kill()
 
-    def __enter__(self) -> FamilyWorker:
+    def __enter__(self) -> Worker:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def run_in_worker(
-    worker: FamilyWorker,
+def run_tasks(
+    start: Callable[[], Worker],
     items: Iterable[T],
     task: Callable[[T], dict[str, object]],
     failed: Callable[[T, str], dict[str, object]],
     on_row: Callable[[T, dict[str, object]], None],
+    timeout_for: Callable[[T], float | None] = lambda item: None,
 ) -> None:
-    """Run task(item) in the worker for each item and hand each row to on_row as soon as it exists.
+    """Run task(item) in a worker for each item, under `timeout_for(item)` seconds (None: no limit), and hand
+    each row to on_row as soon as it exists.
 
-    After the worker dies, the item it was running and every item left get a failed row naming why."""
-    died: str | None = None
-    for item in items:
-        if died is None:
+    `start()` makes a worker (and may run set-up tasks in it); it is called again after a kill or a death, so a
+    timed-out or dead task costs one failed row. After MAX_DEATHS deaths in a row, the items left get failed
+    rows without being tried."""
+    worker: Worker | None = None
+    deaths = 0
+    last_death = ""
+    try:
+        for item in items:
+            if deaths >= MAX_DEATHS:
+                on_row(item, failed(item, f"not run: the worker died on {deaths} cases in a row ({last_death})"))
+                continue
+            started = time.perf_counter()
             try:
-                row = worker.call(task, item)
+                worker = worker or start()
+                row = worker.call(task, item, timeout_s=timeout_for(item))
+                deaths = 0
+            except TaskTimedOut as error:
+                worker = None
+                row = failed(item, str(error))
             except WorkerDied as error:
-                died = str(error)
-                row = failed(item, died)
-        else:
-            row = failed(item, f"not run: {died} on an earlier case")
-        on_row(item, row)
+                worker = None
+                deaths += 1
+                last_death = str(error)
+                row = failed(item, f"{error} after {time.perf_counter() - started:.1f} s")
+            except RuntimeError as error:  # the task raised inside the worker, which goes on
+                row = failed(item, str(error))
+            on_row(item, row)
+    finally:
+        if worker is not None:
+            worker.close()

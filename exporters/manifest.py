@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -10,13 +9,7 @@ from pathlib import Path
 import onnx
 import pandas as pd
 
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from convbench.artifacts import sha256_of
 
 
 def describe_onnx(path: Path) -> dict[str, object]:

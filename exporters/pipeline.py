@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from convbench.artifacts import FRAMEWORK_EXPORTER, Artifacts
+from convbench.artifacts import FRAMEWORK_EXPORTER, Artifacts, sha256_of
 from convbench.errors import one_line
-from convbench.exporters.manifest import describe_onnx, read_manifest, sha256_of, upsert
+from convbench.exporters.manifest import describe_onnx, read_manifest, upsert
 from convbench.parity import TOLERANCE, relative_error
 from convbench.runners import FAMILY_ENV
 from convbench.spec import StackSpec
-from convbench.workers import FamilyWorker, run_in_worker
+from convbench.workers import Worker, run_tasks
 
 SOURCES = ("torch", "keras")
 # Per source: worker family, the modules it needs, and the distribution whose version names the exporter.
@@ -32,6 +32,7 @@ SOURCE_REQUIRES = {
     "keras": ("tensorflow", "keras", "tf2onnx", "onnxruntime"),
 }
 EXPORTER_DISTRIBUTION = {"torch": "torch", "keras": "tf2onnx"}
+EXPORT_TIMEOUT_S = 600.0  # one stack's export, checks and parity included (about a second here)
 
 
 def _ort_output(path: Path, feed: np.ndarray) -> np.ndarray:
@@ -154,8 +155,10 @@ def run_export(
     threads: int,
     force: bool,
     on_row: Callable[[StackSpec, dict[str, object]], None],
+    log_path: Path | None = None,
 ) -> None:
-    """Export every stack from each source in its own worker process, torch first; upsert manifest rows."""
+    """Export every stack from each source in its own worker process, torch first; upsert manifest rows.
+    Workers write their output to `log_path` (None: the terminal); one stack may take EXPORT_TIMEOUT_S."""
 
     def record(spec: StackSpec, row: dict[str, object]) -> None:
         upsert(artifacts.manifest_path, row)
@@ -170,5 +173,6 @@ def run_export(
         if not todo:
             continue
         task = functools.partial(_guarded, TASKS[source], source, artifacts_root=str(artifacts.root))
-        with FamilyWorker(SOURCE_FAMILY[source], threads, FAMILY_ENV[SOURCE_FAMILY[source]]) as worker:
-            run_in_worker(worker, todo, task, functools.partial(failed_row, source), record)
+        family = SOURCE_FAMILY[source]
+        run_tasks(lambda family=family: Worker(family, threads, FAMILY_ENV[family], log_path), todo, task,
+                  functools.partial(failed_row, source), record, lambda spec: EXPORT_TIMEOUT_S)

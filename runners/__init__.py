@@ -15,10 +15,16 @@ class RuntimeInfo:
     name: str
     family: str  # runtimes of one family share a worker process
     sources: tuple[str, ...]  # the models it runs: "torch", "keras", or an ONNX exporter's name
-    target: str  # "module:Class" under convbench.runners
-    requires: tuple[str, ...]  # importable modules it needs
+    target: str  # "module:Class"; a bare module name is under convbench.runners
+    requires: tuple[str, ...]  # importable modules it needs, in the order a worker imports them
     description: str
     default_on: tuple[str, ...] = ("cpu", "cuda")  # devices whose default sweep includes it
+    setup_allowance_s: float = 120.0  # set-up time the per-case time limit allows on top of the timing
+
+    @property
+    def module_and_class(self) -> tuple[str, str]:
+        module, class_name = self.target.split(":")
+        return (module if "." in module else f"convbench.runners.{module}"), class_name
 
 
 # Worker environment per family: Keras reads KERAS_BACKEND once, at import.
@@ -87,10 +93,22 @@ def missing_requirement(info: RuntimeInfo) -> str | None:
     return f"{', '.join(missing)} not installed" if missing else None
 
 
-def get_runner(name: str, threads: int) -> Runner:
-    """The runner instance of this process for `name` (made once: models and sessions stay per case)."""
-    if name not in _RUNNERS:
-        module_name, class_name = RUNTIMES[name].target.split(":")
-        module = importlib.import_module(f"convbench.runners.{module_name}")
-        _RUNNERS[name] = getattr(module, class_name)(threads)
-    return _RUNNERS[name]
+def get_runner(info: RuntimeInfo, threads: int) -> Runner:
+    """The runner instance of this process for `info` (made once: models and sessions stay per case). The
+    parent hands a worker the RuntimeInfo itself, so the worker needs no registry of its own."""
+    if info.name not in _RUNNERS:
+        module_name, class_name = info.module_and_class
+        _RUNNERS[info.name] = getattr(importlib.import_module(module_name), class_name)(threads)
+    return _RUNNERS[info.name]
+
+
+def import_requirements(modules: tuple[str, ...]) -> dict[str, float]:
+    """Worker side: import `modules` in order; milliseconds each took (0 for one already imported)."""
+    import time
+
+    took = {}
+    for module in modules:
+        start = time.perf_counter()
+        importlib.import_module(module)
+        took[module] = (time.perf_counter() - start) * 1e3
+    return took

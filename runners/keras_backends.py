@@ -4,12 +4,15 @@ Each runs in a worker whose KERAS_BACKEND was set before keras was imported (see
 
 from __future__ import annotations
 
+import time
+
 import keras
 
 from convbench.artifacts import Artifacts
 from convbench.models.keras_stack import build_keras_stack
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
 from convbench.runners.base import Prepared
+from convbench.runners.cuda_clock import CudaEventClock
 from convbench.runners.profilers import KernelTime, not_measured, torch_kernel_time
 from convbench.spec import Case
 
@@ -48,16 +51,20 @@ class KerasJax(_KerasBackend):
             trainable = [v.value for v in model.trainable_variables]
             non_trainable = [v.value for v in model.non_trainable_variables]
             x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.spec)))
-        compiled = jax.jit(lambda t, n, inputs: model.stateless_call(t, n, inputs, training=False)[0])
+        start = time.perf_counter()  # XLA compiles ahead of time here, not inside the first forward
+        compiled = jax.jit(lambda t, n, inputs: model.stateless_call(t, n, inputs, training=False)[0]).lower(
+            trainable, non_trainable, x).compile()
+        compile_ms = (time.perf_counter() - start) * 1e3
 
         def forward():
-            return compiled(trainable, non_trainable, x).block_until_ready()
+            return compiled(trainable, non_trainable, x)  # dispatched asynchronously
 
         return Prepared(forward, lambda out: nhwc_to_nchw(keras.ops.convert_to_numpy(out)),
                         {"call": "jax.jit(model.stateless_call)", "jax_device": str(x.devices()),
                          # XLA's default precision runs float32 convolutions in TF32 on Ampere and later GPUs
                          **({"tf32": jax.config.jax_default_matmul_precision in (None, "default")}
-                            if case.device == "cuda" else {})})
+                            if case.device == "cuda" else {})},
+                        sync=lambda out: out.block_until_ready(), compile_ms=compile_ms)
 
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
         return not_measured("JAX's profiler writes XPlane traces for TensorBoard or Perfetto; convbench does not "
@@ -81,18 +88,19 @@ class KerasTorch(_KerasBackend):
         with keras.device(KERAS_DEVICE[case.device]):
             model = build_keras_stack(case.spec)
             x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.spec)))
-        sync = torch.cuda.synchronize if case.device == "cuda" else (lambda: None)
+        cuda = case.device == "cuda"
 
         def forward():
             with torch.inference_mode():
-                out = model(x, training=False)
-            sync()
-            return out
+                return model(x, training=False)
 
         return Prepared(forward, lambda out: nhwc_to_nchw(keras.ops.convert_to_numpy(out)),
                         {"call": "model(x) eager", "torch_device": str(x.device),
                          "intra_op_threads": torch.get_num_threads(),
-                         **({"tf32": torch.backends.cudnn.allow_tf32} if case.device == "cuda" else {})})
+                         **({"tf32": torch.backends.cudnn.allow_tf32} if cuda else {})},
+                        sync=(lambda _out: torch.cuda.synchronize()) if cuda else None,
+                        clock=CudaEventClock() if cuda else None)
 
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
-        return torch_kernel_time(self.prepare(case, artifacts).forward, forwards, cuda=case.device == "cuda")
+        prepared = self.prepare(case, artifacts)
+        return torch_kernel_time(prepared.forward, prepared.sync, forwards, cuda=case.device == "cuda")

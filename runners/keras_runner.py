@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -49,9 +50,8 @@ class _KerasOnTensorFlow:
         }
 
 
-def _sync(device: str) -> None:
-    if device == "cuda":
-        tf.test.experimental.sync_devices()
+def _sync(_output: object) -> None:
+    tf.test.experimental.sync_devices()
 
 
 class KerasTFFunction(_KerasOnTensorFlow):
@@ -61,15 +61,16 @@ class KerasTFFunction(_KerasOnTensorFlow):
         with tf.device(self._device_name(case.device)):
             model = build_keras_stack(case.spec)
             x = tf.constant(nchw_to_nhwc(make_input(case.spec)))
-            compiled = tf.function(lambda inputs: model(inputs, training=False))
+            start = time.perf_counter()
+            compiled = tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(x)
+            trace_ms = (time.perf_counter() - start) * 1e3
 
         def forward() -> tf.Tensor:
             with tf.device(self._device_name(case.device)):
-                out = compiled(x)
-            _sync(case.device)
-            return out
+                return compiled(x)
 
-        return Prepared(forward, lambda out: nhwc_to_nchw(out.numpy()), {**self._options(), "call": "tf.function"})
+        return Prepared(forward, lambda out: nhwc_to_nchw(out.numpy()), {**self._options(), "call": "tf.function"},
+                        sync=_sync if case.device == "cuda" else None, compile_ms=trace_ms)
 
 
 class KerasPredict(_KerasOnTensorFlow):

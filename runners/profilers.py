@@ -58,18 +58,24 @@ def _quiet_stderr():
             os.close(saved)
 
 
-def torch_kernel_time(forward: Callable[[], Any], forwards: int, cuda: bool) -> KernelTime:
-    """torch.profiler over `forwards` calls. CPU: self time of the convolution operators (aten::*conv*).
-    CUDA: summed durations of the device kernels. Conv events: aten::conv2d calls."""
+def torch_kernel_time(forward: Callable[[], Any], sync: Callable[[Any], None] | None, forwards: int,
+                      cuda: bool) -> KernelTime:
+    """torch.profiler over `forwards` calls, each synchronised. CPU: self time of the convolution operators
+    (aten::*conv*). CUDA: summed durations of the device kernels. Conv events: aten::conv2d calls."""
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
-    forward()  # not profiled: the first call of a fresh profiler pays its own set-up
+    def synced() -> None:
+        out = forward()
+        if sync is not None:
+            sync(out)
+
+    synced()  # not profiled: the first call of a fresh profiler pays its own set-up
     activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]
     with _quiet_stderr(), profile(activities=activities) as prof:
         start = time.perf_counter()
         for _ in range(forwards):
-            forward()
+            synced()
         wall_ms = (time.perf_counter() - start) * 1e3 / forwards
     events = prof.events()
     convs = sum(1 for e in events if e.name == "aten::conv2d")

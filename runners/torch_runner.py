@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 
 import torch
@@ -11,12 +12,14 @@ from convbench.artifacts import Artifacts
 from convbench.models.torch_stack import build_torch_stack
 from convbench.models.weights import make_input
 from convbench.runners.base import Prepared
+from convbench.runners.cuda_clock import CudaEventClock
 from convbench.runners.profilers import KernelTime, torch_kernel_time
 from convbench.spec import Case
 
 
 class TorchEager:
-    """model(x) under torch.inference_mode(); on CUDA each forward ends with torch.cuda.synchronize()."""
+    """model(x) under torch.inference_mode(); on CUDA the harness synchronises (torch.cuda.synchronize) where it
+    needs the device done, and times throughput samples with CUDA events."""
 
     cudnn_benchmark = False
     channels_last = False
@@ -43,7 +46,13 @@ class TorchEager:
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         model = build_torch_stack(case.spec).to(device=device, memory_format=layout)
         x = torch.from_numpy(make_input(case.spec)).to(device).contiguous(memory_format=layout)
-        forward = self._graph_forward(model, x) if self.cuda_graph else self._eager_forward(model, x, device)
+        compile_ms = None
+        if self.cuda_graph:
+            start = time.perf_counter()
+            forward = self._graph_forward(model, x)
+            compile_ms = (time.perf_counter() - start) * 1e3  # warm-up on a side stream and the capture
+        else:
+            forward = self._eager_forward(model, x)
         options: dict[str, object] = {
             "inference_mode": True,
             "memory_format": "channels_last" if self.channels_last else "contiguous (NCHW)",
@@ -54,20 +63,20 @@ class TorchEager:
             options.update(cudnn_benchmark=torch.backends.cudnn.benchmark, cuda_graph=self.cuda_graph,
                            tf32=torch.backends.cudnn.allow_tf32,  # convolutions: cuDNN's flag (default on)
                            matmul_allow_tf32=torch.backends.cuda.matmul.allow_tf32)
-        return Prepared(forward, lambda out: out.detach().float().cpu().contiguous().numpy(), options)
+        cuda = device.type == "cuda"
+        return Prepared(forward, lambda out: out.detach().float().cpu().contiguous().numpy(), options,
+                        sync=_cuda_sync if cuda else None, clock=CudaEventClock() if cuda else None,
+                        compile_ms=compile_ms)
 
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
-        return torch_kernel_time(self.prepare(case, artifacts).forward, forwards, cuda=case.device == "cuda")
+        prepared = self.prepare(case, artifacts)
+        return torch_kernel_time(prepared.forward, prepared.sync, forwards, cuda=case.device == "cuda")
 
     @staticmethod
-    def _eager_forward(model: torch.nn.Module, x: torch.Tensor, device: torch.device) -> Callable[[], torch.Tensor]:
-        sync = torch.cuda.synchronize if device.type == "cuda" else _no_sync
-
+    def _eager_forward(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], torch.Tensor]:
         def forward() -> torch.Tensor:
             with torch.inference_mode():
-                out = model(x)
-            sync()
-            return out
+                return model(x)
 
         return forward
 
@@ -86,7 +95,6 @@ class TorchEager:
 
         def forward() -> torch.Tensor:
             graph.replay()
-            torch.cuda.synchronize()
             return static_out
 
         return forward
@@ -106,5 +114,5 @@ class TorchCudaGraph(TorchEager):
     cuda_only = "CUDA-graph replay needs a CUDA device"
 
 
-def _no_sync() -> None:
-    return None
+def _cuda_sync(_output: object) -> None:
+    torch.cuda.synchronize()

@@ -78,6 +78,54 @@ def test_gpu_findings_are_computed_when_cuda_rows_exist(tmp_path):
     assert five_by_five.text.startswith("Holds in all 1") and "torch[torch]/cuda 3.00x" in five_by_five.text
 
 
+def test_compare_judges_against_the_spread_between_processes():
+    """Two runs 5% apart, each steady within its processes (IQR 1%): the IQRs alone would call it a difference,
+    but run A's processes disagreed by 8%, so it is not; with processes that agree it is."""
+    def run(median, lo, hi):
+        return pd.DataFrame([{"stack_id": "s", "runtime": "torch", "source": "torch", "device": "cpu",
+                              "variant": "conv3x3", "channels": 8, "status": "ok", "ms_per_forward": median,
+                              "ms_iqr": 0.01 * median, "ms_process_min": lo, "ms_process_max": hi}])
+
+    assert not compare_runs(run(100.0, 96.0, 104.0), run(105.0, 104.5, 105.5))["differs"].item()
+    assert compare_runs(run(100.0, 99.5, 100.5), run(105.0, 104.5, 105.5))["differs"].item()
+    old_format = run(100.0, 0, 0).drop(columns=["ms_process_min", "ms_process_max"])  # before repeats: IQR only
+    assert compare_runs(old_format, run(105.0, 104.5, 105.5))["differs"].item()
+
+
+def test_unstable_cases_are_listed_and_findings_say_they_rest_on_them(tmp_path):
+    run_dir = write_run(tmp_path / "u")
+    results = pd.read_csv(run_dir / "results.csv")
+    results["processes"], results["process_spread"], results["unstable"] = 3, 0.02, False
+    results["ms_process_min"] = results["ms_process_max"] = results["ms_per_forward"]
+    shaky = (results["runtime"] == "torch") & (results["variant"] == "conv3x3sep") & (results["channels"] == 64)
+    results.loc[shaky, ["process_spread", "unstable"]] = [0.5, True]
+    results.to_csv(run_dir / "results.csv", index=False)
+    depthwise = findings(results)[0].text
+    assert "Rests on cases whose processes disagreed (unstable): torch[torch]/cpu conv3x3sep." in depthwise
+    assert "unstable" not in findings(results)[1].text  # 3x1 + 1x3 does not use the depthwise case
+    report = write_report(run_dir).read_text()
+    assert "1 unstable case(s), with each process's median:" in report
+    assert "| conv3x3sep-c64-l16-b32-i32 torch[torch]/cpu |" in report
+
+
+def test_conditions_warn_about_a_busy_machine_dropped_clocks_and_other_gpu_processes():
+    from convbench.analysis.trust import conditions_lines
+
+    gpu = {"index": 0, "sm_clock_mhz": 1980, "sm_clock_max_mhz": 1980, "temperature_c": 40,
+           "clock_event_reasons": [], "compute_processes": [], "other_processes": []}
+    calm = [{"family": "torch", "process": 0, "phase": phase, "loadavg_1min": 0.1, "cpu_mhz_min": 2400,
+             "cpu_mhz_max": 2400, "cpu_governor": None, "gpus": [gpu]} for phase in ("before", "after")]
+    lines = conditions_lines(calm, cpu_count=2)
+    assert not any("Warning" in line for line in lines) and "No other process was seen on the GPU." in lines
+    hot = {**gpu, "sm_clock_mhz": 1200, "clock_event_reasons": ["sw_power_cap"],
+           "other_processes": [{"pid": 4242, "used_mib": 900}]}
+    busy = [{**calm[0], "loadavg_1min": 3.5}, {**calm[1], "gpus": [hot]}]
+    text = "\n".join(conditions_lines(busy, cpu_count=2))
+    assert "busy before torch process 0 (load 3.50)" in text
+    assert "SM clock 1200 MHz of 1980, held down by sw_power_cap" in text
+    assert "another process (pid 4242) was using the GPU around torch process 0" in text
+
+
 def test_compare_runs_ratio_and_spread(tmp_path):
     a = pd.read_csv(write_run(tmp_path / "a") / "results.csv")
     b = pd.read_csv(write_run(tmp_path / "b", scale={"torch": 2.0, "ort": 1.01}) / "results.csv")

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from convbench.artifacts import Artifacts
+from convbench.artifacts import Artifacts, sha256_of
 from convbench.results import COLUMNS
 from convbench.spec import StackSpec
-from tests.conftest import QUICK_TIMING, SMALL_SPECS, SMALL_SWEEP, assert_one_line_error, convbench
+from tests.conftest import PROCESSES, QUICK_TIMING, SMALL_SPECS, SMALL_SWEEP, assert_one_line_error, convbench
 
 CONTRACT = ["variant", "channels", "layers", "batch", "image", "runtime", "source", "device", "ms_per_forward",
             "ms_iqr", "cv", "samples", "iterations", "gflop", "status", "reason"]
@@ -36,7 +36,7 @@ def test_timings_and_counts_are_sane(results):
     assert (results["ms_per_forward"] > 0).all()
     assert (results["ms_min"] <= results["ms_per_forward"]).all()
     assert (results["ms_iqr"] >= 0).all() and (results["cv"] >= 0).all()
-    assert results["samples"].between(3, 5).all()
+    assert results["samples"].between(3 * PROCESSES, 5 * PROCESSES).all()
     assert (results["iterations"] >= 1).all()
     assert (results["parity_rel_err"] < 1e-4).all()
     expected_gflop = results["variant"].map(lambda v: StackSpec(v, 8, 2, 2, 8).flops / 1e9)
@@ -44,6 +44,62 @@ def test_timings_and_counts_are_sane(results):
     assert np.allclose(results["gflop_per_s"], results["gflop"] / (results["ms_per_forward"] / 1e3))
     assert (results["device"] == "cpu").all()
     assert results["threads"].nunique() == 1
+
+
+def test_repeats_latency_and_cold_start_columns_are_filled_and_sane(results):
+    assert (results["processes"] == PROCESSES).all()
+    assert (results["ms_process_min"] <= results["ms_per_forward"]).all()
+    assert (results["ms_per_forward"] <= results["ms_process_max"]).all()
+    assert np.allclose(results["process_spread"],
+                       (results["ms_process_max"] - results["ms_process_min"]) / results["ms_per_forward"])
+    assert results["unstable"].isin([True, False]).all()
+    assert (results["latency_ms_p50"] <= results["latency_ms_p90"]).all()
+    assert (results["latency_ms_p90"] <= results["latency_ms_p99"]).all()
+    assert (results["latency_forwards"] >= PROCESSES).all()
+    for column in ("setup_ms", "first_forward_ms", "import_ms"):
+        assert (results[column] > 0).all(), column
+    keras_tf = results[results["runtime"] == "keras-tf"]
+    assert (keras_tf["compile_ms"] > 0).all()  # tf.function tracing, done before the first forward
+    assert (keras_tf["compile_ms"] < keras_tf["setup_ms"]).all()
+    assert results.loc[results["runtime"] == "torch", "compile_ms"].isna().all()  # eager: nothing to compile
+
+
+def test_every_case_has_a_row_per_process(bench_run, results):
+    processes = pd.read_csv(bench_run.run_dir / "processes.csv")
+    assert len(processes) == PROCESSES * len(results)
+    assert sorted(processes["process"].unique()) == list(range(PROCESSES))
+    per_case = processes.groupby(["stack_id", "runtime", "source"])
+    assert (per_case["pid"].nunique() == PROCESSES).all()  # each repeat in a process of its own
+    medians = per_case["ms_per_forward"].median()
+    merged = results.set_index(["stack_id", "runtime", "source"])["ms_per_forward"]
+    assert np.allclose(merged.loc[medians.index], medians)
+
+
+def test_each_process_ran_its_family_in_another_order(bench_run):
+    processes = pd.read_csv(bench_run.run_dir / "processes.csv")
+    torch_rows = processes[processes["runtime"] == "torch"]
+    orders = [list(group["stack_id"]) for _, group in torch_rows.groupby("process", sort=True)]
+    assert orders[0] != orders[1] and sorted(orders[0]) == sorted(orders[1])
+
+
+def test_conditions_are_recorded_before_and_after_each_family_process(bench_run):
+    lines = [json.loads(line) for line in (bench_run.run_dir / "conditions.jsonl").read_text().splitlines()]
+    families = {"torch", "tensorflow", "onnxruntime"}
+    seen = {(c["family"], c["process"], c["phase"]) for c in lines}
+    assert seen == {(f, p, phase) for f in families for p in range(PROCESSES) for phase in ("before", "after")}
+    assert all(c["loadavg_1min"] >= 0 for c in lines)
+    report = (bench_run.run_dir / "report.md").read_text()
+    assert "## How far the numbers can be trusted" in report and "Load average (1 min)" in report
+    assert "## Time to first result" in report and "## Latency beside throughput" in report
+
+
+def test_terminal_output_is_quiet(bench_run):
+    for chatter in ("cpu_feature_guard", "absl::InitializeLog", "oneDNN", "Traceback", "Warning"):
+        assert chatter not in bench_run.output, chatter
+    # the profile pass's TensorFlow reason, once, then counted
+    assert bench_run.output.count("TensorFlow's profiler writes XPlane") == 2  # its line and the count line
+    assert f"({2 * len(SMALL_SPECS) - 1} more case(s) with the reason: not measured: TensorFlow" in bench_run.output
+    assert (bench_run.run_dir / "workers.log").exists()
 
 
 def test_env_json_records_versions_cpu_and_threads(bench_run, results):
@@ -73,15 +129,20 @@ def test_resume_measures_nothing_twice(bench_run, results, exported):
     run = convbench("bench", *SMALL_SWEEP, *QUICK_TIMING, "--artifacts", str(exported),
                     "--run-dir", str(bench_run.run_dir), "--runtimes", "torch", "ort")
     assert run.returncode == 0, run.stderr
-    assert f"{len(SMALL_SPECS) * 3} already measured" in run.stdout
+    assert f"{len(SMALL_SPECS) * 3} cases already measured" in run.stdout
     assert len(pd.read_csv(bench_run.run_dir / "results.csv")) == len(results)
 
 
 def test_an_onnx_file_that_computes_something_else_is_failed_not_timed(exported, tmp_path):
+    """An exporter bug, as it would look: a file whose manifest row matches it but whose graph is wrong."""
     artifacts = Artifacts(tmp_path / "artifacts")
     shutil.copytree(exported, artifacts.root)
     conv3x3, conv1x1 = (next(s for s in SMALL_SPECS if s.variant == v) for v in ("conv3x3", "conv1x1"))
     shutil.copy(artifacts.onnx_path("torch", conv1x1), artifacts.onnx_path("torch", conv3x3))
+    manifest = pd.read_csv(artifacts.manifest_path)
+    wrong = (manifest["source"] == "torch") & (manifest["stack_id"] == conv3x3.stack_id)
+    manifest.loc[wrong, "sha256"] = sha256_of(artifacts.onnx_path("torch", conv3x3))
+    manifest.to_csv(artifacts.manifest_path, index=False)
     run = convbench("bench", *SMALL_SWEEP, *QUICK_TIMING, "--variants", "conv3x3", "--runtimes", "ort",
                     "--artifacts", str(artifacts.root), "--results", str(tmp_path / "results"))
     assert run.returncode == 0, run.stderr
@@ -105,7 +166,7 @@ def test_bench_ends_with_the_report_and_the_graph_inventory(bench_run):
 def test_compare_and_report_commands_on_a_real_run(bench_run, tmp_path):
     run = convbench("compare", str(bench_run.run_dir), str(bench_run.run_dir), "--csv", str(tmp_path / "c.csv"))
     assert run.returncode == 0, run.stderr
-    assert f"{5 * len(SMALL_SPECS)} cases in both runs; 0 differ" in run.stdout
+    assert f"{5 * len(SMALL_SPECS)} cases in both runs; 0 differ by more than the two runs' noise" in run.stdout
     assert (pd.read_csv(tmp_path / "c.csv")["b_vs_a"] == 1.0).all()
     assert convbench("report", str(bench_run.run_dir)).returncode == 0
     assert_one_line_error(convbench("compare", str(bench_run.run_dir), str(tmp_path)), str(tmp_path), "results.csv")

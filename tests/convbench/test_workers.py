@@ -1,20 +1,82 @@
-import os
+"""The worker layer with real processes: results from another process, time limits, deaths, logs."""
 
-from convbench.workers import FamilyWorker, run_in_worker
+import os
+import signal
+import time
+
+from convbench.workers import MAX_DEATHS, Worker, run_tasks
+
+
+def _row(item, why):
+    return {"item": item, "why": why}
+
+
+def _pid_or_act(item):
+    """A task: sleep past any limit ("hang"), die by SIGKILL ("kill"), raise ("raise"), else this process's pid."""
+    if item == "hang":
+        time.sleep(3600)
+    if item == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if item == "raise":
+        raise MemoryError("CUDA out of memory (pretend)")
+    return {"item": item, "pid": os.getpid()}
+
+
+def _run(items, timeout_s=None):
+    rows, started = [], []
+
+    def start():
+        started.append(Worker("test", threads=1))
+        return started[-1]
+
+    run_tasks(start, items, _pid_or_act, _row, lambda item, row: rows.append(row), lambda item: timeout_s)
+    return rows, started
 
 
 def test_a_worker_returns_results_from_its_own_process():
-    with FamilyWorker("test", threads=1) as worker:
+    with Worker("test", threads=1) as worker:
         assert worker.call(os.getpid) != os.getpid()
         assert worker.call(os.getenv, "OMP_NUM_THREADS") == "1"
 
 
-def test_a_dead_worker_fails_its_case_and_those_left_and_the_caller_goes_on():
-    rows = []
-    with FamilyWorker("test", threads=1) as worker:
-        # os._exit ends the worker process the way a segfault or an OOM kill would: no exception, no reply
-        run_in_worker(worker, [3, 4, 5], os._exit, lambda item, why: {"item": item, "why": why},
-                      lambda item, row: rows.append(row))
-    assert [r["item"] for r in rows] == [3, 4, 5]
-    assert "worker process died" in rows[0]["why"]
-    assert all(r["why"].startswith("not run:") for r in rows[1:])
+def test_a_task_past_its_limit_is_one_failed_row_and_a_fresh_worker_takes_the_next():
+    rows, started = _run(["a", "hang", "b"], timeout_s=2)
+    assert rows[1] == {"item": "hang", "why": "timed out after 2 s; its test worker was killed"}
+    assert rows[0]["pid"] != rows[2]["pid"]  # the hung worker was replaced
+    assert len(started) == 2
+
+
+def test_a_sigkilled_worker_costs_exactly_one_failed_row():
+    rows, started = _run(["a", "kill", "b", "c"])
+    assert [r["item"] for r in rows] == ["a", "kill", "b", "c"]
+    assert "worker process died (signal 9" in rows[1]["why"]
+    assert "why" not in rows[2] and "why" not in rows[3]
+    assert rows[2]["pid"] == rows[3]["pid"] != rows[0]["pid"]
+
+
+def test_after_three_deaths_in_a_row_the_rest_fail_untried():
+    rows, started = _run(["kill"] * MAX_DEATHS + ["a", "b"])
+    assert len(started) == MAX_DEATHS
+    assert all(r["why"].startswith("not run: the worker died on 3 cases in a row") for r in rows[MAX_DEATHS:])
+
+
+def test_an_exception_in_the_task_is_a_row_and_the_worker_goes_on():
+    rows, started = _run(["raise", "a"])
+    assert "MemoryError: CUDA out of memory (pretend)" in rows[0]["why"]
+    assert len(started) == 1 and rows[1]["pid"] == started[0].pid
+
+
+def _chatter():
+    os.write(1, b"fd1 chatter\n")
+    os.write(2, b"fd2 chatter\n")
+    print("python print")
+    return "done"
+
+
+def test_worker_output_goes_to_the_log_file(tmp_path, capfd):
+    log = tmp_path / "workers.log"
+    with Worker("test", threads=1, log_path=log) as worker:
+        assert worker.call(_chatter) == "done"
+    assert log.read_text().splitlines() == ["fd1 chatter", "fd2 chatter", "python print"]
+    out, err = capfd.readouterr()
+    assert "chatter" not in out + err

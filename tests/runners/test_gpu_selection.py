@@ -14,7 +14,7 @@ def test_cpu_default_is_the_seed_set_and_cuda_default_is_everything():
 
 @pytest.mark.parametrize("name", CUDA_ONLY)
 def test_cuda_only_modes_skip_on_cpu_with_their_reason(name):
-    reason = get_runner(name, 1).available("cpu")
+    reason = get_runner(RUNTIMES[name], 1).available("cpu")
     assert reason and ("cuda" in reason or "CUDA" in reason)
 
 
@@ -24,10 +24,10 @@ def test_cuda_without_a_gpu_is_a_skip_not_a_crash(name):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    reason = get_runner(name, 1).available("cuda")
+    reason = get_runner(RUNTIMES[name], 1).available("cuda")
     assert reason and ("CUDA" in reason or "cuda" in reason)
 
 
 def test_keras_tf_on_cuda_names_tensorflow_seeing_no_gpu():
-    reason = get_runner("keras-tf", 1).available("cuda")
+    reason = get_runner(RUNTIMES["keras-tf"], 1).available("cuda")
     assert reason.startswith("TensorFlow sees no GPU")

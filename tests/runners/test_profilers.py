@@ -19,7 +19,7 @@ def torch_profile(spec: StackSpec, forwards: int = 10):
         with torch.inference_mode():
             return model(x)
 
-    return torch_kernel_time(forward, forwards, cuda=False)
+    return torch_kernel_time(forward, None, forwards, cuda=False)
 
 
 def ort_profile(spec: StackSpec, tmp_path, forwards: int = 10):

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from convbench.artifacts import Artifacts
-from convbench.bench import plan_cases, run_bench
+from convbench.bench import BenchOptions, plan_cases, run_bench
 from convbench.errors import UsageError
 from convbench.harness import TimingConfig
 from convbench.results import ResultsStore
@@ -14,7 +14,7 @@ def test_every_registered_runner_can_be_made_and_the_cpu_defaults_are_available(
     for name, info in RUNTIMES.items():
         if missing_requirement(info):
             continue  # e.g. keras-jax without jax: a skipped row, tested below
-        runner = get_runner(name, 1)
+        runner = get_runner(info, 1)
         if "cpu" in info.default_on:
             assert runner.available("cpu") is None, name
 
@@ -32,7 +32,8 @@ def test_a_runtime_whose_package_is_missing_is_a_skipped_row(tmp_path, monkeypat
     store.open()
     rows = []
     cases = plan_cases([StackSpec("conv1x1", 8, 2, 2, 8)], ["openvino"], "cpu")
-    run_bench(cases, store, TimingConfig(), Artifacts(tmp_path), 1, "env", lambda case, row: rows.append(row))
+    run_bench(cases, store, Artifacts(tmp_path), BenchOptions(TimingConfig(), 1, "env"),
+              lambda case, row: rows.append(row))
     table = pd.read_csv(store.csv_path)
     assert list(table["status"]) == ["skipped"]
     assert table["reason"][0] == "no_such_package_xyz not installed"

@@ -1,0 +1,58 @@
+"""Test-only runtimes, registered by the tests that use them (never in the shipped registry): each returns the
+reference output, so parity passes, and misbehaves on conv3x3 in its own way."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+
+from convbench.runners.base import Prepared
+
+
+class _ReturnsTheReference:
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def available(self, device: str) -> str | None:
+        return None
+
+    def prepare(self, case, artifacts) -> Prepared:
+        reference = np.load(artifacts.reference_path(case.spec))
+        if case.spec.variant == "conv3x3":
+            self.misbehave()
+        return Prepared(self.forward(case, reference), lambda out: out)
+
+    def misbehave(self) -> None:
+        return None
+
+    def forward(self, case, reference):
+        return lambda: reference
+
+
+class Hangs(_ReturnsTheReference):
+    """conv3x3's forward never returns."""
+
+    def forward(self, case, reference):
+        def forward():
+            if case.spec.variant == "conv3x3":
+                time.sleep(3600)
+            return reference
+
+        return forward
+
+
+class DiesMidCase(_ReturnsTheReference):
+    """The worker is killed with SIGKILL while setting up conv3x3, as the kernel's OOM killer would."""
+
+    def misbehave(self) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class OutOfMemory(_ReturnsTheReference):
+    """conv3x3 raises what PyTorch raises when the GPU is full."""
+
+    def misbehave(self) -> None:
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (pretend)")
