@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from convbench.analysis.fastest import fastest_as_runtime, fastest_table
 from convbench.analysis.findings import findings
+from convbench.analysis.kernels import launch_view, read_kernels, what_ran
 from convbench.analysis.native_vs_onnx import native_vs_onnx
 from convbench.analysis.overhead import kernel_split, overhead_paragraph
 from convbench.analysis.plots import kernel_overhead_plot, native_vs_onnx_plot, roofline_plot, seed_plot
@@ -79,6 +81,7 @@ def write_report(run_dir: Path) -> Path:
     out += ["## Findings: the 2017 conclusions on this run", ""]
     for i, finding in enumerate(findings(results), 1):
         out += [f"{i}. **{finding.claim}** {finding.text}", ""]
+    out += _fastest_section(results)
     out += _first_result_section(results)
     out += _latency_section(results)
     out += _kernel_section(results, env, run_dir)
@@ -125,6 +128,20 @@ def _trust_section(results: pd.DataFrame, run_dir: Path, env: dict) -> list[str]
     out += [f"- {line}" for line in conditions_lines(read_conditions(run_dir / "conditions.jsonl"),
                                                      env.get("cpu_count"))]
     return [*out, ""]
+
+
+def _fastest_section(results: pd.DataFrame) -> list[str]:
+    table = fastest_table(results)
+    if table.empty or results[results["status"] == "ok"][["runtime", "source"]].drop_duplicates().shape[0] < 2:
+        return []
+    out = ["## The fastest way to run each conv", "",
+           "Per device, channel count and conv type: the fastest runtime or configuration of this run, its speed-up "
+           "over each framework's plain default (default ms / fastest ms; empty where the default was not run), "
+           "and its efficiency (roofline floor / its time).", "", _md(table, ".3g", index=False), "",
+           "The 2017 conclusions, re-tested on the fastest configuration of each case:", ""]
+    for i, finding in enumerate(findings(fastest_as_runtime(results)), 1):
+        out += [f"{i}. **{finding.claim}** {finding.text}", ""]
+    return out
 
 
 def _first_result_section(results: pd.DataFrame) -> list[str]:
@@ -210,9 +227,22 @@ def _kernel_section(results: pd.DataFrame, env: dict, run_dir: Path) -> list[str
             picture = kernel_overhead_plot(group, f"{runtime}: kernel vs overhead (C={group['channels'].iloc[0]})",
                                            run_dir / _file_name("kernel", runtime))
             out += [f"![{runtime} kernel vs overhead]({picture.name})", ""]
+    ran = what_ran(results, read_kernels(run_dir))
+    if not ran.empty:
+        out += ["### What each runtime ran", "",
+                "From each case's profile (kernels.csv beside this report): the kernels, operators or primitives "
+                "that took the time, their share of the kernel time and calls per layer, at each runtime's largest "
+                "channel count. Layout changes a runtime inserted show here as their own kernels.", "",
+                _md(ran, index=False), ""]
+    launches = launch_view(results)
+    if not launches.empty:
+        out += ["### Launches and GPU idle time (CUDA)", "",
+                "From the CUPTI timeline of the profiled forwards: host launch calls per forward (a CUDA graph is "
+                "one), and the time the GPU sat idle between a forward's first kernel and its last: launch-bound "
+                "runtimes leave gaps there. Medians over conv types.", "", _md(launches, ".4g", index=False), ""]
     not_measured = results.loc[results["status"] == "ok"].drop_duplicates(GROUP)
     if "kernel_method" in not_measured:
-        missing = not_measured[not_measured["kernel_method"].fillna("").str.startswith("not measured")]
+        missing = not_measured[not_measured["kernel_method"].fillna("").astype(str).str.startswith("not measured")]
         for row in missing.itertuples():
             out += [f"- {label(row.runtime, row.source, row.device)}: kernel time {row.kernel_method}", ""]
     for device, ceilings in (env.get("ceilings") or {}).items():

@@ -16,6 +16,8 @@ from convbench.results import KEY_COLUMNS, read_results
 
 # Clocks at the end of a family's process below this fraction of the GPU's maximum are reported as dropped.
 CLOCK_DROP = 0.85
+# Other processes keeping more than this fraction of the CPUs busy just before a family's process: a warning.
+BUSY = 0.25
 
 
 def _ok(results: pd.DataFrame) -> pd.DataFrame:
@@ -108,14 +110,20 @@ def conditions_lines(snapshots: list[dict], cpu_count: int | None) -> list[str]:
     if not snapshots:
         return ["No conditions were recorded in this run (conditions.jsonl is missing)."]
     lines = []
-    loads = [s["loadavg_1min"] for s in snapshots if s.get("phase") == "before"]
-    busy = [s for s in snapshots if s.get("phase") == "before" and cpu_count and s["loadavg_1min"] > 0.5 * cpu_count]
+    before = [s for s in snapshots if s.get("phase") == "before"]
+    loads = [s["loadavg_1min"] for s in before]
     if loads:
         lines.append(f"Load average (1 min) before each family's process: {min(loads):.2f} to {max(loads):.2f}"
-                     f"{f' on {cpu_count} cores' if cpu_count else ''}.")
-    for s in busy:
-        lines.append(f"**Warning:** the machine was busy before {s['family']} process {s['process']} "
-                     f"(load {s['loadavg_1min']:.2f}): its timings may be slower than the machine can do.")
+                     f"{f' on {cpu_count} cores' if cpu_count else ''} (this run's own previous worker included).")
+    busy = [s["cpu_busy_fraction"] for s in before if s.get("cpu_busy_fraction") is not None]
+    if busy:
+        lines.append(f"CPUs busy with other processes just before each family's process (none of this run's "
+                     f"workers running): {min(busy):.0%} to {max(busy):.0%}.")
+    for s in before:
+        if (s.get("cpu_busy_fraction") or 0) > BUSY:
+            lines.append(f"**Warning:** other processes kept {s['cpu_busy_fraction']:.0%} of the CPUs busy just "
+                         f"before {s['family']} process {s['process']}: its timings may be slower than the machine "
+                         "can do.")
     mhz = [s["cpu_mhz_min"] for s in snapshots if s.get("cpu_mhz_min")]
     if mhz:
         governors = sorted({s.get("cpu_governor") or "not exposed" for s in snapshots})

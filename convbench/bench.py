@@ -29,10 +29,11 @@ from convbench.results import ResultsStore, case_row
 from convbench.roofline import arithmetic_intensity, floor_ms, measure_ceilings
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo, get_runner, import_requirements, missing_requirement
 from convbench.runners.base import Skip
-from convbench.runners.profilers import profile_forwards
+from convbench.runners.profilers import KernelTime, profile_forwards
 from convbench.spec import Case, StackSpec
 from convbench.workers import Worker, run_tasks, worker_threads
 
+KERNELS = "kernels"  # key of a profile row's kernel table (kernels.csv), not a results column
 IMPORT_TIMEOUT_S = 300.0  # importing a framework in a fresh worker (TensorFlow: seconds; a cold disk: more)
 
 
@@ -143,7 +144,23 @@ def profile_case(task: CaseTask, artifacts_root: str) -> dict[str, object]:
                           and kernel == kernel else "")
     return {"kernel_ms_per_forward": kernel, "overhead_ms_per_forward": median_ms - kernel,
             "profiled_ms_per_forward": kt.profiled_wall_ms, "conv_events_per_forward": kt.conv_events,
-            "kernel_method": method}
+            "kernel_method": method, "copy_ms_per_forward": kt.copy_ms, "launches_per_forward": kt.launches,
+            "gpu_idle_ms_per_forward": kt.gpu_idle_ms, KERNELS: kernel_table(kt, case.spec.layers)}
+
+
+def kernel_table(kt: KernelTime, layers: int) -> list[dict[str, object]]:
+    """kernels.csv rows of one profiled case: each kernel's calls and time per forward and its share of the
+    case's kernel time (copies and memsets: of the copy time), so the shares of each group sum to 1."""
+    def group(kind: str) -> str:
+        return "kernel" if kind == "kernel" else "copy"
+
+    totals: dict[str, float] = {}
+    for row in kt.kernels:
+        totals[group(row.kind)] = totals.get(group(row.kind), 0.0) + row.ms_per_forward
+    return [{"kernel": r.name, "kind": r.kind, "calls_per_forward": r.calls_per_forward,
+             "calls_per_layer": r.calls_per_forward / layers, "ms_per_forward": r.ms_per_forward,
+             "share": r.ms_per_forward / totals[group(r.kind)] if totals[group(r.kind)] > 0 else float("nan")}
+            for r in kt.kernels]
 
 
 def roofline_columns(case: Case, ms_per_forward: float | None, tf32: bool, ceilings: dict | None
@@ -192,9 +209,11 @@ def run_bench(
     on_row: Callable[[Case, dict[str, object]], None],
     on_process: Callable[[Case, dict[str, object]], None] | None = None,
     on_kernel: Callable[[Case, dict[str, object]], None] | None = None,
+    on_family: Callable[[str, int, int], None] | None = None,
 ) -> None:
     """Run the cases not yet in `store`: per family, `config.processes` fresh workers in turn, each timing every
-    case still open in its own order. `on_process` sees each process row, `on_row` each case's result row."""
+    case still open in its own order. `on_family(family, process, cases)` hears when each starts, `on_process`
+    sees each process row, `on_row` each case's result row, `on_kernel` each profiled case's kernel columns."""
     done = store.done_keys()
     kept = store.process_rows()
 
@@ -215,7 +234,7 @@ def run_bench(
                 finish(case, case_row(case, status="skipped", reason=reason, threads=options.threads))
             else:
                 runnable.append(case)
-        _FamilyTiming(family, runnable, kept, store, artifacts, options, finish, on_process).run()
+        _FamilyTiming(family, runnable, kept, store, artifacts, options, finish, on_process).run(on_family)
         if options.profile:
             _profile_family(family, store.unprofiled(family_cases), store, artifacts, options, on_kernel)
 
@@ -239,12 +258,14 @@ class _FamilyTiming:
         self.last: CaseTask | None = None
         self.pids: tuple[int, ...] = ()
 
-    def run(self) -> None:
+    def run(self, on_family: Callable[[str, int, int], None] | None) -> None:
         for process, order in enumerate(process_orders(self.cases, self.options.config.processes)):
             todo = [CaseTask(c, RUNTIMES[c.runtime], process) for c in order
                     if c.key in self.open and process not in self.kept.get(c.key, {})]
             if not todo:
                 continue
+            if on_family:
+                on_family(self.family, process, len(todo))
             self.process, self.last = process, todo[-1]
             self.store.append_conditions(snapshot(self.family, process, "before"))
             run_tasks(self.start, todo, self.task, self.failed, self.record,
@@ -294,6 +315,7 @@ def _profile_family(family: str, unprofiled: list[tuple[Case, float]], store: Re
         return
 
     def record_kernel(task: CaseTask, columns: dict[str, object]) -> None:
+        store.replace_kernels(task.case.key, columns.pop(KERNELS, []))
         store.update(task.case.key, columns)
         if on_kernel:
             on_kernel(task.case, columns)

@@ -273,9 +273,13 @@ def _bench_locked(args: argparse.Namespace, store, artifacts: Artifacts, config:
                 return
             flag = "  UNSTABLE" if row["unstable"] else ""
             progress.console.print(_case_line("ok", case, (
-                f"{row['ms_per_forward']:10.3f} ms/forward  processes {row['ms_process_min']:.3f}-"
-                f"{row['ms_process_max']:.3f} ({row['process_spread']:.0%})  p99 {row['latency_ms_p99']:.3f} ms  "
-                f"parity {row['parity_rel_err']:.1e}{flag}")))
+                f"{row['ms_per_forward']:9.3f} ms/fwd  processes {row['ms_process_min']:.3g}-"
+                f"{row['ms_process_max']:.3g} ({row['process_spread']:.0%})  p99 {row['latency_ms_p99']:.3g} ms  "
+                f"parity {row['parity_rel_err']:.0e}{flag}")))
+
+        def on_family(family: str, process: int, cases: int) -> None:
+            progress.console.print(escape(f"{family}: process {process + 1} of {config.processes}, "
+                                          f"{cases} cases in a fresh worker"))
 
         def on_kernel(case: Case, columns: dict[str, object]) -> None:
             kernel = columns.get("kernel_ms_per_forward")
@@ -286,7 +290,7 @@ def _bench_locked(args: argparse.Namespace, store, artifacts: Artifacts, config:
                 reasons.print(progress.console, "profile", case, str(columns.get("kernel_method")))
 
         try:
-            run_bench(cases, store, artifacts, options, on_row, on_process, on_kernel)
+            run_bench(cases, store, artifacts, options, on_row, on_process, on_kernel, on_family)
         except KeyboardInterrupt:
             store.write_parquet()
             console.print(escape(f"interrupted: what was measured is in {store.csv_path} and "

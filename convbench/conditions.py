@@ -1,4 +1,5 @@
-"""The machine's conditions around a timing: CPU frequency and governor, load average, and on NVIDIA GPUs the SM
+"""The machine's conditions around a timing: CPU frequency and governor, load average, how busy the CPUs were
+just before (other processes: none of this run's workers is running then), and on NVIDIA GPUs the SM
 clock, temperature, clock-event (throttle) reasons and other processes, read through NVML (nvidia-ml-py).
 
 A snapshot is a plain dict, stored one JSON line each in the run directory's conditions.jsonl, before and after
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +18,24 @@ SLOWDOWN_REASONS = ("sw_power_cap", "hw_slowdown", "sw_thermal_slowdown", "hw_th
                     "hw_power_brake_slowdown", "sync_boost")
 
 
-def cpu_conditions() -> dict[str, object]:
+def cpu_busy_fraction(seconds: float = 0.25) -> float | None:
+    """Fraction of all CPU time that was busy over the next `seconds` (/proc/stat). Taken while this run has no
+    worker timing anything, it is what other processes are doing to the machine."""
+    def ticks() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]), idle
+
+    try:
+        total0, idle0 = ticks()
+        time.sleep(seconds)
+        total1, idle1 = ticks()
+    except (OSError, ValueError, IndexError):
+        return None
+    return 1 - (idle1 - idle0) / (total1 - total0) if total1 > total0 else None
+
+
+def cpu_conditions(busy_sample: bool) -> dict[str, object]:
     freqs = []
     for path in glob.glob("/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq"):
         try:
@@ -32,6 +51,7 @@ def cpu_conditions() -> dict[str, object]:
     governor = Path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
     load1, load5, _ = os.getloadavg()
     return {
+        "cpu_busy_fraction": cpu_busy_fraction() if busy_sample else None,
         "cpu_mhz_min": min(freqs) if freqs else None,
         "cpu_mhz_max": max(freqs) if freqs else None,
         "cpu_governor": governor.read_text().strip() if governor.exists() else None,
@@ -88,4 +108,4 @@ def snapshot(family: str, process: int, phase: str, worker_pids: tuple[int, ...]
         for gpu in gpus:
             gpu["other_processes"] = [p for p in gpu["compute_processes"] if p["pid"] not in ours]
     return {"at": datetime.now().isoformat(timespec="seconds"), "family": family, "process": process,
-            "phase": phase, **cpu_conditions(), "gpus": gpus}
+            "phase": phase, **cpu_conditions(busy_sample=phase == "before"), "gpus": gpus}

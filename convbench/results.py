@@ -55,6 +55,9 @@ COLUMNS = [
     "profiled_ms_per_forward",  # wall time per forward of the profiled run (profiler overhead included)
     "conv_events_per_forward",  # convolution events the profiler saw per forward (one per layer expected)
     "kernel_method",  # how the kernel time was measured, or why it was not
+    "copy_ms_per_forward",  # device memory copies per forward (CUDA: host<->device for numpy in/out)
+    "launches_per_forward",  # host kernel / graph launch calls per forward (CUDA)
+    "gpu_idle_ms_per_forward",  # GPU idle between a forward's first and last kernel (CUDA)
     "floor_ms",  # roofline floor: max(FLOPs / peak, bytes / bandwidth) with this machine's measured ceilings
     "efficiency",  # floor_ms / ms_per_forward
     "arithmetic_intensity",  # FLOPs per byte moved (activations in and out + weights, every layer)
@@ -91,6 +94,16 @@ PROCESS_COLUMNS = [
     "options",
     "finished_at",
 ]
+# kernels.csv: per profiled case, every kernel (operator, primitive, node type) its profiler saw.
+KERNEL_COLUMNS = [
+    *KEY_COLUMNS,
+    "kernel",  # the name the profiler gives it (CUDA kernel name, aten op, ORT op type and provider, ...)
+    "kind",  # kernel, copy (memcpy) or memset
+    "calls_per_forward",
+    "calls_per_layer",
+    "ms_per_forward",  # as the profiler timed it (profiled run)
+    "share",  # of the case's kernel time (kernels only; copies and memsets: of the copy time); sums to 1
+]
 STATUSES = ("ok", "skipped", "failed")
 
 
@@ -109,7 +122,7 @@ class _CsvTable:
         return self.path.exists()
 
     def append(self, row: dict[str, object]) -> None:
-        if row.get("status") not in STATUSES:
+        if "status" in self.columns and row.get("status") not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {row.get('status')!r}")
         new_file = not self.path.exists()
         with self.path.open("a", newline="") as handle:
@@ -150,6 +163,7 @@ class ResultsStore:
         self.conditions_path = self.run_dir / "conditions.jsonl"
         self._results = _CsvTable(self.csv_path, COLUMNS)
         self._processes = _CsvTable(self.run_dir / "processes.csv", PROCESS_COLUMNS)
+        self._kernels = _CsvTable(self.run_dir / "kernels.csv", KERNEL_COLUMNS)
 
     @property
     def run_id(self) -> str:
@@ -178,6 +192,20 @@ class ResultsStore:
 
     def append_process(self, row: dict[str, object]) -> None:
         self._processes.append(row)
+
+    @property
+    def kernels_path(self) -> Path:
+        return self._kernels.path
+
+    def replace_kernels(self, key: tuple[str, str, str, str], rows: list[dict[str, object]]) -> None:
+        """The kernel rows of one case (a case profiled again replaces its rows)."""
+        if self._kernels.exists():
+            table = self._kernels.read()
+            keep = ~(table[KEY_COLUMNS].astype(str) == list(key)).all(axis=1)
+            if not keep.all():
+                self._kernels.rewrite(table[keep])
+        for row in rows:
+            self._kernels.append({**dict(zip(KEY_COLUMNS, key, strict=True)), **row})
 
     def process_rows(self) -> dict[tuple[str, ...], dict[int, dict[str, object]]]:
         """Per case key, its process rows kept so far by process index (to resume a case mid-repeat)."""
@@ -245,7 +273,8 @@ def _row_keys(table: pd.DataFrame) -> list[tuple[str, ...]]:
 
 def read_results(path: Path) -> pd.DataFrame:
     table = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    table["reason"] = table["reason"].fillna("")
+    if "reason" in table:
+        table["reason"] = table["reason"].fillna("")
     return table
 
 

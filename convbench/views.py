@@ -44,8 +44,10 @@ def print_seed_tables(results: pd.DataFrame) -> None:
     bad = results[results["status"] != "ok"]
     if not bad.empty:
         console.print(f"{len(bad)} case(s) not ok:")
-        for row in bad.itertuples():
-            console.print(escape(f"  {row.status:>7}  {row.stack_id} {row.runtime}[{row.source}]: {row.reason}"))
+        for (status, reason), group in bad.groupby(["status", "reason"], sort=False):
+            first = group.iloc[0]
+            more = f" and {len(group) - 1} more" if len(group) > 1 else ""
+            console.print(escape(f"  {status:>7}  {first.stack_id} {first.runtime}[{first.source}]{more}: {reason}"))
 
 
 def print_graph(summary: GraphSummary) -> None:

@@ -34,8 +34,10 @@ FAMILY_ENV: dict[str, dict[str, str]] = {
     "onnxruntime": {},
     "keras-jax": {"KERAS_BACKEND": "jax", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"},
     "keras-torch": {"KERAS_BACKEND": "torch"},
+    "openvino": {},
 }
 CUDA = ("cuda",)
+COMPILE_ALLOWANCE_S = 900.0  # max-autotune took 10-25 s per stack on an H100 (cold); a 2-core CPU is slower
 
 RUNTIMES: dict[str, RuntimeInfo] = {
     r.name: r
@@ -45,9 +47,19 @@ RUNTIMES: dict[str, RuntimeInfo] = {
         RuntimeInfo("torch-cudnn-benchmark", "torch", ("torch",), "torch_runner:TorchCudnnBenchmark", ("torch",),
                     "PyTorch eager with torch.backends.cudnn.benchmark = True", CUDA),
         RuntimeInfo("torch-channels-last", "torch", ("torch",), "torch_runner:TorchChannelsLast", ("torch",),
-                    "PyTorch eager, model and input in channels_last memory format", CUDA),
+                    "PyTorch eager, model and input in channels_last memory format"),
         RuntimeInfo("torch-cuda-graph", "torch", ("torch",), "torch_runner:TorchCudaGraph", ("torch",),
                     "the whole forward captured once as a CUDA graph and replayed", CUDA),
+        RuntimeInfo("torch-channels-last-cuda-graph", "torch", ("torch",), "torch_runner:TorchChannelsLastCudaGraph",
+                    ("torch",), "channels_last, the whole forward captured as a CUDA graph and replayed", CUDA),
+        RuntimeInfo("torch-compile", "torch", ("torch",), "torch_runner:TorchCompile", ("torch",),
+                    "torch.compile (inductor), default mode", ("cpu", "cuda"), COMPILE_ALLOWANCE_S),
+        RuntimeInfo("torch-compile-max-autotune", "torch", ("torch",), "torch_runner:TorchCompileMaxAutotune",
+                    ("torch",), "torch.compile mode max-autotune (on CUDA with CUDA graphs)", CUDA,
+                    COMPILE_ALLOWANCE_S),
+        RuntimeInfo("torch-compile-cuda-graph", "torch", ("torch",), "torch_runner:TorchCompileCudaGraph",
+                    ("torch",), "torch.compile mode reduce-overhead: inductor's kernels in CUDA graphs", CUDA,
+                    COMPILE_ALLOWANCE_S),
         RuntimeInfo("keras-tf", "tensorflow", ("keras",), "keras_runner:KerasTFFunction",
                     ("tensorflow", "keras"), "Keras on TensorFlow, forward compiled with tf.function"),
         RuntimeInfo("keras-predict", "tensorflow", ("keras",), "keras_runner:KerasPredict",
@@ -62,6 +74,12 @@ RUNTIMES: dict[str, RuntimeInfo] = {
                     ("onnxruntime",), "onnxruntime with IO binding on device-resident tensors", CUDA),
         RuntimeInfo("ort-cuda-graph", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtCudaGraph",
                     ("onnxruntime",), "onnxruntime CUDA EP with enable_cuda_graph, IO binding", CUDA),
+        RuntimeInfo("ort-cuda-nhwc", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtCudaNhwc",
+                    ("onnxruntime",), "onnxruntime CUDA EP, IO binding, NHWC kernels (prefer_nhwc)", CUDA),
+        RuntimeInfo("ort-cuda-heuristic", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtCudaHeuristic",
+                    ("onnxruntime",), "onnxruntime CUDA EP, IO binding, cuDNN algorithm search HEURISTIC", CUDA),
+        RuntimeInfo("openvino", "openvino", ("torch.onnx", "tf2onnx"), "openvino_runner:OpenVinoCpu",
+                    ("openvino",), "OpenVINO on the CPU (float32, latency hint) on each ONNX export", ("cpu",)),
     )
 }
 

@@ -13,7 +13,7 @@ from convbench.models.keras_stack import build_keras_stack
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
 from convbench.runners.base import Prepared
 from convbench.runners.cuda_clock import CudaEventClock
-from convbench.runners.profilers import KernelTime, not_measured, torch_kernel_time
+from convbench.runners.profilers import KernelTime, cupti_kernel_time, not_measured, torch_kernel_time
 from convbench.spec import Case
 
 KERAS_DEVICE = {"cpu": "cpu:0", "cuda": "gpu:0"}
@@ -67,8 +67,11 @@ class KerasJax(_KerasBackend):
                         sync=lambda out: out.block_until_ready(), compile_ms=compile_ms)
 
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
-        return not_measured("JAX's profiler writes XPlane traces for TensorBoard or Perfetto; convbench does not "
-                            "parse them")
+        if case.device != "cuda":
+            return not_measured("XLA's CPU ops are invisible to CUPTI, and JAX's own profiler writes XPlane traces "
+                                "that convbench does not read")
+        prepared = self.prepare(case, artifacts)
+        return cupti_kernel_time(prepared.forward, prepared.sync, forwards)
 
 
 class KerasTorch(_KerasBackend):

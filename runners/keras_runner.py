@@ -14,7 +14,7 @@ from convbench.artifacts import Artifacts  # noqa: E402
 from convbench.models.keras_stack import build_keras_stack  # noqa: E402
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
 from convbench.runners.base import Prepared  # noqa: E402
-from convbench.runners.profilers import KernelTime, not_measured  # noqa: E402
+from convbench.runners.profilers import KernelTime, not_measured, tf_kernel_time  # noqa: E402
 from convbench.spec import Case  # noqa: E402
 
 
@@ -35,8 +35,11 @@ class _KerasOnTensorFlow:
         return None
 
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
-        return not_measured("TensorFlow's profiler writes XPlane traces that only TensorBoard's profile plugin "
-                            "reads; convbench does not parse them")
+        if case.device != "cpu":
+            return not_measured("TensorFlow's GPU kernels are timed on CUDA through its profiler's device plane, "
+                                "which convbench reads only on the CPU")
+        prepared = self.prepare(case, artifacts)
+        return tf_kernel_time(prepared.forward, forwards, scope=model_scope(case))
 
     def _device_name(self, device: str) -> str:
         if device == "cpu":
@@ -48,6 +51,11 @@ class _KerasOnTensorFlow:
             "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
             "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
         }
+
+
+def model_scope(case: Case) -> str:
+    """The Keras model's name (build_keras_stack names it after the stack): the name scope of its ops."""
+    return case.spec.stack_id.replace("-", "_")
 
 
 def _sync(_output: object) -> None:

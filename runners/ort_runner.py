@@ -3,15 +3,14 @@ provider), and on CUDA also IO binding on device-resident tensors and the CUDA E
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import onnxruntime as ort
 
-from convbench.artifacts import FRAMEWORK_LAYOUT, ONNX_EXPORTERS, Artifacts
-from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
+from convbench.artifacts import Artifacts
+from convbench.models.weights import nhwc_to_nchw
 from convbench.runners.base import Prepared, Skip
-from convbench.runners.profilers import KernelTime, not_measured, ort_kernel_time
+from convbench.runners.onnx_files import onnx_file_and_input
+from convbench.runners.profilers import KernelTime, cupti_kernel_time, ort_kernel_time
 from convbench.spec import Case
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -32,6 +31,8 @@ class OrtRunner:
     io_binding = False
     cuda_graph = False
     cuda_only: str | None = None
+    algo_search = "EXHAUSTIVE"  # cuDNN convolution algorithm search of the CUDA EP (EXHAUSTIVE, HEURISTIC, DEFAULT)
+    prefer_nhwc = False  # the CUDA EP's NHWC convolution kernels (transposes the NCHW graph's layout itself)
 
     def __init__(self, threads: int) -> None:
         self.threads = threads
@@ -47,8 +48,10 @@ class OrtRunner:
     def provider_options(self, device: str) -> dict[str, str]:
         if device != "cuda":
             return {}
-        # EXHAUSTIVE is the CUDA EP's default algorithm search; TF32 convolutions are on by default, like PyTorch's.
-        options = {"device_id": "0", "cudnn_conv_algo_search": "EXHAUSTIVE", "use_tf32": "1"}
+        # The algorithm search is set, never left to the release's default (which has changed between releases);
+        # TF32 convolutions are on, like PyTorch's. Every option in force is recorded per row.
+        options = {"device_id": "0", "cudnn_conv_algo_search": self.algo_search, "use_tf32": "1",
+                   "prefer_nhwc": "1" if self.prefer_nhwc else "0"}
         if self.cuda_graph:
             options["enable_cuda_graph"] = "1"
         return options
@@ -56,20 +59,8 @@ class OrtRunner:
     def _providers(self, device: str) -> list[tuple[str, dict[str, str]]]:
         return [(PROVIDERS[device], self.provider_options(device))]
 
-    @staticmethod
-    def _file_and_input(case: Case, artifacts: Artifacts) -> tuple[Path, np.ndarray, bool]:
-        """The ONNX file of the case, its input in the file's layout, and whether that layout is NHWC."""
-        framework = ONNX_EXPORTERS[case.source]
-        path = artifacts.onnx_path(framework, case.spec)
-        if not path.exists():
-            raise Skip(f"no ONNX file {path}: run `convbench export` for this sweep first")
-        path = artifacts.verified_onnx_path(framework, case.spec)
-        channels_last = FRAMEWORK_LAYOUT[framework] == "NHWC"
-        x = make_input(case.spec)
-        return path, (nchw_to_nhwc(x) if channels_last else x), channels_last
-
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
-        path, x, channels_last = self._file_and_input(case, artifacts)
+        path, x, channels_last = onnx_file_and_input(case, artifacts)
         session = ort.InferenceSession(
             str(path), sess_options=session_options(self.threads), providers=self._providers(case.device)
         )
@@ -95,10 +86,10 @@ class OrtRunner:
                         sync=sync)
 
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
-        if case.device != "cpu":
-            return not_measured("onnxruntime's profiler times CUDA nodes on the host (their launches), "
-                                "not their kernels on the device")
-        path, x, _ = self._file_and_input(case, artifacts)
+        if case.device == "cuda":  # ORT's own profiler times CUDA nodes on the host; CUPTI sees the device
+            prepared = self.prepare(case, artifacts)
+            return cupti_kernel_time(prepared.forward, prepared.sync, forwards)
+        path, x, _ = onnx_file_and_input(case, artifacts)
         return ort_kernel_time(path, session_options(self.threads), self._providers(case.device), x, forwards)
 
     @staticmethod
@@ -140,3 +131,17 @@ class OrtIOBinding(OrtRunner):
 class OrtCudaGraph(OrtRunner):
     cuda_graph = True
     cuda_only = "the CUDA EP's CUDA graph needs cuda"
+
+
+class OrtCudaNhwc(OrtIOBinding):
+    """IO binding with the CUDA EP's NHWC kernels (prefer_nhwc)."""
+
+    prefer_nhwc = True
+    cuda_only = "prefer_nhwc is a CUDA EP option: cuda only"
+
+
+class OrtCudaHeuristic(OrtIOBinding):
+    """IO binding with cuDNN's heuristic algorithm choice instead of the exhaustive search."""
+
+    algo_search = "HEURISTIC"
+    cuda_only = "cudnn_conv_algo_search is a CUDA EP option: cuda only"

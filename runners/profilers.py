@@ -1,7 +1,20 @@
 """Kernel time from each runtime's own profiler, in runs separate from the timed ones.
 
-A KernelTime says how many milliseconds per forward the runtime's kernels took, how many convolution events the
-profiler saw per forward (one per layer is expected), and how it was measured, or why it was not (NaN)."""
+A KernelTime says how many milliseconds per forward the runtime's kernels took, which kernels (or operators, or
+primitives) they were, how many convolution events the profiler saw per forward (one per layer is expected),
+and how it was measured, or why it was not (NaN). On CUDA it also holds the copies and the launch view:
+host launch calls per forward and the GPU's idle time between a forward's kernels.
+
+- PyTorch (and Keras on torch): torch.profiler. CPU: the self time of every aten operator. CUDA: CUPTI's device
+  records, through the same profiler, which sees every kernel of the process whoever launched it; so it also
+  times onnxruntime's CUDA provider and JAX/XLA on the GPU (`cupti_kernel_time`).
+- onnxruntime (CPU): session profiling, node kernel times per run.
+- OpenVINO (CPU): the infer request's per-node performance counters.
+- TensorFlow: its profiler (tf.profiler.experimental) writes an XSpace; TensorFlow's own converter (the
+  `framework_op_stats` tool that TensorBoard's profile plugin shows) turns it into per-op self times. The
+  model's ops are those under the Keras model's name scope: model.predict's dataset and iterator ops are not
+  the model's kernels, so they count as what predict adds.
+"""
 
 from __future__ import annotations
 
@@ -13,23 +26,40 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 NAN = float("nan")
+FORWARD_RANGE = "convbench.forward"  # the host range that marks each profiled forward on CUDA
+LAUNCH_CALLS = ("cudaLaunchKernel", "cuLaunchKernel", "cudaGraphLaunch", "cuGraphLaunch", "cudaLaunchCooperative")
+
+
+@dataclass(frozen=True)
+class KernelRow:
+    """One kernel (operator, primitive, node type) a profiled forward ran."""
+
+    name: str
+    kind: str  # "kernel", "copy" (memcpy) or "memset"
+    calls_per_forward: float
+    ms_per_forward: float  # as the profiler timed it
 
 
 @dataclass(frozen=True)
 class KernelTime:
     """What a profiled run saw, per forward."""
 
-    kernel_ms: float  # time inside kernels (NaN: not measured)
+    kernel_ms: float  # time inside kernels, copies excluded (NaN: not measured)
     profiled_wall_ms: float  # wall time of the profiled run itself, profiler overhead included
     conv_events: float  # convolution events seen (one per layer expected)
     method: str  # how it was measured, or why it was not
     host_timed: bool = True  # kernels timed on the host clock, inside the profiled run (CPU profilers)
+    kernels: tuple[KernelRow, ...] = field(default=())
+    copy_ms: float = NAN  # device memory copies (CUDA), ms per forward
+    launches: float = NAN  # host kernel/graph launch calls per forward (CUDA)
+    gpu_idle_ms: float = NAN  # per forward: the gaps between its first kernel's start and last kernel's end
 
     def kernel_ms_for(self, timed_ms: float) -> float:
         """Kernel time against the timed (unprofiled) median. Host-timed profilers slow the run they time, so
@@ -42,6 +72,19 @@ class KernelTime:
 
 def not_measured(why: str) -> KernelTime:
     return KernelTime(NAN, NAN, NAN, f"not measured: {why}")
+
+
+def kernel_rows(durations_us: Iterable[tuple[str, str, float, int]], forwards: int) -> tuple[KernelRow, ...]:
+    """(name, kind, microseconds, calls) of the events of `forwards` profiled forwards, grouped by name and
+    kind, slowest first."""
+    calls: dict[tuple[str, str], int] = defaultdict(int)
+    total: dict[tuple[str, str], float] = defaultdict(float)
+    for name, kind, us, n in durations_us:
+        calls[(name, kind)] += n
+        total[(name, kind)] += us
+    rows = [KernelRow(name, kind, calls[(name, kind)] / forwards, total[(name, kind)] / 1e3 / forwards)
+            for name, kind in total]
+    return tuple(sorted(rows, key=lambda r: -r.ms_per_forward))
 
 
 @contextlib.contextmanager
@@ -58,12 +101,38 @@ def _quiet_stderr():
             os.close(saved)
 
 
+def _device_kind(name: str) -> str:
+    return "copy" if name.startswith("Memcpy") else "memset" if name.startswith("Memset") else "kernel"
+
+
 def torch_kernel_time(forward: Callable[[], Any], sync: Callable[[Any], None] | None, forwards: int,
                       cuda: bool) -> KernelTime:
-    """torch.profiler over `forwards` calls, each synchronised. CPU: self time of the convolution operators
-    (aten::*conv*). CUDA: summed durations of the device kernels. Conv events: aten::conv2d calls."""
+    """torch.profiler over `forwards` calls, each synchronised. CPU: the self time of every aten operator.
+    CUDA: CUPTI's device records of the process (see cupti_kernel_time). Conv events: aten::conv2d calls."""
+    if cuda:
+        return cupti_kernel_time(forward, sync, forwards)
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
+
+    forward()  # not profiled: the first call of a fresh profiler pays its own set-up
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        for _ in range(forwards):
+            forward()
+        wall_ms = (time.perf_counter() - start) * 1e3 / forwards
+    ops = [e for e in prof.events() if e.device_type == DeviceType.CPU and e.name.startswith("aten::")]
+    convs = sum(1 for e in ops if e.name == "aten::conv2d")
+    rows = kernel_rows(((e.name, "kernel", e.self_cpu_time_total, 1) for e in ops), forwards)
+    return KernelTime(sum(r.ms_per_forward for r in rows), wall_ms, convs / forwards if convs else NAN,
+                      "torch.profiler: self CPU time of every aten operator", kernels=rows)
+
+
+def cupti_kernel_time(forward: Callable[[], Any], sync: Callable[[Any], None] | None, forwards: int) -> KernelTime:
+    """CUPTI device records (through torch.profiler, whatever framework launched the work) over `forwards`
+    calls, each synchronised and marked by a host range: kernel and copy durations per forward, host launch
+    calls per forward, and the GPU's idle time between the kernels of each forward."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile, record_function
 
     def synced() -> None:
         out = forward()
@@ -71,42 +140,63 @@ def torch_kernel_time(forward: Callable[[], Any], sync: Callable[[Any], None] | 
             sync(out)
 
     synced()  # not profiled: the first call of a fresh profiler pays its own set-up
-    activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]
-    with _quiet_stderr(), profile(activities=activities) as prof:
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         start = time.perf_counter()
         for _ in range(forwards):
-            synced()
+            with record_function(FORWARD_RANGE):
+                synced()
         wall_ms = (time.perf_counter() - start) * 1e3 / forwards
     events = prof.events()
+    device = [e for e in events if e.device_type == DeviceType.CUDA]
+    rows = kernel_rows(((e.name, _device_kind(e.name), e.time_range.elapsed_us(), 1) for e in device), forwards)
+    ranges = sorted((e.time_range.start, e.time_range.end) for e in events if e.name == FORWARD_RANGE)
+    kernels = [(e.time_range.start, e.time_range.end) for e in device if _device_kind(e.name) == "kernel"]
+    launches = sum(1 for e in events if e.device_type == DeviceType.CPU and e.name.startswith(LAUNCH_CALLS))
     convs = sum(1 for e in events if e.name == "aten::conv2d")
-    if cuda:
-        kernels = [e for e in events if e.device_type == DeviceType.CUDA]
-        total_us = sum(e.time_range.elapsed_us() for e in kernels)
-        method = "torch.profiler: summed CUDA kernel durations"
-    else:
-        total_us = sum(e.self_cpu_time_total for e in events
-                       if "conv" in e.name.lower() and e.device_type == DeviceType.CPU)
-        method = "torch.profiler: self CPU time of aten convolution operators"
-    # CUDA-graph replay runs no aten operator, so there is nothing to count there: NaN rather than 0
-    conv_events = convs / forwards if convs else NAN
-    return KernelTime(total_us / 1e3 / forwards, wall_ms, conv_events, method, host_timed=not cuda)
+    return KernelTime(
+        sum(r.ms_per_forward for r in rows if r.kind == "kernel"), wall_ms, convs / forwards if convs else NAN,
+        "CUPTI device records (torch.profiler): summed kernel durations on the GPU", host_timed=False,
+        kernels=rows, copy_ms=sum(r.ms_per_forward for r in rows if r.kind == "copy"),
+        launches=launches / forwards, gpu_idle_ms=gpu_idle_ms(ranges, kernels))
+
+
+def gpu_idle_ms(forward_ranges_us: list[tuple[float, float]], kernels_us: list[tuple[float, float]]) -> float:
+    """Median over forwards of the GPU's idle time between a forward's kernels: from its first kernel's start to
+    its last kernel's end, the time no kernel ran. A kernel belongs to the forward whose host range it starts in."""
+    idle = []
+    for begin, end in forward_ranges_us:
+        inside = sorted((s, e) for s, e in kernels_us if begin <= s <= end)
+        if not inside:
+            continue
+        busy, reach = 0.0, inside[0][0]
+        for s, e in inside:
+            if e > reach:
+                busy += e - max(s, reach)
+                reach = e
+        idle.append((reach - inside[0][0] - busy) / 1e3)
+    return statistics.median(idle) if idle else NAN
 
 
 def ort_trace_kernel_time(trace_path: Path) -> KernelTime:
     """Parse an onnxruntime profile (SessionOptions.enable_profiling): per run, the sum of its nodes' kernel
-    times; the median over runs after the first (which pays allocation and algorithm search)."""
+    times; the median over runs after the first (which pays allocation and algorithm search). Kernel rows are
+    the node op types (as ORT's optimiser left them) with their provider."""
     events = json.loads(Path(trace_path).read_text())
     runs = sorted((e for e in events if e.get("name") == "model_run"), key=lambda e: e["ts"])
     nodes = [e for e in events if e.get("cat") == "Node" and str(e.get("name", "")).endswith("_kernel_time")]
-    totals, convs = [], []
+    totals, convs, timed = [], [], []
     for run in runs[1:]:
         inside = [n for n in nodes if run["ts"] <= n["ts"] <= run["ts"] + run["dur"]]
         totals.append(sum(n["dur"] for n in inside))
         convs.append(sum(1 for n in inside if n.get("args", {}).get("op_name") == "Conv"))
+        timed += inside
     if not totals:
         return not_measured("the onnxruntime profile held fewer than two runs")
+    rows = kernel_rows(((f"{n['args'].get('op_name')} ({n['args'].get('provider', '?')})", "kernel", n["dur"], 1)
+                        for n in timed), len(totals))
     return KernelTime(statistics.median(totals) / 1e3, statistics.median(r["dur"] for r in runs[1:]) / 1e3,
-                      statistics.median(convs), "onnxruntime session profiling: node kernel times per run")
+                      statistics.median(convs), "onnxruntime session profiling: node kernel times per run",
+                      kernels=rows)
 
 
 def ort_kernel_time(path: Path, options: Any, providers: list[Any], x: Any, forwards: int) -> KernelTime:
@@ -121,6 +211,61 @@ def ort_kernel_time(path: Path, options: Any, providers: list[Any], x: Any, forw
         for _ in range(forwards + 1):
             session.run(None, feed)
         return ort_trace_kernel_time(Path(session.end_profiling()))
+
+
+def openvino_kernel_time(request: Any, x: Any, forwards: int) -> KernelTime:
+    """OpenVINO's per-node performance counters (a request compiled with profiling on) over `forwards` infers
+    after one unprofiled: each executed node's real time, named by node type and the primitive that ran it."""
+    request.infer({0: x})
+    events, convs, walls = [], 0, []
+    for _ in range(forwards):
+        start = time.perf_counter()
+        request.infer({0: x})
+        walls.append((time.perf_counter() - start) * 1e3)
+        for info in request.profiling_info:
+            if str(info.status).endswith("EXECUTED") and info.real_time.total_seconds() > 0:
+                events.append((f"{info.node_type}: {info.exec_type}", "kernel", info.real_time.total_seconds() * 1e6,
+                               1))
+                convs += info.node_type.startswith(("Convolution", "GroupConvolution"))
+    rows = kernel_rows(events, forwards)
+    return KernelTime(sum(r.ms_per_forward for r in rows), sum(walls) / forwards,
+                      convs / forwards if convs else NAN, "OpenVINO per-node performance counters (real time)",
+                      kernels=rows)
+
+
+def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> KernelTime:
+    """TensorFlow's profiler over `forwards` calls after one unprofiled; per-op self times from TensorFlow's
+    framework_op_stats converter. Kernel time: the self time of the ops under `scope` (the model's name)."""
+    import tensorflow as tf
+    from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as converter
+
+    forward()
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        try:
+            start = time.perf_counter()
+            for _ in range(forwards):
+                forward()
+            wall_ms = (time.perf_counter() - start) * 1e3 / forwards
+        finally:
+            tf.profiler.experimental.stop()
+        spaces = [str(p) for p in Path(logdir).rglob("*.xplane.pb")]
+        data, ok = converter.xspace_to_tools_data(spaces, "framework_op_stats", {})
+    if not ok:
+        return not_measured(f"TensorFlow's framework_op_stats converter failed: {data[:200]!r}")
+    table = json.loads(data)
+    table = table[0] if isinstance(table, list) else table
+    columns = [c["id"] for c in table["cols"]]
+    ops = [dict(zip(columns, [cell.get("v") if cell else None for cell in row["c"]], strict=False))
+           for row in table["rows"]]
+    ours = [op for op in ops if str(op["operation"]).split("/")[0].startswith(scope)]
+    if not ours:
+        return not_measured(f"TensorFlow's profile shows no op under the model's scope {scope!r}")
+    rows = kernel_rows(((str(op["type"]), "kernel", float(op["total_self_time"]), int(op["occurrences"]))
+                        for op in ours), forwards)
+    convs = sum(int(op["occurrences"]) for op in ours if "Conv" in str(op["type"]))
+    return KernelTime(sum(r.ms_per_forward for r in rows), wall_ms, convs / forwards if convs else NAN,
+                      "TensorFlow profiler (framework_op_stats): self time of the model's ops", kernels=rows)
 
 
 def profile_forwards(ms_per_forward: float, seconds: float = 0.3, lowest: int = 3, highest: int = 50) -> int:

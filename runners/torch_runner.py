@@ -1,4 +1,5 @@
-"""PyTorch in inference mode: eager (NCHW), eager with cudnn.benchmark, channels_last, and CUDA-graph replay."""
+"""PyTorch in inference mode: eager (NCHW), eager with cudnn.benchmark, channels_last, CUDA-graph replay (NCHW or
+channels_last), and torch.compile (inductor: default, max-autotune, and with CUDA graphs)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from convbench.runners.base import Prepared
 from convbench.runners.cuda_clock import CudaEventClock
 from convbench.runners.profilers import KernelTime, torch_kernel_time
 from convbench.spec import Case
+
+Forward = Callable[[], torch.Tensor]
 
 
 class TorchEager:
@@ -41,63 +44,47 @@ class TorchEager:
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
         device = torch.device(case.device)
-        if device.type == "cuda":
+        cuda = device.type == "cuda"
+        if cuda:
             torch.backends.cudnn.benchmark = self.cudnn_benchmark  # process-wide: set for every case
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         model = build_torch_stack(case.spec).to(device=device, memory_format=layout)
         x = torch.from_numpy(make_input(case.spec)).to(device).contiguous(memory_format=layout)
-        compile_ms = None
-        if self.cuda_graph:
-            start = time.perf_counter()
-            forward = self._graph_forward(model, x)
-            compile_ms = (time.perf_counter() - start) * 1e3  # warm-up on a side stream and the capture
-        else:
-            forward = self._eager_forward(model, x)
         options: dict[str, object] = {
             "inference_mode": True,
             "memory_format": "channels_last" if self.channels_last else "contiguous (NCHW)",
             "intra_op_threads": torch.get_num_threads(),
             "inter_op_threads": torch.get_num_interop_threads(),
         }
-        if device.type == "cuda":
+        if cuda:
             options.update(cudnn_benchmark=torch.backends.cudnn.benchmark, cuda_graph=self.cuda_graph,
                            tf32=torch.backends.cudnn.allow_tf32,  # convolutions: cuDNN's flag (default on)
                            matmul_allow_tf32=torch.backends.cuda.matmul.allow_tf32)
-        cuda = device.type == "cuda"
+        start = time.perf_counter()
+        forward = self.make_forward(model, x, options)
+        compile_ms = (time.perf_counter() - start) * 1e3 if self.compiles else None
         return Prepared(forward, lambda out: out.detach().float().cpu().contiguous().numpy(), options,
                         sync=_cuda_sync if cuda else None, clock=CudaEventClock() if cuda else None,
                         compile_ms=compile_ms)
 
-    def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
-        prepared = self.prepare(case, artifacts)
-        return torch_kernel_time(prepared.forward, prepared.sync, forwards, cuda=case.device == "cuda")
+    @property
+    def compiles(self) -> bool:
+        """Whether make_forward compiles or captures (its time is then `compile_ms`)."""
+        return self.cuda_graph
 
-    @staticmethod
-    def _eager_forward(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], torch.Tensor]:
+    def make_forward(self, model: torch.nn.Module, x: torch.Tensor, options: dict[str, object]) -> Forward:
+        if self.cuda_graph:
+            return _graph_forward(model, x)
+
         def forward() -> torch.Tensor:
             with torch.inference_mode():
                 return model(x)
 
         return forward
 
-    @staticmethod
-    def _graph_forward(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], torch.Tensor]:
-        """Capture the whole forward once as a CUDA graph; each call replays it (one launch for 16 layers)."""
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side), torch.inference_mode():
-            for _ in range(3):  # warm-up on a side stream before capture, as torch.cuda.graphs asks
-                model(x)
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.inference_mode(), torch.cuda.graph(graph):
-            static_out = model(x)
-
-        def forward() -> torch.Tensor:
-            graph.replay()
-            return static_out
-
-        return forward
+    def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
+        prepared = self.prepare(case, artifacts)
+        return torch_kernel_time(prepared.forward, prepared.sync, forwards, cuda=case.device == "cuda")
 
 
 class TorchCudnnBenchmark(TorchEager):
@@ -112,6 +99,78 @@ class TorchChannelsLast(TorchEager):
 class TorchCudaGraph(TorchEager):
     cuda_graph = True
     cuda_only = "CUDA-graph replay needs a CUDA device"
+
+
+class TorchChannelsLastCudaGraph(TorchCudaGraph):
+    channels_last = True
+
+
+class TorchCompile(TorchEager):
+    """torch.compile (TorchInductor) of the whole stack, asked for one graph (fullgraph=True; a graph break
+    falls back to fullgraph=False and is recorded). The first call compiles: it happens in prepare() and is
+    `compile_ms`; later worker processes reuse inductor's on-disk cache, so only the first is a cold compile."""
+
+    mode: str | None = None  # torch.compile's mode (None: "default")
+
+    @property
+    def compiles(self) -> bool:
+        return True
+
+    def make_forward(self, model: torch.nn.Module, x: torch.Tensor, options: dict[str, object]) -> Forward:
+        graph_breaks = "none (fullgraph=True)"
+        try:
+            forward = self._compiled(model, x, fullgraph=True)
+        except Exception as error:  # a graph break under fullgraph=True: compile the pieces instead
+            graph_breaks = " ".join(f"{type(error).__name__}: {error}".split())[:200]
+            torch._dynamo.reset()
+            forward = self._compiled(model, x, fullgraph=False)
+        options.update(compiler="torch.compile (inductor)", compile_mode=self.mode or "default",
+                       graph_breaks=graph_breaks)
+        return forward
+
+    def _compiled(self, model: torch.nn.Module, x: torch.Tensor, fullgraph: bool) -> Forward:
+        compiled = torch.compile(model, mode=self.mode, fullgraph=fullgraph)
+        cuda_graphs = x.is_cuda and self.mode in ("reduce-overhead", "max-autotune")
+
+        def forward() -> torch.Tensor:
+            if cuda_graphs:  # each call a new step of inductor's CUDA-graph trees (outputs of the last are reused)
+                torch.compiler.cudagraph_mark_step_begin()
+            with torch.inference_mode():
+                return compiled(x)
+
+        out = forward()  # compiles (and on CUDA, autotunes and records graphs) now, not in the first timed forward
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        del out
+        return forward
+
+
+class TorchCompileMaxAutotune(TorchCompile):
+    mode = "max-autotune"  # on CUDA this includes CUDA graphs
+
+
+class TorchCompileCudaGraph(TorchCompile):
+    mode = "reduce-overhead"  # CUDA graphs around inductor's kernels
+    cuda_only = "reduce-overhead compiles to CUDA graphs: cuda only"
+
+
+def _graph_forward(model: torch.nn.Module, x: torch.Tensor) -> Forward:
+    """Capture the whole forward once as a CUDA graph; each call replays it (one launch for 16 layers)."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side), torch.inference_mode():
+        for _ in range(3):  # warm-up on a side stream before capture, as torch.cuda.graphs asks
+            model(x)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.inference_mode(), torch.cuda.graph(graph):
+        static_out = model(x)
+
+    def forward() -> torch.Tensor:
+        graph.replay()
+        return static_out
+
+    return forward
 
 
 def _cuda_sync(_output: object) -> None:

@@ -113,15 +113,16 @@ def test_conditions_warn_about_a_busy_machine_dropped_clocks_and_other_gpu_proce
 
     gpu = {"index": 0, "sm_clock_mhz": 1980, "sm_clock_max_mhz": 1980, "temperature_c": 40,
            "clock_event_reasons": [], "compute_processes": [], "other_processes": []}
-    calm = [{"family": "torch", "process": 0, "phase": phase, "loadavg_1min": 0.1, "cpu_mhz_min": 2400,
+    calm = [{"family": "torch", "process": 0, "phase": phase, "loadavg_1min": 1.9, "cpu_busy_fraction": 0.02,
+             "cpu_mhz_min": 2400,
              "cpu_mhz_max": 2400, "cpu_governor": None, "gpus": [gpu]} for phase in ("before", "after")]
     lines = conditions_lines(calm, cpu_count=2)
     assert not any("Warning" in line for line in lines) and "No other process was seen on the GPU." in lines
     hot = {**gpu, "sm_clock_mhz": 1200, "clock_event_reasons": ["sw_power_cap"],
            "other_processes": [{"pid": 4242, "used_mib": 900}]}
-    busy = [{**calm[0], "loadavg_1min": 3.5}, {**calm[1], "gpus": [hot]}]
+    busy = [{**calm[0], "cpu_busy_fraction": 0.6}, {**calm[1], "gpus": [hot]}]
     text = "\n".join(conditions_lines(busy, cpu_count=2))
-    assert "busy before torch process 0 (load 3.50)" in text
+    assert "other processes kept 60% of the CPUs busy just before torch process 0" in text
     assert "SM clock 1200 MHz of 1980, held down by sw_power_cap" in text
     assert "another process (pid 4242) was using the GPU around torch process 0" in text
 

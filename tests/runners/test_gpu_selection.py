@@ -4,12 +4,14 @@ import pytest
 
 from convbench.runners import RUNTIMES, default_runtimes, get_runner
 
-CUDA_ONLY = ["torch-cudnn-benchmark", "torch-cuda-graph", "ort-iobinding", "ort-cuda-graph"]
+CUDA_ONLY = ["torch-cudnn-benchmark", "torch-cuda-graph", "torch-channels-last-cuda-graph", "torch-compile-cuda-graph",
+             "ort-iobinding", "ort-cuda-graph", "ort-cuda-nhwc", "ort-cuda-heuristic"]
 
 
-def test_cpu_default_is_the_seed_set_and_cuda_default_is_everything():
-    assert default_runtimes("cpu") == ["torch", "keras-tf", "keras-predict", "ort"]
-    assert default_runtimes("cuda") == list(RUNTIMES)
+def test_cpu_default_is_the_seed_set_plus_what_a_cpu_user_reaches_for_and_cuda_default_is_the_gpu_set():
+    assert default_runtimes("cpu") == ["torch", "torch-channels-last", "torch-compile", "keras-tf", "keras-predict",
+                                       "ort", "openvino"]
+    assert default_runtimes("cuda") == [name for name in RUNTIMES if name != "openvino"]
 
 
 @pytest.mark.parametrize("name", CUDA_ONLY)

@@ -1,5 +1,7 @@
 """The profiler parses on real runs: one convolution event per layer per forward, kernel share by FLOPs."""
 
+import functools
+
 import pytest
 import torch
 
@@ -9,6 +11,7 @@ from convbench.models.weights import make_input
 from convbench.runners.ort_runner import session_options
 from convbench.runners.profilers import ort_kernel_time, profile_forwards, torch_kernel_time
 from convbench.spec import StackSpec
+from convbench.workers import Worker
 
 
 def torch_profile(spec: StackSpec, forwards: int = 10):
@@ -32,7 +35,10 @@ def test_torch_profile_sees_one_conv_per_layer_of_a_16_layer_stack():
     kt = torch_profile(StackSpec("conv3x3", 8, layers=16, batch=2, image=8))
     assert kt.conv_events == 16
     assert 0 < kt.kernel_ms <= kt.profiled_wall_ms
-    assert kt.host_timed and "aten convolution" in kt.method
+    assert kt.host_timed and "every aten operator" in kt.method
+    slowest = kt.kernels[0]
+    assert slowest.name in ("aten::mkldnn_convolution", "aten::_slow_conv2d_forward")
+    assert slowest.calls_per_forward == 16
 
 
 def test_ort_trace_sees_one_conv_node_per_layer_of_a_16_layer_stack(tmp_path):
@@ -56,3 +62,56 @@ def test_kernel_share_applies_to_the_timed_median_for_host_timed_profilers():
 @pytest.mark.parametrize(("ms", "forwards"), [(0.01, 50), (10.0, 30), (500.0, 3), (float("nan"), 3)])
 def test_profiled_run_length(ms, forwards):
     assert profile_forwards(ms) == forwards
+
+
+def _tf_profile(spec: StackSpec, predict: bool):
+    """Worker side (KERAS_BACKEND=tensorflow): TensorFlow's profiler on the Keras stack, as keras-tf or predict."""
+    import tensorflow as tf
+
+    from convbench.models.keras_stack import build_keras_stack
+    from convbench.models.weights import nchw_to_nhwc
+    from convbench.runners.profilers import tf_kernel_time
+
+    model = build_keras_stack(spec)
+    x = nchw_to_nhwc(make_input(spec))
+    if predict:
+        def forward():
+            return model.predict(x, batch_size=spec.batch, verbose=0)
+    else:
+        compiled = tf.function(lambda t: model(t, training=False)).get_concrete_function(tf.constant(x))
+        forward = functools.partial(compiled, tf.constant(x))
+    return tf_kernel_time(forward, 5, scope=spec.stack_id.replace("-", "_"))
+
+
+def test_tensorflow_profile_sees_one_conv_per_layer_and_the_same_kernels_under_predict():
+    spec = StackSpec("conv3x3", 8, layers=16, batch=2, image=8)
+    with Worker("tensorflow", 2, {"KERAS_BACKEND": "tensorflow"}) as worker:
+        direct, predict = (worker.call(_tf_profile, spec, p, timeout_s=300) for p in (False, True))
+    for kt in (direct, predict):
+        assert kt.conv_events == 16
+        assert 0 < kt.kernel_ms <= kt.profiled_wall_ms
+        assert {r.name for r in kt.kernels} >= {"Conv2D"}
+    assert not any("Iterator" in r.name or "Dataset" in r.name for r in predict.kernels)  # predict's own work
+    assert predict.profiled_wall_ms > direct.profiled_wall_ms  # ... is overhead, not kernel
+
+
+def test_openvino_perf_counters_see_one_conv_per_layer(tmp_path):
+    from convbench.runners.openvino_runner import OpenVinoCpu
+    from convbench.runners.profilers import openvino_kernel_time
+
+    spec = StackSpec("conv3x3sep", 8, layers=16, batch=2, image=8)
+    path = tmp_path / f"{spec.stack_id}.onnx"
+    export_torch(build_torch_stack(spec), torch.from_numpy(make_input(spec)), path)
+    request = OpenVinoCpu(2).compile(path, profile=True).create_infer_request()
+    kt = openvino_kernel_time(request, make_input(spec), 5)
+    assert kt.conv_events == 16
+    assert 0 < kt.kernel_ms <= kt.profiled_wall_ms
+    assert any(r.name.startswith("GroupConvolution") and r.calls_per_forward == 16 for r in kt.kernels)
+
+
+def test_gpu_idle_time_between_kernels_on_known_intervals():
+    from convbench.runners.profilers import gpu_idle_ms
+
+    forwards = [(0.0, 100.0), (200.0, 300.0)]  # host ranges, µs
+    kernels = [(10, 20), (30, 40), (35, 50), (210, 260)]  # second and third overlap; the fourth alone
+    assert gpu_idle_ms(forwards, kernels) == pytest.approx((10 / 1e3 + 0.0) / 2)  # median of 10 µs and 0

@@ -1,0 +1,25 @@
+"""The exported ONNX file a case runs, for every runtime that reads the exported files (onnxruntime, OpenVINO)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from convbench.artifacts import FRAMEWORK_LAYOUT, ONNX_EXPORTERS, Artifacts
+from convbench.models.weights import make_input, nchw_to_nhwc
+from convbench.runners.base import Skip
+from convbench.spec import Case
+
+
+def onnx_file_and_input(case: Case, artifacts: Artifacts) -> tuple[Path, np.ndarray, bool]:
+    """The ONNX file of the case (checked against its manifest hash), its input in the file's layout, and
+    whether that layout is NHWC. Every runtime that reads the exported files goes through here."""
+    framework = ONNX_EXPORTERS[case.source]
+    path = artifacts.onnx_path(framework, case.spec)
+    if not path.exists():
+        raise Skip(f"no ONNX file {path}: run `convbench export` for this sweep first")
+    path = artifacts.verified_onnx_path(framework, case.spec)
+    channels_last = FRAMEWORK_LAYOUT[framework] == "NHWC"
+    x = make_input(case.spec)
+    return path, (nchw_to_nhwc(x) if channels_last else x), channels_last

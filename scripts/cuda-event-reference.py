@@ -1,0 +1,138 @@
+"""A hand-written reference for convbench's CUDA throughput figures: for each stack and PyTorch mode, 100 forwards
+back to back between two CUDA events, five times, the median per forward. No convbench harness, worker or
+runner is involved; only the stack builder and its seeded weights are shared, so both time the same model.
+
+Run on the GPU machine (same call as the convbench sweep it checks):
+    python3 scripts/cuda-event-reference.py --out ref.csv [--channels 8 64] [--variants ...] [--modes ...]
+    python3 scripts/cuda-event-reference.py --check RUN_DIR ref.csv
+The check prints, per stack and mode, convbench's ms_per_forward beside the reference and their ratio, and for
+each stack the fastest configuration convbench found beside the fastest reference mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+
+import torch
+
+from convbench.models.torch_stack import build_torch_stack
+from convbench.models.variants import VARIANTS
+from convbench.models.weights import make_input
+from convbench.spec import StackSpec
+
+# reference mode -> the convbench runtime that times the same thing
+MODES = {
+    "eager": "torch",
+    "channels_last": "torch-channels-last",
+    "cuda_graph": "torch-cuda-graph",
+    "channels_last_cuda_graph": "torch-channels-last-cuda-graph",
+    "compile_cuda_graph": "torch-compile-cuda-graph",
+}
+
+
+def forward_of(spec: StackSpec, mode: str):
+    layout = torch.channels_last if mode.startswith("channels_last") else torch.contiguous_format
+    model = build_torch_stack(spec).cuda().to(memory_format=layout)
+    x = torch.from_numpy(make_input(spec)).cuda().contiguous(memory_format=layout)
+    if mode.startswith("compile"):
+        compiled = torch.compile(model, mode="reduce-overhead", fullgraph=True)
+
+        def step():
+            torch.compiler.cudagraph_mark_step_begin()
+            return compiled(x)
+
+        return step
+    if mode.endswith("cuda_graph"):
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                model(x)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            model(x)
+        return graph.replay
+    return lambda: model(x)
+
+
+def time_mode(spec: StackSpec, mode: str, forwards: int = 100, repeats: int = 5) -> float:
+    """Median over `repeats` of (CUDA-event time of `forwards` back-to-back forwards) / forwards, in ms."""
+    with torch.inference_mode():
+        step = forward_of(spec, mode)
+        for _ in range(20):  # warm-up: allocator, cuDNN, inductor's graph recording
+            step()
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(repeats):
+            begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            begin.record()
+            for _ in range(forwards):
+                step()
+            end.record()
+            end.synchronize()
+            times.append(begin.elapsed_time(end) / forwards)
+    return statistics.median(times)
+
+
+def measure(args: argparse.Namespace) -> None:
+    with open(args.out, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["stack_id", "variant", "channels", "mode", "runtime", "ms_per_forward"])
+        for channels in args.channels:
+            for variant in args.variants:
+                spec = StackSpec(variant, channels)
+                for mode in args.modes:
+                    ms = time_mode(spec, mode)
+                    writer.writerow([spec.stack_id, variant, channels, mode, MODES[mode], f"{ms:.6f}"])
+                    print(f"{spec.stack_id:<32} {mode:<26} {ms:8.4f} ms per forward", flush=True)
+
+
+def check(run_dir: str, reference: str) -> None:
+    import pandas as pd
+
+    results = pd.read_csv(f"{run_dir}/results.csv")
+    ok = results[(results["status"] == "ok") & (results["device"] == "cuda")]
+    ref = pd.read_csv(reference)
+    same = ref.merge(ok[["stack_id", "runtime", "source", "ms_per_forward"]], on=["stack_id", "runtime"],
+                     suffixes=("_reference", "_convbench"))
+    same["convbench / reference"] = same["ms_per_forward_convbench"] / same["ms_per_forward_reference"]
+    pd.set_option("display.width", 200)
+    print("Same mode, convbench vs the hand-written CUDA-event loop (ms per forward):")
+    print(same[["stack_id", "mode", "ms_per_forward_reference", "ms_per_forward_convbench",
+                "convbench / reference"]].to_string(index=False, float_format="%.4f"))
+    within = same["convbench / reference"].between(0.9, 1.1)
+    print(f"within 10%: {int(within.sum())} of {len(same)}")
+    best_ref = ref.loc[ref.groupby("stack_id")["ms_per_forward"].idxmin()].set_index("stack_id")
+    best_run = ok.loc[ok.groupby("stack_id")["ms_per_forward"].idxmin()].set_index("stack_id")
+    both = best_ref.join(best_run[["runtime", "source", "ms_per_forward"]], rsuffix="_convbench", how="inner")
+    both["fastest convbench / fastest reference"] = both["ms_per_forward_convbench"] / both["ms_per_forward"]
+    print("\nFastest configuration per stack: convbench's (any runtime) vs the fastest reference mode:")
+    print(both[["mode", "ms_per_forward", "runtime_convbench", "source", "ms_per_forward_convbench",
+                "fastest convbench / fastest reference"]].to_string(float_format="%.4f"))
+    close = both["fastest convbench / fastest reference"] <= 1.1
+    print(f"fastest within 10% of (or faster than) the fastest reference: {int(close.sum())} of {len(both)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", help="write the reference timings here (CSV)")
+    parser.add_argument("--channels", nargs="+", type=int, default=[8, 64])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    parser.add_argument("--check", nargs=2, metavar=("RUN_DIR", "REFERENCE_CSV"))
+    args = parser.parse_args()
+    if args.check:
+        check(*args.check)
+    elif args.out:
+        measure(args)
+    else:
+        parser.error("give --out FILE to measure or --check RUN_DIR FILE to compare")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
