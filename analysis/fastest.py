@@ -1,4 +1,4 @@
-"""The fastest way to run each conv: per device, channel count and conv type, the fastest runtime/config of the
+"""The fastest way to run each conv: per device, dtype, channel count and conv type, the fastest runtime/config of the
 run, its speed-up over each framework's plain default, and its efficiency against the roofline floor."""
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from convbench.models.variants import VARIANTS
 # The plain default of each framework, against which the fastest config's speed-up is given.
 DEFAULTS = {"torch eager": ("torch", "torch"), "keras-tf": ("keras-tf", "keras")}
 FASTEST = "fastest"  # the runtime name of the pseudo-runtime made of each case's fastest config
+CELL = ["device", "dtype", "channels", "variant"]  # the fastest config is chosen within each of these
+
 
 
 def fastest_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -19,11 +21,11 @@ def fastest_table(results: pd.DataFrame) -> pd.DataFrame:
     ok = results[results["status"] == "ok"]
     if ok.empty:
         return pd.DataFrame()
-    best = ok.loc[ok.groupby(["device", "channels", "variant"])["ms_per_forward"].idxmin()]
+    best = ok.loc[ok.groupby(CELL)["ms_per_forward"].idxmin()]
     rows = []
     for row in best.itertuples():
-        same = ok[(ok["device"] == row.device) & (ok["channels"] == row.channels) & (ok["variant"] == row.variant)]
-        entry = {"device": row.device, "C": row.channels, "conv type": row.variant,
+        same = ok[(ok[CELL] == [row.device, row.dtype, row.channels, row.variant]).all(axis=1)]
+        entry = {"device": row.device, "dtype": row.dtype, "C": row.channels, "conv type": row.variant,
                  "fastest": label(row.runtime, row.source, row.device).rsplit("/", 1)[0],
                  "ms_per_forward": row.ms_per_forward}
         for name, (runtime, source) in DEFAULTS.items():
@@ -34,16 +36,16 @@ def fastest_table(results: pd.DataFrame) -> pd.DataFrame:
         rows.append(entry)
     table = pd.DataFrame(rows)
     order = {v: i for i, v in enumerate(VARIANTS)}
-    return table.sort_values(["device", "C", "conv type"], key=lambda c: c.map(order) if c.name == "conv type"
-                             else c).reset_index(drop=True)
+    return table.sort_values(["device", "dtype", "C", "conv type"], key=lambda c: c.map(order)
+                             if c.name == "conv type" else c).reset_index(drop=True)
 
 
 def fastest_as_runtime(results: pd.DataFrame) -> pd.DataFrame:
-    """The run's result rows reduced to the fastest config of each device x channels x conv type, relabelled as
+    """The run's result rows reduced to the fastest config of each device x dtype x channels x conv type, relabelled as
     one runtime ("fastest", source "any config"), so every analysis of a runtime (the 2017 findings) applies."""
     ok = results[results["status"] == "ok"]
     if ok.empty:
         return ok
-    best = ok.loc[ok.groupby(["device", "channels", "variant"])["ms_per_forward"].idxmin()].copy()
+    best = ok.loc[ok.groupby(CELL)["ms_per_forward"].idxmin()].copy()
     best["runtime"], best["source"] = FASTEST, "any config"
     return best

@@ -29,7 +29,7 @@ def what_ran(results: pd.DataFrame, kernels: pd.DataFrame, top: int = 3) -> pd.D
         return pd.DataFrame()
     ok = results[results["status"] == "ok"]
     largest = ok[ok["channels"] == ok.groupby(GROUP)["channels"].transform("max")]
-    merged = kernels.merge(largest[[*KEY_COLUMNS, "variant", "channels"]], on=KEY_COLUMNS)
+    merged = kernels.merge(largest[[*KEY_COLUMNS, "variant", "channels", "dtype"]], on=KEY_COLUMNS)
     rows = []
     for (variant, *key), group in merged.groupby(["variant", *GROUP], sort=False):
         compute = group[group["kind"] == "kernel"].sort_values("ms_per_forward", ascending=False)

@@ -18,9 +18,10 @@ def native_vs_onnx(results: pd.DataFrame) -> pd.DataFrame:
     ok = results[results["status"] == "ok"]
     rows = []
     for framework, native, native_source, onnx_runtime, exporter in PAIRS:
-        for device in ok["device"].unique():
-            a = ok[(ok["runtime"] == native) & (ok["source"] == native_source) & (ok["device"] == device)]
-            b = ok[(ok["runtime"] == onnx_runtime) & (ok["source"] == exporter) & (ok["device"] == device)]
+        for device, dtype in ok[["device", "dtype"]].drop_duplicates().itertuples(index=False):
+            here = ok[(ok["device"] == device) & (ok["dtype"] == dtype)]
+            a = here[(here["runtime"] == native) & (here["source"] == native_source)]
+            b = here[(here["runtime"] == onnx_runtime) & (here["source"] == exporter)]
             common = set(a["channels"]) & set(b["channels"])
             if not common:
                 continue
@@ -29,7 +30,8 @@ def native_vs_onnx(results: pd.DataFrame) -> pd.DataFrame:
             b_ms = b[b["channels"] == channels].groupby("variant")["ms_per_forward"].median()
             for variant in VARIANTS:
                 if variant in a_ms and variant in b_ms:
-                    rows.append({"framework": framework, "device": device, "channels": channels, "variant": variant,
+                    rows.append({"framework": framework, "device": device, "dtype": dtype, "channels": channels,
+                                 "variant": variant,
                                  "native": native, "native_ms": a_ms[variant], "onnx": f"{onnx_runtime}[{exporter}]",
                                  "onnx_ms": b_ms[variant], "onnx_vs_native": b_ms[variant] / a_ms[variant]})
     return pd.DataFrame(rows)

@@ -66,6 +66,25 @@ def native_vs_onnx_plot(table: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
+def precision_plot(table: pd.DataFrame, path: Path) -> Path:
+    """Grouped bars: per conv type, the speed-up of each lower-precision runtime over its float32, log scale."""
+    variants = [v for v in VARIANTS if v in table.columns]
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.2 * len(variants) + 0.4 * len(table)), 4.5), dpi=110)
+    width = 0.8 / len(table)
+    for i, row in enumerate(table.itertuples(index=False)):
+        values = [getattr(row, v) if hasattr(row, v) else float("nan") for v in variants]
+        ax.bar([j + (i - (len(table) - 1) / 2) * width for j in range(len(variants))], values, width,
+               label=row.runtime)
+    ax.axhline(1.0, color="#444444", linewidth=1)
+    ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel("speed-up over float32 (x)")
+    ax.set_title("what lower precision buys, per conv type")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
 def kernel_overhead_plot(split: pd.DataFrame, title: str, path: Path) -> Path:
     """Stacked bars per conv type: kernel ms (bottom) and overhead ms (top) per forward."""
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)

@@ -6,16 +6,16 @@ import pandas as pd
 
 from convbench.models.variants import REFERENCE_VARIANT, VARIANTS
 
-GROUP = ["runtime", "source", "device"]
+GROUP = ["runtime", "source", "device", "dtype"]  # one "runtime" of the report: a runtime on a model, device, dtype
 
 
-def label(runtime: str, source: str, device: str) -> str:
-    """How a runtime is named in the report, e.g. `ort[tf2onnx]/cpu`."""
-    return f"{runtime}[{source}]/{device}"
+def label(runtime: str, source: str, device: str, dtype: str = "float32") -> str:
+    """How a runtime is named in the report, e.g. `ort[tf2onnx]/cpu`, `torch[torch]/cuda float16`."""
+    return f"{runtime}[{source}]/{device}" + ("" if dtype == "float32" else f" {dtype}")
 
 
 def times_at_largest_channels(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per (runtime, source, device) with an ok case, indexed by those three: the median ms per forward
+    """One row per (runtime, source, device, dtype) with an ok case, indexed by those: the median ms per forward
     of each conv type of the run (seed order; NaN where not ok) at that group's largest ok channel count, and
     `channels`."""
     variants = [v for v in VARIANTS if v in set(results["variant"])]

@@ -14,7 +14,14 @@ from convbench.analysis.findings import findings
 from convbench.analysis.kernels import launch_view, read_kernels, what_ran
 from convbench.analysis.native_vs_onnx import native_vs_onnx
 from convbench.analysis.overhead import kernel_split, overhead_paragraph
-from convbench.analysis.plots import kernel_overhead_plot, native_vs_onnx_plot, roofline_plot, seed_plot
+from convbench.analysis.plots import (
+    kernel_overhead_plot,
+    native_vs_onnx_plot,
+    precision_plot,
+    roofline_plot,
+    seed_plot,
+)
+from convbench.analysis.precision import precision_speedups
 from convbench.analysis.ratios import GROUP, label, times_at_largest_channels, vs_conv3x3
 from convbench.analysis.seed_table import TIME_ROW, seed_tables
 from convbench.analysis.trust import (
@@ -59,6 +66,11 @@ def _seed_md(table: pd.DataFrame) -> str:
     return shown.to_markdown(disable_numparse=True, colalign=("left", *["right"] * len(table.columns)))
 
 
+def _non_default(key: tuple[str, ...]) -> tuple[str, ...]:
+    """A group key for a file name: float32, the default dtype, left out (so float32 runs keep their names)."""
+    return tuple(part for part in key if part != "float32")
+
+
 def _file_name(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts)) + ".png"
 
@@ -81,6 +93,7 @@ def write_report(run_dir: Path) -> Path:
     out += ["## Findings: the 2017 conclusions on this run", ""]
     for i, finding in enumerate(findings(results), 1):
         out += [f"{i}. **{finding.claim}** {finding.text}", ""]
+    out += _precision_section(results, run_dir)
     out += _fastest_section(results)
     out += _first_result_section(results)
     out += _latency_section(results)
@@ -130,6 +143,18 @@ def _trust_section(results: pd.DataFrame, run_dir: Path, env: dict) -> list[str]
     return [*out, ""]
 
 
+def _precision_section(results: pd.DataFrame, run_dir: Path) -> list[str]:
+    table = precision_speedups(results)
+    if table.empty:
+        return []
+    picture = precision_plot(table, run_dir / "precision.png")
+    return ["## What lower precision buys", "",
+            "Per runtime and conv type: float32 ms / that dtype's ms at the same channel count (above 1: faster), "
+            "and the dtype's worst relative error against the float32 reference (int8 is measured against it, "
+            "not hidden; each row's own error is in results.csv). The 2017 table per dtype is above.", "",
+            _md(table, ".3g", index=False), "", f"![what lower precision buys]({picture.name})", ""]
+
+
 def _fastest_section(results: pd.DataFrame) -> list[str]:
     table = fastest_table(results)
     if table.empty or results[results["status"] == "ok"][["runtime", "source"]].drop_duplicates().shape[0] < 2:
@@ -174,14 +199,14 @@ def _latency_section(results: pd.DataFrame) -> list[str]:
 
 def _seed_section(results: pd.DataFrame, run_dir: Path) -> list[str]:
     out = ["## The 2017 table, per runtime", ""]
-    for (runtime, source, device), channels, table in seed_tables(results):
-        name = label(runtime, source, device)
+    for key, channels, table in seed_tables(results):
+        name = label(*key)
         out += [f"### {name}", "", f"At C={channels}:", "", _seed_md(table), ""]
-        group = results[(results[GROUP] == [runtime, source, device]).all(axis=1) & (results["status"] == "ok")]
+        group = results[(results[GROUP] == list(key)).all(axis=1) & (results["status"] == "ok")]
         compact = (group.pivot_table(index="variant", columns="channels", values="ms_per_forward", aggfunc="median")
                    .reindex([v for v in VARIANTS if v in set(group["variant"])]) * 100 / 1e3)
         compact.columns = [f"C={c}" for c in compact.columns]
-        picture = seed_plot(group, f"{name}: time vs filters", run_dir / _file_name("seed", runtime, source, device))
+        picture = seed_plot(group, f"{name}: time vs filters", run_dir / _file_name("seed", *_non_default(key)))
         out += ["Every channel count, seconds per 100 forwards:", "", _md(compact, ".4g"), "",
                 f"![{name}]({picture.name})", ""]
     return out
@@ -192,9 +217,10 @@ def _native_vs_onnx_section(results: pd.DataFrame, run_dir: Path) -> list[str]:
     out = ["## Native vs ONNX: what the framework adds around the same kernels", ""]
     if table.empty:
         return [*out, "Not measured: the run lacks a native runtime and onnxruntime on its export.", ""]
-    view = table[["framework", "device", "channels", "variant", "native", "native_ms", "onnx", "onnx_ms",
+    view = table[["framework", "device", "dtype", "channels", "variant", "native", "native_ms", "onnx", "onnx_ms",
                   "onnx_vs_native"]]
-    picture = native_vs_onnx_plot(table, run_dir / "native-vs-onnx.png")
+    headline = table[table["dtype"] == table["dtype"].iloc[0]]  # the plot: the run's first dtype (float32)
+    picture = native_vs_onnx_plot(headline, run_dir / "native-vs-onnx.png")
     out += ["ms per forward; `onnx_vs_native` below 1 means onnxruntime runs the exported graph faster than the "
             "framework runs its own model.", "", _md(view, ".4g", index=False), "",
             f"![native vs ONNX]({picture.name})", ""]
@@ -244,7 +270,7 @@ def _kernel_section(results: pd.DataFrame, env: dict, run_dir: Path) -> list[str
     if "kernel_method" in not_measured:
         missing = not_measured[not_measured["kernel_method"].fillna("").astype(str).str.startswith("not measured")]
         for row in missing.itertuples():
-            out += [f"- {label(row.runtime, row.source, row.device)}: kernel time {row.kernel_method}", ""]
+            out += [f"- {label(row.runtime, row.source, row.device, row.dtype)}: kernel time {row.kernel_method}", ""]
     for device, ceilings in (env.get("ceilings") or {}).items():
         cases = results[(results["device"] == device) & (results["status"] == "ok")]
         if "peak_gflop_per_s" not in (ceilings or {}) or cases.empty or "arithmetic_intensity" not in cases:

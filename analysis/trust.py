@@ -63,7 +63,7 @@ def unstable_cases(results: pd.DataFrame, processes: pd.DataFrame | None) -> pd.
     rows = []
     for row in flagged.itertuples():
         key = (str(row.stack_id), str(row.runtime), str(row.source), str(row.device))
-        rows.append({"case": f"{row.stack_id} {label(row.runtime, row.source, row.device)}",
+        rows.append({"case": f"{row.stack_id} {label(row.runtime, row.source, row.device, row.dtype)}",
                      "ms_per_forward": row.ms_per_forward, "spread": row.process_spread,
                      "IQR / median": row.ms_iqr / row.ms_per_forward,
                      "process medians [ms]": per_process.get(key, "")})

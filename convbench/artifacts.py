@@ -48,19 +48,31 @@ class Artifacts:
                                   "run `convbench export` to export it again")
         return path
 
-    def manifest_sha256(self, framework: str, stack_id: str) -> str | None:
-        """The sha256 the manifest recorded for a good export of this file, or None."""
+    def manifest_row(self, framework: str, stack_id: str) -> dict[str, str] | None:
+        """The manifest's row for this file (the last, if several), or None."""
         if not self.manifest_path.exists():
             return None
+        found = None
         with self.manifest_path.open(newline="") as handle:
             for row in csv.DictReader(handle):
-                if row["source"] == framework and row["stack_id"] == stack_id and row["status"] == "ok":
-                    return row["sha256"]
-        return None
+                if row["source"] == framework and row["stack_id"] == stack_id:
+                    found = row
+        return found
+
+    def manifest_sha256(self, framework: str, stack_id: str) -> str | None:
+        """The sha256 the manifest recorded for a good export of this file, or None."""
+        row = self.manifest_row(framework, stack_id)
+        return row["sha256"] if row and row["status"] == "ok" else None
+
+    def manifest_reason(self, framework: str, stack_id: str) -> str | None:
+        """Why the export of this file was skipped or failed, as the manifest says; None if it did not say."""
+        row = self.manifest_row(framework, stack_id)
+        return row["reason"] or None if row and row["status"] != "ok" else None
 
     def reference_path(self, spec: StackSpec) -> Path:
-        """The PyTorch float32 CPU output of the stack on its seeded input (NCHW .npy): every runtime's reference."""
-        return self.root / "reference" / f"{spec.stack_id}.npy"
+        """The PyTorch float32 CPU output of the stack on its seeded input (NCHW .npy): every runtime's reference,
+        whatever dtype it runs the stack in."""
+        return self.root / "reference" / f"{spec.reference.stack_id}.npy"
 
     @property
     def manifest_path(self) -> Path:

@@ -23,10 +23,10 @@ from convbench.artifacts import Artifacts
 from convbench.conditions import snapshot
 from convbench.errors import one_line
 from convbench.harness import TimingConfig, measure
-from convbench.parity import TOLERANCE, parity_ok, relative_error
+from convbench.parity import parity_ok, relative_error, tolerance
 from convbench.repeats import aggregate, process_orders
 from convbench.results import ResultsStore, case_row
-from convbench.roofline import arithmetic_intensity, floor_ms, measure_ceilings
+from convbench.roofline import arithmetic_intensity, floor_ms, measure_ceilings, peak_key
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo, get_runner, import_requirements, missing_requirement
 from convbench.runners.base import Skip
 from convbench.runners.profilers import KernelTime, profile_forwards
@@ -90,9 +90,10 @@ def run_case(task: CaseTask, config: TimingConfig, artifacts_root: str) -> dict[
         del out
         row.update(options=prepared.options, parity_rel_err=error, setup_ms=setup_ms, compile_ms=prepared.compile_ms,
                    first_forward_ms=first_forward_ms)
-        if not parity_ok(error, case.device):
+        if not parity_ok(error, case.spec.dtype, case.device):
+            limit = tolerance(case.spec.dtype, case.device)
             return {**row, "status": "failed",
-                    "reason": f"parity: relative error {error:.2e} > {TOLERANCE[case.device]:.0e}; not timed"}
+                    "reason": f"parity: relative error {error:.2e} > {limit:.0e} ({case.spec.dtype}); not timed"}
         m = measure(prepared.forward, config, prepared.sync, prepared.clock)
     except Skip as skip:
         return {**row, "status": "skipped", "reason": str(skip)}
@@ -165,13 +166,14 @@ def kernel_table(kt: KernelTime, layers: int) -> list[dict[str, object]]:
 
 def roofline_columns(case: Case, ms_per_forward: float | None, tf32: bool, ceilings: dict | None
                      ) -> dict[str, object]:
-    """Floor and efficiency of a case from the machine's ceilings (TF32 peak where the runtime used TF32)."""
+    """Floor and efficiency of a case from the machine's ceilings: the peak of its dtype (TF32 where the runtime
+    used TF32; float32's where the dtype has none measured, named in `peak_used`)."""
     columns: dict[str, object] = {"arithmetic_intensity": arithmetic_intensity(case.spec)}
     if not ceilings:
         return columns
-    peak = ceilings.get("peak_tf32_gflop_per_s") if tf32 else None
-    floor = floor_ms(case.spec, peak or ceilings["peak_gflop_per_s"], ceilings["bandwidth_gb_per_s"])
-    columns["floor_ms"] = floor
+    key = peak_key(case.spec.dtype, tf32, ceilings)
+    floor = floor_ms(case.spec, ceilings[key], ceilings["bandwidth_gb_per_s"])
+    columns.update(floor_ms=floor, peak_used=key)
     if ms_per_forward:
         columns["efficiency"] = floor / ms_per_forward
     return columns

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -24,6 +25,8 @@ from convbench.spec import (
     DEFAULT_IMAGE,
     DEFAULT_LAYERS,
     DEVICES,
+    DTYPES,
+    REFERENCE_DTYPE,
     Case,
     StackSpec,
     expand_specs,
@@ -83,6 +86,9 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument("--layers", type=_positive_int, default=DEFAULT_LAYERS, help="conv layers per stack (16)")
     sweep.add_argument("--batch", type=_positive_int, default=DEFAULT_BATCH, help="batch size (32)")
     sweep.add_argument("--image", type=_positive_int, default=DEFAULT_IMAGE, help="image height = width (32)")
+    sweep.add_argument("--dtype", nargs="+", default=[REFERENCE_DTYPE], metavar="DTYPE",
+                       help=f"precisions, of: {' '.join(DTYPES)} (default: float32); int8 is the float32 ONNX "
+                            "export statically quantised, timed by ort and openvino")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="exported files (artifacts/)")
     parser.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1,
                         help="intra-op threads for every CPU runtime (default: all cores)")
@@ -90,8 +96,17 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                         help="show the workers' own output (framework start-up lines) instead of logging it")
 
 
-def _specs(args: argparse.Namespace) -> list[StackSpec]:
-    return expand_specs(_names(args.variants), _channels(args.channels), args.layers, args.batch, args.image)
+def _specs(args: argparse.Namespace, with_reference: bool = False) -> list[StackSpec]:
+    """The sweep's stacks. `with_reference`: float32 first, added where only other dtypes were asked for (export
+    needs it: the reference output is float32's, and int8 is quantised from the float32 file)."""
+    dtypes = _names(args.dtype)
+    for dtype in dtypes:
+        if dtype not in DTYPES:
+            raise UsageError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+    if with_reference:
+        dtypes = [REFERENCE_DTYPE, *(d for d in dtypes if d != REFERENCE_DTYPE)]
+    return expand_specs(_names(args.variants), _channels(args.channels), args.layers, args.batch, args.image,
+                        dtypes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,7 +176,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from convbench.exporters.pipeline import SOURCE_REQUIRES, SOURCES, run_export
     from convbench.runners import missing_modules
 
-    specs = _specs(args)
+    specs = _specs(args, with_reference=True)
     sources = _names(args.sources)
     for source in sources:
         if source not in SOURCES:
@@ -177,26 +192,29 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError(f"keras export compares with the PyTorch reference, missing for "
                              f"{_first_of(missing_reference)}; export with --sources torch keras")
     failures = 0
+    reasons = _ReasonCounter()
     with _progress() as progress:
         task = progress.add_task("export", total=len(specs) * len(sources))
 
         def on_row(spec: StackSpec, row: dict[str, object]) -> None:
             nonlocal failures
-            status = row["status"]
+            status = str(row["status"])
             failures += status == "failed"
+            progress.advance(task)
+            if status in ("failed", "skipped"):
+                reasons.print(progress.console, status, f"{row['source']:<6} {spec.stack_id}", str(row["reason"]))
+                return
             detail = ""
             if status == "ok":
-                detail = (f"{row['nodes']} nodes, parity {max(row['native_rel_err'], row['onnx_rel_err']):.1e}, "
-                          f"{row['export_s']:.1f} s")
-            elif status == "failed":
-                detail = str(row["reason"])
+                parity = float(np.nanmax([row["native_rel_err"], row["onnx_rel_err"]]))
+                detail = f"{row['nodes']} nodes, parity {parity:.1e}, {row['export_s']:.1f} s"
             progress.console.print(escape(f"  {status:>10}  {row['source']:<6} {spec.stack_id:<28} {detail}"))
-            progress.advance(task)
 
         log = None if args.verbose else artifacts.root / "export.log"
         if log:
             log.parent.mkdir(parents=True, exist_ok=True)
         run_export(specs, sources, artifacts, args.threads, args.force, on_row, log)
+    reasons.summary(console)
     console.print(escape(f"manifest: {artifacts.manifest_path}" + (f"; worker output in {log}" if log else "")))
     if failures:
         console.print(f"[red]{failures} export(s) failed; see the reason column of the manifest[/red]")
@@ -316,10 +334,12 @@ class _ReasonCounter:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
 
-    def print(self, out, status: str, case: Case, reason: str) -> None:
+    def print(self, out, status: str, what: Case | str, reason: str) -> None:
+        """`what`: a bench case, or an export's "source stack id"."""
         self.counts[reason] = self.counts.get(reason, 0) + 1
         if self.counts[reason] == 1:
-            out.print(_case_line(status, case, reason))
+            out.print(_case_line(status, what, reason) if isinstance(what, Case)
+                      else escape(f"  {status:>10}  {what:<35} {reason}"))
 
     def summary(self, out) -> None:
         for reason, count in self.counts.items():

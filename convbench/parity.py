@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-# float32 on the CPU lands near 1e-6 for these stacks; TF32 on a GPU near 1e-3 (../shared/gpu/README.md).
-TOLERANCE = {"cpu": 1e-4, "cuda": 5e-3}
+# The one table of tolerances, per dtype and device, against the PyTorch float32 CPU reference of the 16-layer
+# stacks. float32: near 1e-6 on the CPU, TF32 on a GPU near 1.5e-3. float16: about 1e-3 (10-bit mantissa);
+# bfloat16: about 1e-2 (7-bit). int8 (static QDQ, min-max calibration): 7-19% measured on the C=64 stacks; its
+# tolerance only catches a broken model (an unrelated output is 1.4 off), the error itself is reported per row.
+TOLERANCE = {
+    ("float32", "cpu"): 1e-4,
+    ("float32", "cuda"): 5e-3,
+    ("float16", "cpu"): 1e-2,
+    ("float16", "cuda"): 1e-2,
+    ("bfloat16", "cpu"): 5e-2,
+    ("bfloat16", "cuda"): 5e-2,
+    ("int8", "cpu"): 0.35,
+    ("int8", "cuda"): 0.35,
+}
 
 
 def relative_error(output: np.ndarray, reference: np.ndarray) -> float:
@@ -19,5 +31,9 @@ def relative_error(output: np.ndarray, reference: np.ndarray) -> float:
     return float(np.linalg.norm(out - ref) / np.linalg.norm(ref))
 
 
-def parity_ok(error: float, device: str) -> bool:
-    return bool(error <= TOLERANCE[device])
+def tolerance(dtype: str, device: str) -> float:
+    return TOLERANCE[(dtype, device)]
+
+
+def parity_ok(error: float, dtype: str, device: str) -> bool:
+    return bool(error <= tolerance(dtype, device))

@@ -60,6 +60,7 @@ COLUMNS = [
     "gpu_idle_ms_per_forward",  # GPU idle between a forward's first and last kernel (CUDA)
     "floor_ms",  # roofline floor: max(FLOPs / peak, bytes / bandwidth) with this machine's measured ceilings
     "efficiency",  # floor_ms / ms_per_forward
+    "peak_used",  # which measured peak the floor took (its dtype's, TF32's, or float32's where none was measured)
     "arithmetic_intensity",  # FLOPs per byte moved (activations in and out + weights, every layer)
     "tf32",  # whether the runtime ran float32 convolutions in TF32 (GPU), empty where it does not apply
     "threads",

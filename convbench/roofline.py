@@ -1,8 +1,10 @@
 """The hardware floor of a stack: max(FLOPs / peak FLOP rate, bytes moved / memory bandwidth).
 
-Bytes moved per layer = its input and output activations plus its weights, float32 (4 bytes each): the least
+Bytes moved per layer = its input and output activations plus its weights, in the stack's dtype: the least
 traffic any implementation needs if nothing stays in cache between layers. Ceilings are measured on the machine
-(measure_ceilings, run in the torch worker at the start of a bench run) and stored in env.json."""
+(measure_ceilings, run in the torch worker at the start of a bench run) and stored in env.json: the float32 matmul
+rate, on CUDA also TF32, float16 and bfloat16 (tensor cores). Where a dtype has no measured peak (int8, and float16
+/bfloat16 on the CPU) the float32 peak stands in, which `peak_key` says."""
 
 from __future__ import annotations
 
@@ -11,16 +13,25 @@ import time
 from convbench.models.variants import VARIANTS
 from convbench.spec import StackSpec
 
-BYTES_PER_ELEMENT = 4  # float32
+BYTES_PER_ELEMENT = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+# The ceilings key of each dtype's peak rate (float32 on a GPU that runs it as TF32: "peak_tf32_gflop_per_s").
+PEAK_KEYS = {"float32": "peak_gflop_per_s", "float16": "peak_float16_gflop_per_s",
+             "bfloat16": "peak_bfloat16_gflop_per_s", "int8": "peak_int8_gop_per_s"}
+
+
+def peak_key(dtype: str, tf32: bool, ceilings: dict[str, float]) -> str:
+    """Which measured peak the floor of a `dtype` case uses: its own where measured, else float32's."""
+    key = "peak_tf32_gflop_per_s" if dtype == "float32" and tf32 else PEAK_KEYS[dtype]
+    return key if key in ceilings else PEAK_KEYS["float32"]
 
 
 def layer_bytes(spec: StackSpec) -> int:
-    """Input + output activations + weights of one layer, in bytes."""
+    """Input + output activations + weights of one layer, in bytes of the stack's dtype."""
     activation = spec.batch * spec.channels * spec.image * spec.image
     weights = 1
     for dim in VARIANTS[spec.variant].weight_shape(spec.channels):
         weights *= dim
-    return (2 * activation + weights) * BYTES_PER_ELEMENT
+    return (2 * activation + weights) * BYTES_PER_ELEMENT[spec.dtype]
 
 
 def stack_bytes(spec: StackSpec) -> int:
@@ -40,7 +51,8 @@ def floor_ms(spec: StackSpec, peak_gflop_per_s: float, bandwidth_gb_per_s: float
 
 
 def measure_ceilings(device: str, threads: int) -> dict[str, float]:
-    """Peak float32 matmul rate (GFLOP/s; on CUDA also with TF32) and copy bandwidth (GB/s, read + write)."""
+    """Peak float32 matmul rate (GFLOP/s; on CUDA also with TF32, float16 and bfloat16) and copy bandwidth
+    (GB/s, read + write)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -69,6 +81,10 @@ def measure_ceilings(device: str, threads: int) -> dict[str, float]:
         if dev.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             out["peak_tf32_gflop_per_s"] = 2 * n**3 / best_seconds(lambda: a @ b, 5) / 1e9
+            for dtype in (torch.float16, torch.bfloat16):
+                low_a, low_b = a.to(dtype), b.to(dtype)
+                out[f"peak_{str(dtype).removeprefix('torch.')}_gflop_per_s"] = \
+                    2 * n**3 / best_seconds(lambda x=low_a, y=low_b: x @ y, 5) / 1e9
     finally:
         torch.backends.cuda.matmul.allow_tf32 = previous
     elements = (1 << 28) if dev.type == "cuda" else (1 << 26)  # 1 GiB on the GPU, 256 MiB on the CPU

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from convbench.errors import UsageError
 from convbench.models.variants import VARIANTS
 
-DTYPES = ("float32",)
+# float16 / bfloat16: the whole stack in that type. int8: the float32 ONNX export statically quantised (QDQ,
+# activations uint8, weights int8 per channel), timed by the runtimes that read ONNX files.
+DTYPES = ("float32", "float16", "bfloat16", "int8")
+REFERENCE_DTYPE = "float32"
 DEVICES = ("cpu", "cuda")
 
 DEFAULT_CHANNELS = (8, 16, 32, 64)
@@ -48,8 +51,16 @@ class StackSpec:
 
     @property
     def stack_id(self) -> str:
-        """File-name-safe id naming the conv type and every size, e.g. conv3x3-c64-l16-b32-i32."""
-        return f"{self.variant}-c{self.channels}-l{self.layers}-b{self.batch}-i{self.image}"
+        """File-name-safe id naming the conv type, every size and a dtype other than float32, e.g.
+        conv3x3-c64-l16-b32-i32 (float32) or conv3x3-c64-l16-b32-i32-float16."""
+        sizes = f"{self.variant}-c{self.channels}-l{self.layers}-b{self.batch}-i{self.image}"
+        return sizes if self.dtype == REFERENCE_DTYPE else f"{sizes}-{self.dtype}"
+
+    @property
+    def reference(self) -> StackSpec:
+        """The same stack in float32: its PyTorch output is the reference every dtype is compared with, and int8
+        is quantised from its export."""
+        return replace(self, dtype=REFERENCE_DTYPE)
 
     @property
     def flops(self) -> int:
@@ -84,9 +95,11 @@ def expand_specs(
     layers: int = DEFAULT_LAYERS,
     batch: int = DEFAULT_BATCH,
     image: int = DEFAULT_IMAGE,
+    dtypes: Sequence[str] = (REFERENCE_DTYPE,),
 ) -> list[StackSpec]:
-    """Every stack of the sweep, variant-major in the order given."""
-    return [StackSpec(v, c, layers, batch, image) for v, c in itertools.product(variants, channels)]
+    """Every stack of the sweep, dtype-major, then variant-major in the order given."""
+    return [StackSpec(v, c, layers, batch, image, dtype)
+            for dtype, v, c in itertools.product(dtypes, variants, channels)]
 
 
 def unique(values: Iterable[str]) -> list[str]:

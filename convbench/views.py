@@ -11,8 +11,8 @@ from rich.table import Table
 
 from convbench.analysis.graph import GraphSummary
 
-# Wide enough for the seed tables when output goes to a file or CI log (rich would use 80 columns there).
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
+# Wide enough for the seed tables and case lines when output goes to a file or CI log (rich would use 80 there).
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _fmt(value: object) -> str:
@@ -37,10 +37,11 @@ def print_frame(frame: pd.DataFrame, title: str, index_label: str = "") -> None:
 
 def print_seed_tables(results: pd.DataFrame) -> None:
     """The seed's three-row table for every runtime/source/device of the run, at its largest channel count."""
+    from convbench.analysis.ratios import label
     from convbench.analysis.seed_table import seed_tables
 
-    for (runtime, source, device), channels, table in seed_tables(results):
-        print_frame(table, f"{runtime} [{source}] on {device}, C={channels}")
+    for key, channels, table in seed_tables(results):
+        print_frame(table, f"{label(*key)}, C={channels}")
     bad = results[results["status"] != "ok"]
     if not bad.empty:
         console.print(f"{len(bad)} case(s) not ok:")

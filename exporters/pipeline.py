@@ -16,12 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from convbench.artifacts import FRAMEWORK_EXPORTER, Artifacts, sha256_of
+from convbench.artifacts import FRAMEWORK_EXPORTER, FRAMEWORK_LAYOUT, Artifacts, sha256_of
+from convbench.envinfo import PACKAGES, package_version
 from convbench.errors import one_line
+from convbench.exporters import OPSET
 from convbench.exporters.manifest import describe_onnx, read_manifest, upsert
-from convbench.parity import TOLERANCE, relative_error
+from convbench.parity import relative_error, tolerance
 from convbench.runners import FAMILY_ENV
-from convbench.spec import StackSpec
+from convbench.spec import REFERENCE_DTYPE, StackSpec
 from convbench.workers import Worker, run_tasks
 
 SOURCES = ("torch", "keras")
@@ -42,8 +44,13 @@ def _ort_output(path: Path, feed: np.ndarray) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: feed})[0]
 
 
+# Dtypes that cannot be made into an ONNX file at OPSET, with the reason (a skipped manifest row).
+UNEXPORTABLE = {"bfloat16": f"ONNX Conv takes bfloat16 only from opset 22; convbench exports at opset {OPSET}, the "
+                            "most tf2onnx writes, so there is no bfloat16 ONNX file"}
+
+
 def export_torch_task(spec: StackSpec, artifacts_root: str) -> dict[str, object]:
-    """Worker side (torch family): reference output, ONNX file, checker, parity."""
+    """Worker side (torch family): reference output (float32), ONNX file, checker, parity."""
     import logging
 
     import torch
@@ -51,24 +58,28 @@ def export_torch_task(spec: StackSpec, artifacts_root: str) -> dict[str, object]
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # "torchvision is not installed", once per export
 
     from convbench.exporters.torch_onnx import export_torch
-    from convbench.models.torch_stack import build_torch_stack
+    from convbench.models.torch_stack import build_torch_stack, torch_dtype
     from convbench.models.weights import make_input
 
     artifacts = Artifacts(Path(artifacts_root))
+    if spec.dtype == "int8" or spec.dtype in UNEXPORTABLE:
+        return _int8_or_skip(spec, "torch", artifacts, make_input(spec))
     model = build_torch_stack(spec)
-    x = make_input(spec)
+    x = torch.from_numpy(make_input(spec)).to(torch_dtype(spec))
     with torch.inference_mode():
-        native = model(torch.from_numpy(x)).numpy()
+        native = model(x).float().numpy()
     reference_path = artifacts.reference_path(spec)
-    reference_path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(reference_path, native)
+    if spec.dtype == REFERENCE_DTYPE:
+        reference_path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(reference_path, native)
 
     path = artifacts.onnx_path("torch", spec)
     start = time.perf_counter()
-    version = export_torch(model, torch.from_numpy(x), path)
+    version = export_torch(model, x, path)
     export_s = time.perf_counter() - start
-    return _manifest_row(spec, "torch", version, path, export_s, native_rel_err=0.0,
-                         onnx_rel_err=relative_error(_ort_output(path, x), native), artifacts=artifacts)
+    return _manifest_row(spec, "torch", version, path, export_s,
+                         native_rel_err=relative_error(native, np.load(reference_path)),
+                         onnx_rel_err=relative_error(_ort_output(path, x.numpy()), native), artifacts=artifacts)
 
 
 def export_keras_task(spec: StackSpec, artifacts_root: str) -> dict[str, object]:
@@ -78,23 +89,50 @@ def export_keras_task(spec: StackSpec, artifacts_root: str) -> dict[str, object]
     from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
 
     artifacts = Artifacts(Path(artifacts_root))
+    if spec.dtype == "int8" or spec.dtype in UNEXPORTABLE:
+        return _int8_or_skip(spec, "keras", artifacts, nchw_to_nhwc(make_input(spec)))
     reference = np.load(artifacts.reference_path(spec))
     model = build_keras_stack(spec)
-    x = nchw_to_nhwc(make_input(spec))
-    native = model(x, training=False).numpy()
+    x = nchw_to_nhwc(make_input(spec)).astype(spec.dtype)
+    native = np.asarray(model(x, training=False), dtype=np.float32)
 
     path = artifacts.onnx_path("keras", spec)
     start = time.perf_counter()
-    version = export_keras(model, x.shape, path)
+    version = export_keras(model, x.shape, path, spec.dtype)
     export_s = time.perf_counter() - start
     return _manifest_row(spec, "keras", version, path, export_s,
                          native_rel_err=relative_error(nhwc_to_nchw(native), reference),
                          onnx_rel_err=relative_error(_ort_output(path, x), native), artifacts=artifacts)
 
 
+def _int8_or_skip(spec: StackSpec, source: str, artifacts: Artifacts, x: np.ndarray) -> dict[str, object]:
+    """A dtype that has no native export: int8 is quantised from the float32 export of the same source (its
+    error is against the float32 reference: there is no native int8 model); another is a skipped row."""
+    from convbench.exporters.quantize import quantize_int8
+
+    if spec.dtype in UNEXPORTABLE:
+        return {**failed_row(source, spec, UNEXPORTABLE[spec.dtype]), "status": "skipped"}
+    float_path = artifacts.onnx_path(source, spec.reference)
+    if artifacts.manifest_sha256(source, spec.reference.stack_id) is None:
+        return failed_row(source, spec, f"int8 is quantised from the float32 export, and {float_path} has no good "
+                                        "manifest row: export float32 too")
+    path = artifacts.onnx_path(source, spec)
+    start = time.perf_counter()
+    version = quantize_int8(artifacts.verified_onnx_path(source, spec.reference), path, x.shape, spec.seed)
+    export_s = time.perf_counter() - start
+    reference = np.load(artifacts.reference_path(spec))
+    onnx_out = _ort_output(path, x)
+    if FRAMEWORK_LAYOUT[source] == "NHWC":
+        onnx_out = onnx_out.transpose(0, 3, 1, 2)
+    return {**_manifest_row(spec, source, version, path, export_s, native_rel_err=float("nan"),
+                            onnx_rel_err=relative_error(onnx_out, reference), artifacts=artifacts),
+            "exporter": f"{FRAMEWORK_EXPORTER[source]} + onnxruntime.quantization (QDQ int8)"}
+
+
 def _manifest_row(spec: StackSpec, source: str, version: str, path: Path, export_s: float,
                   native_rel_err: float, onnx_rel_err: float, artifacts: Artifacts) -> dict[str, object]:
-    ok = max(native_rel_err, onnx_rel_err) <= TOLERANCE["cpu"]
+    limit = tolerance(spec.dtype, "cpu")
+    ok = bool(np.nanmax([native_rel_err, onnx_rel_err]) <= limit)
     return {
         **_key(spec, source),
         "exporter": FRAMEWORK_EXPORTER[source],
@@ -102,11 +140,11 @@ def _manifest_row(spec: StackSpec, source: str, version: str, path: Path, export
         "path": str(path.relative_to(artifacts.root)),
         **describe_onnx(path),
         "export_s": round(export_s, 3),
-        "native_rel_err": native_rel_err,  # native model vs the PyTorch reference
-        "onnx_rel_err": onnx_rel_err,  # onnxruntime (CPU) on the file vs its own native model
+        "native_rel_err": native_rel_err,  # native model (in its dtype) vs the PyTorch float32 reference
+        "onnx_rel_err": onnx_rel_err,  # onnxruntime (CPU) on the file vs its native model (int8: vs the reference)
         "parity_ok": ok,
         "status": "ok" if ok else "failed",
-        "reason": "" if ok else f"parity above {TOLERANCE['cpu']:.0e}",
+        "reason": "" if ok else f"parity above {limit:.0e} ({spec.dtype})",
     }
 
 
@@ -141,7 +179,8 @@ def up_to_date(artifacts: Artifacts, manifest: pd.DataFrame, spec: StackSpec, so
         return False
     row = rows.iloc[-1]
     try:
-        installed = metadata.version(EXPORTER_DISTRIBUTION[source])
+        installed = metadata.version(EXPORTER_DISTRIBUTION[source]) if spec.dtype != "int8" else \
+            str(package_version(PACKAGES["onnxruntime"]))
     except metadata.PackageNotFoundError:
         return False
     return bool(row["status"] == "ok" and str(row["exporter_version"]) == installed

@@ -13,6 +13,7 @@ from convbench.models.keras_stack import build_keras_stack
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
 from convbench.runners.base import Prepared
 from convbench.runners.cuda_clock import CudaEventClock
+from convbench.runners.keras_common import keras_spec
 from convbench.runners.profilers import KernelTime, cupti_kernel_time, not_measured, torch_kernel_time
 from convbench.spec import Case
 
@@ -47,10 +48,10 @@ class KerasJax(_KerasBackend):
         import jax
 
         with keras.device(KERAS_DEVICE[case.device]):
-            model = build_keras_stack(case.spec)
+            model = build_keras_stack(keras_spec(case))
             trainable = [v.value for v in model.trainable_variables]
             non_trainable = [v.value for v in model.non_trainable_variables]
-            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.spec)))
+            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.spec)), dtype=case.spec.dtype)
         start = time.perf_counter()  # XLA compiles ahead of time here, not inside the first forward
         compiled = jax.jit(lambda t, n, inputs: model.stateless_call(t, n, inputs, training=False)[0]).lower(
             trainable, non_trainable, x).compile()
@@ -59,7 +60,7 @@ class KerasJax(_KerasBackend):
         def forward():
             return compiled(trainable, non_trainable, x)  # dispatched asynchronously
 
-        return Prepared(forward, lambda out: nhwc_to_nchw(keras.ops.convert_to_numpy(out)),
+        return Prepared(forward, lambda out: nhwc_to_nchw(keras.ops.convert_to_numpy(keras.ops.cast(out, "float32"))),
                         {"call": "jax.jit(model.stateless_call)", "jax_device": str(x.devices()),
                          # XLA's default precision runs float32 convolutions in TF32 on Ampere and later GPUs
                          **({"tf32": jax.config.jax_default_matmul_precision in (None, "default")}
@@ -89,15 +90,15 @@ class KerasTorch(_KerasBackend):
 
         torch.set_num_threads(self.threads)
         with keras.device(KERAS_DEVICE[case.device]):
-            model = build_keras_stack(case.spec)
-            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.spec)))
+            model = build_keras_stack(keras_spec(case))
+            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.spec)), dtype=case.spec.dtype)
         cuda = case.device == "cuda"
 
         def forward():
             with torch.inference_mode():
                 return model(x, training=False)
 
-        return Prepared(forward, lambda out: nhwc_to_nchw(keras.ops.convert_to_numpy(out)),
+        return Prepared(forward, lambda out: nhwc_to_nchw(keras.ops.convert_to_numpy(keras.ops.cast(out, "float32"))),
                         {"call": "model(x) eager", "torch_device": str(x.device),
                          "intra_op_threads": torch.get_num_threads(),
                          **({"tf32": torch.backends.cudnn.allow_tf32} if cuda else {})},

@@ -8,12 +8,14 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402  (KERAS_BACKEND must be set before keras is imported)
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from convbench.artifacts import Artifacts  # noqa: E402
 from convbench.models.keras_stack import build_keras_stack  # noqa: E402
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
 from convbench.runners.base import Prepared  # noqa: E402
+from convbench.runners.keras_common import keras_spec  # noqa: E402
 from convbench.runners.profilers import KernelTime, not_measured, tf_kernel_time  # noqa: E402
 from convbench.spec import Case  # noqa: E402
 
@@ -67,8 +69,8 @@ class KerasTFFunction(_KerasOnTensorFlow):
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
         with tf.device(self._device_name(case.device)):
-            model = build_keras_stack(case.spec)
-            x = tf.constant(nchw_to_nhwc(make_input(case.spec)))
+            model = build_keras_stack(keras_spec(case))
+            x = tf.cast(tf.constant(nchw_to_nhwc(make_input(case.spec))), case.spec.dtype)
             start = time.perf_counter()
             compiled = tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(x)
             trace_ms = (time.perf_counter() - start) * 1e3
@@ -77,7 +79,8 @@ class KerasTFFunction(_KerasOnTensorFlow):
             with tf.device(self._device_name(case.device)):
                 return compiled(x)
 
-        return Prepared(forward, lambda out: nhwc_to_nchw(out.numpy()), {**self._options(), "call": "tf.function"},
+        return Prepared(forward, lambda out: nhwc_to_nchw(tf.cast(out, tf.float32).numpy()),
+                        {**self._options(), "call": "tf.function"},
                         sync=_sync if case.device == "cuda" else None, compile_ms=trace_ms)
 
 
@@ -86,11 +89,12 @@ class KerasPredict(_KerasOnTensorFlow):
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
         with tf.device(self._device_name(case.device)):
-            model = build_keras_stack(case.spec)
-        x = nchw_to_nhwc(make_input(case.spec))
+            model = build_keras_stack(keras_spec(case))
+        x = nchw_to_nhwc(make_input(case.spec))  # float32: the model casts it to its dtype, as users' input is
 
         def forward():
             with tf.device(self._device_name(case.device)):
                 return model.predict(x, batch_size=case.spec.batch, verbose=0)
 
-        return Prepared(forward, nhwc_to_nchw, {**self._options(), "call": "model.predict"})
+        return Prepared(forward, lambda out: nhwc_to_nchw(np.asarray(out, dtype=np.float32)),
+                        {**self._options(), "call": "model.predict"})

@@ -18,8 +18,12 @@ def onnx_file_and_input(case: Case, artifacts: Artifacts) -> tuple[Path, np.ndar
     framework = ONNX_EXPORTERS[case.source]
     path = artifacts.onnx_path(framework, case.spec)
     if not path.exists():
-        raise Skip(f"no ONNX file {path}: run `convbench export` for this sweep first")
+        why = artifacts.manifest_reason(framework, case.spec.stack_id)
+        raise Skip(f"no ONNX file in {case.spec.dtype}: {why}" if why else
+                   f"no ONNX file {path}: run `convbench export` for this sweep first")
     path = artifacts.verified_onnx_path(framework, case.spec)
     channels_last = FRAMEWORK_LAYOUT[framework] == "NHWC"
-    x = make_input(case.spec)
+    x = make_input(case.spec)  # float32; int8 QDQ files take float input and quantise it themselves
+    if case.spec.dtype == "float16":
+        x = x.astype(np.float16)
     return path, (nchw_to_nhwc(x) if channels_last else x), channels_last

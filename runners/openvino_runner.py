@@ -52,7 +52,7 @@ class OpenVinoCpu:
             return request.get_output_tensor(0).data
 
         def to_nchw(out: np.ndarray) -> np.ndarray:
-            out = np.array(out, copy=True)
+            out = np.array(out, dtype=np.float32)
             return out.transpose(0, 3, 1, 2) if channels_last else out
 
         options = {"device": "CPU", "openvino": ov.get_version(), "inference_num_threads": self.threads,

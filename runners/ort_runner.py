@@ -106,7 +106,7 @@ class OrtRunner:
         """Input and output live on the device at fixed addresses (what CUDA-graph replay requires). Each run
         returns without waiting for the device (a run option); `sync` waits for the bound output."""
         x_device = ort.OrtValue.ortvalue_from_numpy(x, device, 0)
-        out_device = ort.OrtValue.ortvalue_from_shape_and_type(x.shape, np.float32, device, 0)
+        out_device = ort.OrtValue.ortvalue_from_shape_and_type(x.shape, x.dtype, device, 0)  # same shape and type
         binding = session.io_binding()
         binding.bind_ortvalue_input(session.get_inputs()[0].name, x_device)
         binding.bind_ortvalue_output(session.get_outputs()[0].name, out_device)

@@ -10,9 +10,9 @@ from collections.abc import Callable
 import torch
 
 from convbench.artifacts import Artifacts
-from convbench.models.torch_stack import build_torch_stack
+from convbench.models.torch_stack import TORCH_DTYPES, build_torch_stack
 from convbench.models.weights import make_input
-from convbench.runners.base import Prepared
+from convbench.runners.base import Prepared, Skip
 from convbench.runners.cuda_clock import CudaEventClock
 from convbench.runners.profilers import KernelTime, torch_kernel_time
 from convbench.spec import Case
@@ -43,13 +43,17 @@ class TorchEager:
         return None
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
+        if case.spec.dtype not in TORCH_DTYPES:
+            raise Skip(f"PyTorch runs {case.spec.dtype} only as a quantised model; convbench times {case.spec.dtype} "
+                       "through the quantised ONNX files (ort, openvino)")
         device = torch.device(case.device)
         cuda = device.type == "cuda"
         if cuda:
             torch.backends.cudnn.benchmark = self.cudnn_benchmark  # process-wide: set for every case
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         model = build_torch_stack(case.spec).to(device=device, memory_format=layout)
-        x = torch.from_numpy(make_input(case.spec)).to(device).contiguous(memory_format=layout)
+        x = torch.from_numpy(make_input(case.spec)).to(device, TORCH_DTYPES[case.spec.dtype]).contiguous(
+            memory_format=layout)
         options: dict[str, object] = {
             "inference_mode": True,
             "memory_format": "channels_last" if self.channels_last else "contiguous (NCHW)",

@@ -46,7 +46,7 @@ def test_report_tables_from_known_numbers(tmp_path):
     assert [cell.strip() for cell in time_row.split("|")[2:-1]] == ["2.000", "3.500", "3.600", "1.000", "10.000",
                                                                      "30.000", "15.000"]
     assert "2017 pytorch gpu (default)" in report and "16.447" in report  # the seed's depthwise on GPU
-    assert "| torch       | cpu      |         64 | conv3x3" in report  # native vs ONNX table
+    assert "| torch       | cpu      | float32 |         64 | conv3x3" in report  # native vs ONNX table
 
 
 def test_every_picture_exists_and_is_an_image(tmp_path):

@@ -7,7 +7,7 @@ from convbench.models.variants import VARIANTS
 
 def results_with(ms: dict[str, float], channels: int = 64, runtime: str = "torch") -> pd.DataFrame:
     return pd.DataFrame([{"variant": v, "channels": channels, "runtime": runtime, "source": "torch", "device": "cpu",
-                          "status": "ok", "ms_per_forward": t} for v, t in ms.items()])
+                          "dtype": "float32", "status": "ok", "ms_per_forward": t} for v, t in ms.items()])
 
 
 def test_seed_table_rows_from_known_numbers():
@@ -24,6 +24,6 @@ def test_a_failed_case_shows_as_missing_and_largest_channels_are_used():
     rows = pd.concat([results_with(dict.fromkeys(VARIANTS, 10.0), 64), results_with({"conv3x3": 1.0}, 8)])
     rows.loc[(rows["variant"] == "conv5x5"), "status"] = "failed"
     [(key, channels, table)] = seed_tables(rows)
-    assert key == ("torch", "torch", "cpu") and channels == 64
+    assert key == ("torch", "torch", "cpu", "float32") and channels == 64
     assert pd.isna(table.loc[TIME_ROW, "conv5x5"])
     assert table.loc[RATIO_ROW, "conv1x1"] == pytest.approx(1.0)

@@ -135,7 +135,7 @@ def test_parquet_holds_the_same_table(bench_run, results):
 def test_output_ends_with_the_seed_tables(bench_run):
     assert "processing time [s / 100 forwards]" in bench_run.output
     assert "theoretical vs conv3x3" in bench_run.output
-    assert "ort [tf2onnx] on cpu, C=8" in bench_run.output
+    assert "ort[tf2onnx]/cpu, C=8" in bench_run.output
     assert str(bench_run.run_dir.name) in bench_run.output
 
 

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from convbench.models.variants import VARIANTS, theoretical_vs_conv3x3
@@ -44,3 +46,14 @@ def test_theoretical_row_matches_the_seed_at_c64():
 def test_same_padding_and_span(variant, padding, span):
     assert VARIANTS[variant].padding == padding
     assert VARIANTS[variant].effective_kernel == span
+
+
+def test_stack_ids_name_a_dtype_other_than_float32_and_share_the_float32_reference():
+    from convbench.artifacts import Artifacts
+
+    plain, half = StackSpec("conv3x3", 64), StackSpec("conv3x3", 64, dtype="float16")
+    assert plain.stack_id == "conv3x3-c64-l16-b32-i32"  # unchanged: earlier runs and exports stay valid
+    assert half.stack_id == "conv3x3-c64-l16-b32-i32-float16"
+    assert half.reference == plain and half.flops == plain.flops
+    artifacts = Artifacts(Path("a"))
+    assert artifacts.reference_path(half) == artifacts.reference_path(plain)
