@@ -157,7 +157,8 @@ def cupti_kernel_time(forward: Callable[[], Any], sync: Callable[[Any], None] | 
         sum(r.ms_per_forward for r in rows if r.kind == "kernel"), wall_ms, convs / forwards if convs else NAN,
         "CUPTI device records (torch.profiler): summed kernel durations on the GPU", host_timed=False,
         kernels=rows, copy_ms=sum(r.ms_per_forward for r in rows if r.kind == "copy"),
-        launches=launches / forwards, gpu_idle_ms=gpu_idle_ms(ranges, kernels))
+        launches=launches / forwards if launches else NAN,  # none traced (a driver API CUPTI did not record)
+        gpu_idle_ms=gpu_idle_ms(ranges, kernels))
 
 
 def gpu_idle_ms(forward_ranges_us: list[tuple[float, float]], kernels_us: list[tuple[float, float]]) -> float:
