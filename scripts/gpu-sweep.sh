@@ -1,29 +1,39 @@
 #!/usr/bin/env bash
-# Run convbench on the lent GPU machine (see ../shared/gpu/README.md), one step per call:
-#   scripts/gpu-sweep.sh setup              install convbench (no deps) and export the PyTorch side there
-#   scripts/gpu-sweep.sh bench RUNTIMES...  time those runtimes into $RUN_DIR (resumes across calls)
-#   scripts/gpu-sweep.sh report             write the report and pack the run directory into $OUT
-# Keras ONNX files come from a CPU machine (TensorFlow does not run there): .gpu/keras/keras-onnx.tgz holds
-# artifacts/onnx/keras and the manifest. Expects PYTHONPATH to include the carried wheels (/tmp/site).
+# Run convbench on the lent GPU machine (see ../shared/gpu/README.md), one step per call; the run directory lives
+# in /tmp there, so the steps of one sweep go back to back on one warm machine and each call packs a checkpoint:
+#   scripts/gpu-sweep.sh setup                  install convbench (no deps), unpack the Keras ONNX files carried in
+#                                               .gpu/keras/keras-onnx.tgz (TensorFlow does not run there), export
+#                                               the PyTorch side in every dtype of $DTYPES
+#   scripts/gpu-sweep.sh bench [BENCH FLAGS]    time into $RUN_DIR (resumes), e.g. --runtimes ... --channels 8 64
+#   scripts/gpu-sweep.sh reference [FLAGS]      the hand-written CUDA-event reference (scripts/cuda-event-reference.py)
+#   scripts/gpu-sweep.sh pack                   report, reference check, and the run directory into $OUT/run.tgz
+# Expects PYTHONPATH to include the carried wheels (/tmp/site).
 set -euo pipefail
 RUN_DIR=${RUN_DIR:-/tmp/convbench-run}
-SWEEP=${SWEEP:-}
-TIMING=${TIMING:-"--warmup-seconds 0.3 --sample-seconds 0.05 --budget-seconds 0.8 --min-samples 5 --profile"}
+DTYPES=${DTYPES:-"float32 float16 bfloat16"}
+TIMING=${TIMING:-"--processes 2 --warmup-seconds 0.2 --sample-seconds 0.05 --budget-seconds 0.8 --min-samples 3 --profile"}
 export PYTHONUNBUFFERED=1
-case "$1" in
+step=$1
+shift
+case "$step" in
   setup)
     python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . 2>&1 | tail -2
-    mkdir -p artifacts && tar xzf /tmp/keras-onnx.tgz -C artifacts
-    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-    KERAS_BACKEND=jax python3 -c "import onnxruntime as o, keras, jax, torch; print(o.__version__, o.get_available_providers(), keras.__version__, jax.devices(), torch.__version__)"
-    convbench export --sources torch $SWEEP
+    mkdir -p artifacts && tar xzf .gpu/keras/keras-onnx.tgz -C artifacts
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
+    KERAS_BACKEND=jax python3 -c "import onnxruntime as o, keras, jax, torch, pynvml; print(o.__version__, o.get_available_providers(), keras.__version__, jax.devices(), torch.__version__)"
+    convbench export --sources torch --dtype $DTYPES
     ;;
   bench)
-    shift
-    convbench bench --device cuda $SWEEP --run-dir "$RUN_DIR" --runtimes "$@" $TIMING
+    convbench bench --device cuda --run-dir "$RUN_DIR" $TIMING "$@"
     ;;
-  report)
+  reference)
+    python3 scripts/cuda-event-reference.py --out "$RUN_DIR/reference.csv" "$@"
+    ;;
+  pack)
     convbench report "$RUN_DIR"
+    if [ -f "$RUN_DIR/reference.csv" ]; then
+      python3 scripts/cuda-event-reference.py --check "$RUN_DIR" "$RUN_DIR/reference.csv" | tee "$RUN_DIR/reference-check.txt"
+    fi
     tar czf "$OUT/run.tgz" -C "$(dirname "$RUN_DIR")" "$(basename "$RUN_DIR")"
     ;;
 esac
