@@ -33,11 +33,11 @@ class TimingConfig:
     `budget_seconds` is the timed samples' total for one case, shared by its `processes`: each process times
     `budget_seconds / processes` (more processes give a truer spread, not a longer sweep)."""
 
-    warmup_iterations: int = 2  # at least this many forwards before timing...
-    warmup_seconds: float = 0.2  # ...and at least this long (per process), so autotuners and caches settle
+    warmup_iterations: int = 1  # at least this many forwards before timing (after the timed first forward)...
+    warmup_seconds: float = 0.1  # ...and at least this long (per process), so autotuners and caches settle
     sample_seconds: float = 0.1  # each throughput sample runs enough forwards to last at least this long
-    budget_seconds: float = 2.0  # timed samples of one case aim at this total, over all its processes
-    min_samples: int = 3  # per process
+    budget_seconds: float = 1.2  # timed samples of one case aim at this total, over all its processes
+    min_samples: int = 2  # per process
     max_samples: int = 20  # per process
     processes: int = 3  # fresh worker processes that each time every case
     latency_share: float = 0.25  # of a process's budget, for single forwards where forward() returns early

@@ -61,13 +61,18 @@ class KernelTime:
     launches: float = NAN  # host kernel/graph launch calls per forward (CUDA)
     gpu_idle_ms: float = NAN  # per forward: the gaps between its first kernel's start and last kernel's end
 
+    @property
+    def share(self) -> float:
+        """Kernel time over the profiled run's wall time (above 1 where the profiler's node times overlap)."""
+        return self.kernel_ms / self.profiled_wall_ms
+
     def kernel_ms_for(self, timed_ms: float) -> float:
         """Kernel time against the timed (unprofiled) median. Host-timed profilers slow the run they time, so
-        their kernel share of the profiled run is applied to the timed median; device-timed kernel
-        durations (CUPTI) are taken as they are."""
+        their kernel share of the profiled run is applied to the timed median, at most all of it (node times that
+        overlap can sum past the wall); device-timed kernel durations (CUPTI) are taken as they are."""
         if not self.host_timed:
             return self.kernel_ms
-        return timed_ms * self.kernel_ms / self.profiled_wall_ms
+        return timed_ms * min(1.0, self.share)
 
 
 def not_measured(why: str) -> KernelTime:
@@ -269,7 +274,7 @@ def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> Ker
                       "TensorFlow profiler (framework_op_stats): self time of the model's ops", kernels=rows)
 
 
-def profile_forwards(ms_per_forward: float, seconds: float = 0.3, lowest: int = 3, highest: int = 50) -> int:
+def profile_forwards(ms_per_forward: float, seconds: float = 0.2, lowest: int = 3, highest: int = 50) -> int:
     """How many forwards the profiled run takes: about `seconds` worth, within [lowest, highest]."""
     if not ms_per_forward > 0:
         return lowest

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Run convbench on the lent GPU machine (see ../shared/gpu/README.md), one step per call; the run directory lives
 # in /tmp there, so the steps of one sweep go back to back on one warm machine and each call packs a checkpoint:
-#   scripts/gpu-sweep.sh setup                  install convbench (no deps), unpack the Keras ONNX files carried in
-#                                               .gpu/keras/keras-onnx.tgz (TensorFlow does not run there), export
+#   scripts/gpu-sweep.sh setup                  install convbench (no deps), unpack the Keras ONNX files (exported on a
+#                                               CPU machine: TensorFlow does not run there) from $KERAS_TGZ, export
 #                                               the PyTorch side in every dtype of $DTYPES
-#   scripts/gpu-sweep.sh bench [BENCH FLAGS]    time into $RUN_DIR (resumes), e.g. --runtimes ... --channels 8 64
+#   scripts/gpu-sweep.sh restore                unpack a checkpoint carried in .gpu/run/run.tgz into $RUN_DIR's parent
+#   scripts/gpu-sweep.sh bench [BENCH FLAGS]    time into $RUN_DIR (resumes), e.g. --runtimes ... --channels 8 64;
+#                                               then pack $RUN_DIR into $OUT/run.tgz as a checkpoint
 #   scripts/gpu-sweep.sh reference [FLAGS]      the hand-written CUDA-event reference (scripts/cuda-event-reference.py)
 #   scripts/gpu-sweep.sh pack                   report, reference check, and the run directory into $OUT/run.tgz
 # Expects PYTHONPATH to include the carried wheels (/tmp/site).
 set -euo pipefail
 RUN_DIR=${RUN_DIR:-/tmp/convbench-run}
+KERAS_TGZ=${KERAS_TGZ:-/tmp/keras-onnx.tgz}
 DTYPES=${DTYPES:-"float32 float16 bfloat16"}
 TIMING=${TIMING:-"--processes 2 --warmup-seconds 0.2 --sample-seconds 0.05 --budget-seconds 0.8 --min-samples 3 --profile"}
 export PYTHONUNBUFFERED=1
@@ -18,13 +21,19 @@ shift
 case "$step" in
   setup)
     python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . 2>&1 | tail -2
-    mkdir -p artifacts && tar xzf .gpu/keras/keras-onnx.tgz -C artifacts
+    mkdir -p artifacts && tar xzf "$KERAS_TGZ" -C artifacts
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
     KERAS_BACKEND=jax python3 -c "import onnxruntime as o, keras, jax, torch, pynvml; print(o.__version__, o.get_available_providers(), keras.__version__, jax.devices(), torch.__version__)"
     convbench export --sources torch --dtype $DTYPES
     ;;
+  restore)
+    mkdir -p "$(dirname "$RUN_DIR")" && tar xzf .gpu/run/run.tgz -C "$(dirname "$RUN_DIR")"
+    ;;
   bench)
-    convbench bench --device cuda --run-dir "$RUN_DIR" $TIMING "$@"
+    status=0
+    convbench bench --device cuda --run-dir "$RUN_DIR" $TIMING "$@" || status=$?
+    tar czf "$OUT/run.tgz" -C "$(dirname "$RUN_DIR")" "$(basename "$RUN_DIR")"
+    exit $status
     ;;
   reference)
     python3 scripts/cuda-event-reference.py --out "$RUN_DIR/reference.csv" "$@"
