@@ -152,9 +152,12 @@ def cupti_kernel_time(forward: Callable[[], Any], sync: Callable[[Any], None] | 
                 synced()
         wall_ms = (time.perf_counter() - start) * 1e3 / forwards
     events = prof.events()
-    device = [e for e in events if e.device_type == DeviceType.CUDA]
+    # record_function ranges also appear on the GPU timeline (a user annotation spanning the forward's kernels):
+    # they are neither kernels nor copies, and the forward's host range is the CPU-side one.
+    device = [e for e in events if e.device_type == DeviceType.CUDA and e.name != FORWARD_RANGE]
     rows = kernel_rows(((e.name, _device_kind(e.name), e.time_range.elapsed_us(), 1) for e in device), forwards)
-    ranges = sorted((e.time_range.start, e.time_range.end) for e in events if e.name == FORWARD_RANGE)
+    ranges = sorted((e.time_range.start, e.time_range.end) for e in events
+                    if e.name == FORWARD_RANGE and e.device_type == DeviceType.CPU)
     kernels = [(e.time_range.start, e.time_range.end) for e in device if _device_kind(e.name) == "kernel"]
     launches = sum(1 for e in events if e.device_type == DeviceType.CPU and e.name.startswith(LAUNCH_CALLS))
     convs = sum(1 for e in events if e.name == "aten::conv2d")
