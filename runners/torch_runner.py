@@ -121,6 +121,9 @@ class TorchCompile(TorchEager):
         return True
 
     def make_forward(self, model: torch.nn.Module, x: torch.Tensor, options: dict[str, object]) -> Forward:
+        # Every case is a new nn.Sequential whose forward shares one code object: without a reset, dynamo's
+        # recompile limit (8) fails the ninth stack a worker compiles under fullgraph=True.
+        torch._dynamo.reset()
         graph_breaks = "none (fullgraph=True)"
         try:
             forward = self._compiled(model, x, fullgraph=True)

@@ -38,6 +38,7 @@ def forward_of(spec: StackSpec, mode: str):
     model = build_torch_stack(spec).cuda().to(memory_format=layout)
     x = torch.from_numpy(make_input(spec)).cuda().contiguous(memory_format=layout)
     if mode.startswith("compile"):
+        torch._dynamo.reset()  # a new model each time: stay under dynamo's recompile limit
         compiled = torch.compile(model, mode="reduce-overhead", fullgraph=True)
 
         def step():
