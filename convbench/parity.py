@@ -6,8 +6,9 @@ import numpy as np
 
 # The one table of tolerances, per dtype and device, against the PyTorch float32 CPU reference of the 16-layer
 # stacks. float32: near 1e-6 on the CPU, TF32 on a GPU near 1.5e-3. float16: about 1e-3 (10-bit mantissa);
-# bfloat16: about 1e-2 (7-bit). int8 (static QDQ, min-max calibration): 7-19% measured on the C=64 stacks; its
-# tolerance only catches a broken model (an unrelated output is 1.4 off), the error itself is reported per row.
+# bfloat16: about 1e-2 (7-bit). int8 (static QDQ, min-max calibration): 2-25% on most stacks, 53-59% for conv1x1
+# at C=8 (measured 2026-11-25); its tolerance only catches a broken model (an all-zero output is 1.0 off, an
+# unrelated one about 1.4), the error itself is reported per row and in the report.
 TOLERANCE = {
     ("float32", "cpu"): 1e-4,
     ("float32", "cuda"): 5e-3,
@@ -15,8 +16,8 @@ TOLERANCE = {
     ("float16", "cuda"): 1e-2,
     ("bfloat16", "cpu"): 5e-2,
     ("bfloat16", "cuda"): 5e-2,
-    ("int8", "cpu"): 0.35,
-    ("int8", "cuda"): 0.35,
+    ("int8", "cpu"): 0.75,
+    ("int8", "cuda"): 0.75,
 }
 
 
