@@ -109,10 +109,10 @@ def check(run_dir: str, reference: str) -> None:
     print(f"within 10%: {int(within.sum())} of {len(same)}")
     best_ref = ref.loc[ref.groupby("stack_id")["ms_per_forward"].idxmin()].set_index("stack_id")
     best_run = ok.loc[ok.groupby("stack_id")["ms_per_forward"].idxmin()].set_index("stack_id")
-    both = best_ref.join(best_run[["runtime", "source", "ms_per_forward"]], rsuffix="_convbench", how="inner")
+    both = best_ref.join(best_run[["runtime", "source", "ms_per_forward"]].add_suffix("_convbench"), how="inner")
     both["fastest convbench / fastest reference"] = both["ms_per_forward_convbench"] / both["ms_per_forward"]
     print("\nFastest configuration per stack: convbench's (any runtime) vs the fastest reference mode:")
-    print(both[["mode", "ms_per_forward", "runtime_convbench", "source", "ms_per_forward_convbench",
+    print(both[["mode", "ms_per_forward", "runtime_convbench", "source_convbench", "ms_per_forward_convbench",
                 "fastest convbench / fastest reference"]].to_string(float_format="%.4f"))
     close = both["fastest convbench / fastest reference"] <= 1.1
     print(f"fastest within 10% of (or faster than) the fastest reference: {int(close.sum())} of {len(both)}")
