@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from convbench.analysis.ratios import medians_at_common_channels
 from convbench.models.variants import VARIANTS
 
 # (framework, native runtime, native source, runtime on the export, exporter)
@@ -22,12 +23,10 @@ def native_vs_onnx(results: pd.DataFrame) -> pd.DataFrame:
             here = ok[(ok["device"] == device) & (ok["dtype"] == dtype)]
             a = here[(here["runtime"] == native) & (here["source"] == native_source)]
             b = here[(here["runtime"] == onnx_runtime) & (here["source"] == exporter)]
-            common = set(a["channels"]) & set(b["channels"])
-            if not common:
+            common = medians_at_common_channels(a, b)
+            if common is None:
                 continue
-            channels = max(common)
-            a_ms = a[a["channels"] == channels].groupby("variant")["ms_per_forward"].median()
-            b_ms = b[b["channels"] == channels].groupby("variant")["ms_per_forward"].median()
+            channels, a_ms, b_ms = common
             for variant in VARIANTS:
                 if variant in a_ms and variant in b_ms:
                     rows.append({"framework": framework, "device": device, "dtype": dtype, "channels": channels,

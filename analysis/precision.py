@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from convbench.analysis.ratios import label
+from convbench.analysis.ratios import label, medians_at_common_channels
 from convbench.models.variants import VARIANTS
 from convbench.spec import REFERENCE_DTYPE
 
@@ -20,12 +20,10 @@ def precision_speedups(results: pd.DataFrame) -> pd.DataFrame:
     for key, group in ok.groupby(SAME_RUNTIME, sort=False):
         base = group[group["dtype"] == REFERENCE_DTYPE]
         for dtype, low in group[group["dtype"] != REFERENCE_DTYPE].groupby("dtype", sort=False):
-            common = set(base["channels"]) & set(low["channels"])
-            if not common:
+            common = medians_at_common_channels(base, low)
+            if common is None:
                 continue
-            channels = max(common)
-            base_ms = base[base["channels"] == channels].groupby("variant")["ms_per_forward"].median()
-            low_ms = low[low["channels"] == channels].groupby("variant")["ms_per_forward"].median()
+            channels, base_ms, low_ms = common
             row = {"runtime": label(*key, dtype), "C": channels}
             row.update({v: base_ms[v] / low_ms[v] for v in VARIANTS if v in base_ms and v in low_ms})
             row["worst parity_rel_err"] = low["parity_rel_err"].max()

@@ -32,6 +32,16 @@ def times_at_largest_channels(results: pd.DataFrame) -> pd.DataFrame:
     return times
 
 
+def medians_at_common_channels(a: pd.DataFrame, b: pd.DataFrame) -> tuple[int, pd.Series, pd.Series] | None:
+    """The largest channel count both groups of ok rows were timed at, and each group's median ms per forward per
+    conv type there; None where they share none."""
+    common = set(a["channels"]) & set(b["channels"])
+    if not common:
+        return None
+    channels = max(common)
+    return (channels, *(g[g["channels"] == channels].groupby("variant")["ms_per_forward"].median() for g in (a, b)))
+
+
 def vs_conv3x3(times: pd.DataFrame) -> pd.DataFrame:
     """Each conv type's time over conv3x3's, per row of `times_at_largest_channels`."""
     variants = [v for v in VARIANTS if v in times.columns]

@@ -1,7 +1,8 @@
-"""The results store: results/<run id>/results.csv, one tidy row per case, appended as each case finishes.
-
-The same table is written as results.parquet when the run ends (or is interrupted), `env.json` holds the
-environment once per run, and results/latest points at the newest run.
+"""The results store, one run directory: results.csv (one tidy row per case, appended once its last process has
+timed it), processes.csv (one row per case and worker process, appended as each finishes, so a run resumes
+mid-repeat), kernels.csv (what each profiled case ran), conditions.jsonl, env.json (the environment once per run),
+workers.log; results.parquet holds results.csv's table when the run ends. results/latest points at the newest
+run of the results folder.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from convbench.models.variants import VARIANTS
@@ -41,6 +42,14 @@ def assert_one_line_error(run: CliRun, *needles: str) -> None:
     assert "Traceback" not in run.stderr
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
+
+
+def bench_conv3x3_in_ort(artifacts_root: Path, results_root: Path) -> pd.DataFrame:
+    """Time conv3x3 of the small sweep in onnxruntime on both exports; its result rows indexed by source."""
+    run = convbench("bench", *SMALL_SWEEP, *QUICK_TIMING, "--variants", "conv3x3", "--runtimes", "ort",
+                    "--artifacts", str(artifacts_root), "--results", str(results_root))
+    assert run.returncode == 0, run.stderr
+    return pd.read_csv(results_root / "latest" / "results.csv").set_index("source")
 
 
 @pytest.fixture(scope="session")

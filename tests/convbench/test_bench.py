@@ -8,7 +8,15 @@ import pytest
 from convbench.artifacts import Artifacts, sha256_of
 from convbench.results import COLUMNS
 from convbench.spec import StackSpec
-from tests.conftest import PROCESSES, QUICK_TIMING, SMALL_SPECS, SMALL_SWEEP, assert_one_line_error, convbench
+from tests.conftest import (
+    PROCESSES,
+    QUICK_TIMING,
+    SMALL_SPECS,
+    SMALL_SWEEP,
+    assert_one_line_error,
+    bench_conv3x3_in_ort,
+    convbench,
+)
 
 CONTRACT = ["variant", "channels", "layers", "batch", "image", "runtime", "source", "device", "ms_per_forward",
             "ms_iqr", "cv", "samples", "iterations", "gflop", "status", "reason"]
@@ -157,10 +165,7 @@ def test_an_onnx_file_that_computes_something_else_is_failed_not_timed(exported,
     wrong = (manifest["source"] == "torch") & (manifest["stack_id"] == conv3x3.stack_id)
     manifest.loc[wrong, "sha256"] = sha256_of(artifacts.onnx_path("torch", conv3x3))
     manifest.to_csv(artifacts.manifest_path, index=False)
-    run = convbench("bench", *SMALL_SWEEP, *QUICK_TIMING, "--variants", "conv3x3", "--runtimes", "ort",
-                    "--artifacts", str(artifacts.root), "--results", str(tmp_path / "results"))
-    assert run.returncode == 0, run.stderr
-    rows = pd.read_csv(tmp_path / "results" / "latest" / "results.csv").set_index("source")
+    rows = bench_conv3x3_in_ort(artifacts.root, tmp_path / "results")
     assert rows.loc["torch.onnx", "status"] == "failed"
     assert "parity" in rows.loc["torch.onnx", "reason"]
     assert pd.isna(rows.loc["torch.onnx", "ms_per_forward"])

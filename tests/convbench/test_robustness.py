@@ -13,7 +13,14 @@ from convbench.bench import BenchOptions, plan_cases, run_bench
 from convbench.harness import TimingConfig
 from convbench.results import ResultsStore
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo
-from tests.conftest import QUICK_TIMING, SMALL_SPECS, SMALL_SWEEP, assert_one_line_error, convbench
+from tests.conftest import (
+    QUICK_TIMING,
+    SMALL_SPECS,
+    SMALL_SWEEP,
+    assert_one_line_error,
+    bench_conv3x3_in_ort,
+    convbench,
+)
 
 QUICK = TimingConfig(warmup_seconds=0.01, sample_seconds=0.005, budget_seconds=0.04, min_samples=2,
                      max_samples=3, processes=2)
@@ -92,10 +99,7 @@ def test_a_changed_onnx_file_is_a_failed_row_telling_to_export_again(exported, t
     conv3x3 = next(s for s in SMALL_SPECS if s.variant == "conv3x3")
     with artifacts.onnx_path("torch", conv3x3).open("ab") as handle:
         handle.write(b"\0")  # one byte more: the file no longer is the one exported
-    run = convbench("bench", *SMALL_SWEEP, *QUICK_TIMING, "--variants", "conv3x3", "--runtimes", "ort",
-                    "--artifacts", str(artifacts.root), "--results", str(tmp_path / "results"))
-    assert run.returncode == 0, run.stderr
-    rows = pd.read_csv(tmp_path / "results" / "latest" / "results.csv").set_index("source")
+    rows = bench_conv3x3_in_ort(artifacts.root, tmp_path / "results")
     assert rows.loc["torch.onnx", "status"] == "failed"
     assert "changed since export" in rows.loc["torch.onnx", "reason"]
     assert "run `convbench export`" in rows.loc["torch.onnx", "reason"]
