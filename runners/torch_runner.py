@@ -18,6 +18,7 @@ from convbench.runners.profilers import KernelTime, torch_kernel_time
 from convbench.spec import Case
 
 Forward = Callable[[], torch.Tensor]
+CUDA_GRAPH_COMPILE_MODES = ("reduce-overhead", "max-autotune")  # torch.compile modes that record CUDA graphs
 
 
 class TorchEager:
@@ -133,11 +134,13 @@ class TorchCompile(TorchEager):
             forward = self._compiled(model, x, fullgraph=False)
         options.update(compiler="torch.compile (inductor)", compile_mode=self.mode or "default",
                        graph_breaks=graph_breaks)
+        if x.is_cuda:  # inductor's CUDA-graph trees, not convbench's own capture
+            options["cuda_graph"] = self.mode in CUDA_GRAPH_COMPILE_MODES
         return forward
 
     def _compiled(self, model: torch.nn.Module, x: torch.Tensor, fullgraph: bool) -> Forward:
         compiled = torch.compile(model, mode=self.mode, fullgraph=fullgraph)
-        cuda_graphs = x.is_cuda and self.mode in ("reduce-overhead", "max-autotune")
+        cuda_graphs = x.is_cuda and self.mode in CUDA_GRAPH_COMPILE_MODES
 
         def forward() -> torch.Tensor:
             if cuda_graphs:  # each call a new step of inductor's CUDA-graph trees (outputs of the last are reused)
