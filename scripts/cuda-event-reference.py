@@ -2,10 +2,10 @@
 back to back between two CUDA events, five times, the median per forward. No convbench harness, worker or
 runner is involved; only the stack builder and its seeded weights are shared, so both time the same model.
 
-Host-bound modes (eager, channels_last) move by up to 1.7x between fresh processes on the same machine, so the
-reference, like convbench, times every stack in `--processes` fresh Python processes (each its own shuffled
-order; torch.compile modes last in each, so no eager figure follows a compile) and reports the median of the
-process medians with its range.
+Host-bound modes (eager, channels_last) moved by up to 1.9x between fresh processes on one H100 (2026-11-25),
+so the reference, like convbench, times every stack in `--processes` fresh Python processes (each its own
+shuffled order; torch.compile modes last in each, so no eager figure follows a compile) and reports the median
+of the process medians with its range.
 
 Run on the GPU machine (same call as the convbench sweep it checks):
     python3 scripts/cuda-event-reference.py --out ref.csv [--processes 3] [--channels 8 64] [--variants ...]
@@ -184,6 +184,8 @@ def main() -> int:
     parser.add_argument("--check", nargs=2, metavar=("RUN_DIR", "REFERENCE_CSV"))
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)  # one process of a measurement
     args = parser.parse_args()
+    if args.processes < 1:
+        parser.error(f"--processes must be at least 1, got {args.processes}")
     if args.check:
         check(*args.check)
     elif args.out and args.child is not None:
