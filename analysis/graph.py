@@ -233,3 +233,14 @@ def inventory(artifacts: Artifacts) -> pd.DataFrame:
             "parity_rel_err": max(entry["native_rel_err"], entry["onnx_rel_err"]),
         })
     return pd.DataFrame(rows)
+
+
+def updated_inventory(previous: pd.DataFrame | None, current: pd.DataFrame) -> pd.DataFrame:
+    """A run's graph inventory after a bench: `current` (the files in the export manifest now) plus `previous`'s
+    rows for files not in it, so a run resumed after a narrower export keeps what its earlier parts ran on."""
+    if previous is None or previous.empty or "file" not in previous:
+        return current
+    if current.empty:
+        return previous
+    kept = previous[~previous["file"].isin(current["file"])]
+    return pd.concat([kept, current], ignore_index=True) if not kept.empty else current

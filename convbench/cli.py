@@ -256,7 +256,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _bench_locked(args: argparse.Namespace, store, artifacts: Artifacts, config: TimingConfig,
                   cases: list[Case]) -> int:
-    from convbench.analysis.graph import inventory
+    import pandas as pd
+
+    from convbench.analysis.graph import inventory, updated_inventory
     from convbench.analysis.report import GRAPHS_FILE, write_report
     from convbench.bench import BenchOptions, run_bench
     from convbench.results import read_results
@@ -319,7 +321,9 @@ def _bench_locked(args: argparse.Namespace, store, artifacts: Artifacts, config:
     store.write_parquet()
     print_seed_tables(read_results(store.csv_path))
     if artifacts.manifest_path.exists():
-        inventory(artifacts).to_csv(store.run_dir / GRAPHS_FILE, index=False)
+        graphs_path = store.run_dir / GRAPHS_FILE
+        previous = pd.read_csv(graphs_path) if graphs_path.exists() else None
+        updated_inventory(previous, inventory(artifacts)).to_csv(graphs_path, index=False)
     report = write_report(store.run_dir)
     console.print(escape(f"results: {store.csv_path} (and {store.parquet_path.name}, {store.processes_path.name}, "
                          f"env.json, {store.conditions_path.name}); report: {report}"

@@ -1,8 +1,9 @@
 import json
 
+import pandas as pd
 import pytest
 
-from convbench.analysis.graph import compare, inspect_onnx, inventory, to_dot
+from convbench.analysis.graph import compare, inspect_onnx, inventory, to_dot, updated_inventory
 from convbench.artifacts import Artifacts
 from convbench.models.variants import VARIANTS
 from tests.conftest import SMALL_SPECS, assert_one_line_error, convbench
@@ -87,3 +88,12 @@ def test_a_model_that_fails_the_checker_gives_a_clean_error(tmp_path):
     path = tmp_path / "broken.onnx"
     path.write_bytes(helper.make_model(graph).SerializeToString())
     assert_one_line_error(convbench("inspect", str(path)), str(path), "fails the ONNX checker")
+
+
+def test_a_resumed_run_keeps_the_graphs_of_its_earlier_parts():
+    earlier = pd.DataFrame({"file": ["onnx/torch/a.onnx", "onnx/torch/a-int8.onnx"], "nodes": [16, 66]})
+    now = pd.DataFrame({"file": ["onnx/torch/a.onnx", "onnx/torch/b.onnx"], "nodes": [17, 16]})
+    merged = updated_inventory(earlier, now).set_index("file")["nodes"].to_dict()
+    assert merged == {"onnx/torch/a-int8.onnx": 66, "onnx/torch/a.onnx": 17, "onnx/torch/b.onnx": 16}
+    assert updated_inventory(None, now).equals(now)
+    assert updated_inventory(earlier, now.iloc[0:0]).equals(earlier)
