@@ -248,9 +248,9 @@ def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> Ker
     self time of the ops under `scope` (the model's name).
 
     One session per forward because one long session slows TensorFlow's CPU ops more the longer it records (2-core
-    machine, keras-tf conv1x1 C=64: 35 ms a forward unprofiled, 80 ms profiled over 3 forwards, 243 ms over 20),
-    and slows the model's ops more than model.predict's own work, which skewed predict's kernel share; a session
-    per forward stayed within about 15% of the unprofiled time (a session costs about 11 ms, outside the timing)."""
+    machine, keras-tf conv1x1 C=64: 35 ms a forward unprofiled, 80 ms profiled over 3 forwards, 243 ms over 20;
+    a full CPU sweep's profiled keras-tf runs reached 12x their timed medians, and 0.74x-1.94x with a session per
+    forward). A session costs about 11 ms, outside the timed forward."""
     import tensorflow as tf
 
     forward()
@@ -275,7 +275,7 @@ def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> Ker
                 total[1] += int(op["occurrences"])
     if not totals:
         return not_measured(f"TensorFlow's profile shows no op under the model's scope {scope!r}")
-    rows = kernel_rows(((name, "kernel", ms, int(count)) for name, (ms, count) in totals.items()), forwards)
+    rows = kernel_rows(((name, "kernel", us, int(count)) for name, (us, count) in totals.items()), forwards)
     convs = sum(count for name, (_, count) in totals.items() if "Conv" in name)
     return KernelTime(sum(r.ms_per_forward for r in rows), wall_s * 1e3 / forwards, convs / forwards if convs else NAN,
                       "TensorFlow profiler (framework_op_stats), one session per forward: self time of the model's ops",
