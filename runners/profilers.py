@@ -106,6 +106,17 @@ def _quiet_stderr():
             os.close(saved)
 
 
+def settle(call: Callable[[], Any], forwards: int = 3, seconds: float = 0.3) -> None:
+    """Unprofiled forwards before a profiled run, at least `forwards` and `seconds` of them, as the timed runs warm
+    up: a runtime's first forwards after set-up are slower (a freshly built Keras model's predict took 6 forwards to
+    settle on the 2-core machine, 376 ms then 111, 98, ..., 70), and a profile of them would charge that to the
+    kernels."""
+    start, done = time.perf_counter(), 0
+    while done < forwards or time.perf_counter() - start < seconds:
+        call()
+        done += 1
+
+
 def _device_kind(name: str) -> str:
     return "copy" if name.startswith("Memcpy") else "memset" if name.startswith("Memset") else "kernel"
 
@@ -119,7 +130,7 @@ def torch_kernel_time(forward: Callable[[], Any], sync: Callable[[Any], None] | 
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
-    forward()  # not profiled: the first call of a fresh profiler pays its own set-up
+    settle(forward)
     with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU]) as prof:
         start = time.perf_counter()
         for _ in range(forwards):
@@ -144,7 +155,7 @@ def cupti_kernel_time(forward: Callable[[], Any], sync: Callable[[Any], None] | 
         if sync is not None:
             sync(out)
 
-    synced()  # not profiled: the first call of a fresh profiler pays its own set-up
+    settle(synced)
     with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         start = time.perf_counter()
         for _ in range(forwards):
@@ -225,7 +236,7 @@ def ort_kernel_time(path: Path, options: Any, providers: list[Any], x: Any, forw
 def openvino_kernel_time(request: Any, x: Any, forwards: int) -> KernelTime:
     """OpenVINO's per-node performance counters (a request compiled with profiling on) over `forwards` infers
     after one unprofiled: each executed node's real time, named by node type and the primitive that ran it."""
-    request.infer({0: x})
+    settle(lambda: request.infer({0: x}))
     events, convs, walls = [], 0, []
     for _ in range(forwards):
         start = time.perf_counter()
@@ -243,43 +254,56 @@ def openvino_kernel_time(request: Any, x: Any, forwards: int) -> KernelTime:
 
 
 def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> KernelTime:
-    """TensorFlow's profiler over `forwards` calls after one unprofiled, each call in its own profiler session;
-    per-op self times from TensorFlow's framework_op_stats converter, summed over the sessions. Kernel time: the
-    self time of the ops under `scope` (the model's name).
+    """TensorFlow's profiler over `forwards` calls after the runtime has settled, each call in its own profiler
+    session; per-op self times from TensorFlow's framework_op_stats converter. Kernel time: the median over the
+    sessions of the self time of the ops under `scope` (the model's name); kernel rows: each op type's mean.
 
     One session per forward because one long session slows TensorFlow's CPU ops more the longer it records (2-core
     machine, keras-tf conv1x1 C=64: 35 ms a forward unprofiled, 80 ms profiled over 3 forwards, 243 ms over 20;
     a full CPU sweep's profiled keras-tf runs reached 12x their timed medians, and 0.74x-1.94x with a session per
-    forward). A session costs about 11 ms, outside the timed forward."""
-    import tensorflow as tf
-
-    forward()
+    forward). A session costs about 11 ms, outside the timed forward. Medians, because on that machine one
+    forward in a few can take 1.5x-2x the others."""
+    settle(forward)
     totals: dict[str, list[float]] = {}  # op type -> [self time in microseconds, occurrences], over all sessions
-    wall_s = 0.0
+    kernel_us, wall_ms = [], []
     for _ in range(forwards):
-        with tempfile.TemporaryDirectory() as logdir:
-            tf.profiler.experimental.start(logdir)
-            try:
-                start = time.perf_counter()
-                forward()
-                wall_s += time.perf_counter() - start
-            finally:
-                tf.profiler.experimental.stop()
-            ops = _tf_framework_ops([str(p) for p in Path(logdir).rglob("*.xplane.pb")])
-        if isinstance(ops, str):
-            return not_measured(ops)
-        for op in ops:
-            if str(op["operation"]).split("/")[0].startswith(scope):
-                total = totals.setdefault(str(op["type"]), [0.0, 0])
-                total[0] += float(op["total_self_time"])
-                total[1] += int(op["occurrences"])
+        session = tf_profiled_forward(forward, scope)
+        if isinstance(session, str):
+            return not_measured(session)
+        wall, model_ops = session
+        wall_ms.append(wall)
+        kernel_us.append(sum(float(op["total_self_time"]) for op in model_ops))
+        for op in model_ops:
+            total = totals.setdefault(str(op["type"]), [0.0, 0])
+            total[0] += float(op["total_self_time"])
+            total[1] += int(op["occurrences"])
     if not totals:
         return not_measured(f"TensorFlow's profile shows no op under the model's scope {scope!r}")
     rows = kernel_rows(((name, "kernel", us, int(count)) for name, (us, count) in totals.items()), forwards)
     convs = sum(count for name, (_, count) in totals.items() if "Conv" in name)
-    return KernelTime(sum(r.ms_per_forward for r in rows), wall_s * 1e3 / forwards, convs / forwards if convs else NAN,
+    return KernelTime(statistics.median(kernel_us) / 1e3, statistics.median(wall_ms),
+                      convs / forwards if convs else NAN,
                       "TensorFlow profiler (framework_op_stats), one session per forward: self time of the model's ops",
                       kernels=rows)
+
+
+def tf_profiled_forward(forward: Callable[[], Any], scope: str) -> tuple[float, list[dict[str, Any]]] | str:
+    """One forward in its own TensorFlow profiler session: its wall time in ms and the framework_op_stats rows of
+    the ops under `scope`; a string says why there are none."""
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        try:
+            start = time.perf_counter()
+            forward()
+            wall_ms = (time.perf_counter() - start) * 1e3
+        finally:
+            tf.profiler.experimental.stop()
+        ops = _tf_framework_ops([str(p) for p in Path(logdir).rglob("*.xplane.pb")])
+    if isinstance(ops, str):
+        return ops
+    return wall_ms, [op for op in ops if str(op["operation"]).split("/")[0].startswith(scope)]
 
 
 def _tf_framework_ops(spaces: list[str]) -> list[dict[str, Any]] | str:

@@ -1,6 +1,7 @@
 """The profiler parses on real runs: one convolution event per layer per forward, kernel share by FLOPs."""
 
 import functools
+import time
 
 import pytest
 import torch
@@ -124,3 +125,14 @@ def test_a_host_timed_share_above_one_counts_the_whole_timed_median():
     overlapping = KernelTime(kernel_ms=11.0, profiled_wall_ms=10.0, conv_events=16, method="m")
     assert overlapping.share == pytest.approx(1.1) and overlapping.kernel_ms_for(8.0) == 8.0
     assert KernelTime(5.0, 10.0, 16, "m").kernel_ms_for(8.0) == 4.0
+
+
+def test_settle_runs_at_least_the_forwards_and_the_seconds_asked_for():
+    from convbench.runners.profilers import settle
+
+    calls = []
+    settle(lambda: calls.append(1), forwards=3, seconds=0.0)
+    assert len(calls) == 3
+    calls.clear()
+    settle(lambda: calls.append(time.sleep(0.01)), forwards=1, seconds=0.05)
+    assert len(calls) >= 4  # 10 ms forwards until 50 ms have passed
