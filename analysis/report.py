@@ -75,12 +75,20 @@ def _file_name(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts)) + ".png"
 
 
+def _run_title(results: pd.DataFrame, run_dir: Path) -> str:
+    """The run's id (as its rows record it), and the folder's name where that differs (a copied run)."""
+    ids = sorted(str(i) for i in results["run_id"].dropna().unique()) if "run_id" in results else []
+    if not ids or ids == [run_dir.name]:
+        return f"run {run_dir.name}"
+    return f"run {', '.join(ids)} (folder {run_dir.name})"
+
+
 def write_report(run_dir: Path) -> Path:
     """Write run_dir/report.md and its PNGs; return the report's path."""
     run_dir = Path(run_dir)
     results = read_results(run_dir / "results.csv")
     env = json.loads((run_dir / "env.json").read_text()) if (run_dir / "env.json").exists() else {}
-    out: list[str] = [f"# convbench report: run {run_dir.name}", "",
+    out: list[str] = [f"# convbench report: {_run_title(results, run_dir)}", "",
                       "Generated from this folder's results.csv, processes.csv, conditions.jsonl and env.json; no "
                       "model was run to write it. Times are throughput per forward (forwards back to back, the "
                       "device synchronised once per sample), the median over fresh processes of each process's "

@@ -106,11 +106,11 @@ def _quiet_stderr():
             os.close(saved)
 
 
-def settle(call: Callable[[], Any], forwards: int = 3, seconds: float = 0.3) -> None:
-    """Unprofiled forwards before a profiled run, at least `forwards` and `seconds` of them, as the timed runs warm
-    up: a runtime's first forwards after set-up are slower (a freshly built Keras model's predict took 6 forwards to
-    settle on the 2-core machine, 376 ms then 111, 98, ..., 70), and a profile of them would charge that to the
-    kernels."""
+def settle(call: Callable[[], Any], forwards: int = 2, seconds: float = 0.1) -> None:
+    """Unprofiled forwards before a profiled run, as many as a timed process runs before its samples (the harness
+    times a first forward, then warms up for at least one more and 0.1 s): a runtime's first forwards after set-up
+    are slower (a freshly built Keras model's predict on the 2-core machine: 376 ms, then 111, 98, 120, 92, ..., 70),
+    and a profile of them would charge that to the kernels the timed samples never saw."""
     start, done = time.perf_counter(), 0
     while done < forwards or time.perf_counter() - start < seconds:
         call()

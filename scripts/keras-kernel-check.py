@@ -44,8 +44,8 @@ def check(spec: StackSpec, rounds: int, seconds: float, threads: int) -> dict[st
     tf_forward = KerasTFFunction(threads).prepare(Case(spec, "keras-tf", "keras", "cpu"), artifacts).forward
     predict_forward = KerasPredict(threads).prepare(Case(spec, "keras-predict", "keras", "cpu"), artifacts).forward
     scope = model_scope(Case(spec, "keras-tf", "keras", "cpu"))
-    settle(tf_forward)
-    settle(predict_forward)
+    settle(tf_forward, forwards=3, seconds=0.3)
+    settle(predict_forward, forwards=3, seconds=0.3)
     tf_a, predict, tf_b = [], [], []
     start = time.perf_counter()
     while len(predict) < rounds or time.perf_counter() - start < seconds:

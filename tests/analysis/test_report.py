@@ -169,3 +169,15 @@ def test_findings_on_a_run_of_two_conv_types_say_not_measured(tmp_path):
     texts = [f.text for f in findings(pd.read_csv(run / "results.csv"))]
     assert texts[0].startswith("Not measured") and texts[4].startswith("Not measured")
     assert "## Findings" in write_report(run).read_text()
+
+
+def test_report_of_a_renamed_run_directory_names_the_run_its_rows_record(tmp_path):
+    run_dir = write_run(tmp_path / "cpu-2core")
+    table = pd.read_csv(run_dir / "results.csv")
+    table["run_id"] = "20261125-070233"
+    table.to_csv(run_dir / "results.csv", index=False)
+    title = write_report(run_dir).read_text().splitlines()[0]
+    assert title == "# convbench report: run 20261125-070233 (folder cpu-2core)"
+    table["run_id"] = "cpu-2core"
+    table.to_csv(run_dir / "results.csv", index=False)
+    assert write_report(run_dir).read_text().splitlines()[0] == "# convbench report: run cpu-2core"
