@@ -141,10 +141,7 @@ def profile_case(task: CaseTask, artifacts_root: str) -> dict[str, object]:
     except Exception as error:  # a profiler's failure leaves the timing as it is
         return {"kernel_method": f"not measured: {one_line(error)}"}
     kernel = kt.kernel_ms_for(median_ms)
-    method = kt.method
-    if kt.host_timed and kernel == kernel:
-        method += ", its share of the profiled run applied to the timed median" + (
-            f" (the kernels summed to {kt.share:.0%} of the profiled wall: taken as all of it)" if kt.share > 1 else "")
+    method = kt.method + kt.applied(median_ms)
     return {"kernel_ms_per_forward": kernel, "overhead_ms_per_forward": median_ms - kernel,
             "profiled_ms_per_forward": kt.profiled_wall_ms, "conv_events_per_forward": kt.conv_events,
             "kernel_method": method, "copy_ms_per_forward": kt.copy_ms, "launches_per_forward": kt.launches,

@@ -34,6 +34,8 @@ from typing import Any
 
 NAN = float("nan")
 FORWARD_RANGE = "convbench.forward"  # the host range that marks each profiled forward on CUDA
+PROJECTED_SHARE = 0.5  # host-timed kernels at least this share of the profiled wall: projected onto the timed median
+TF_MIN_SESSIONS = 7  # TensorFlow kernel time: the median of at least this many one-forward profiler sessions
 LAUNCH_CALLS = ("cudaLaunchKernel", "cuLaunchKernel", "cudaGraphLaunch", "cuGraphLaunch", "cudaLaunchCooperative")
 
 
@@ -67,12 +69,35 @@ class KernelTime:
         return self.kernel_ms / self.profiled_wall_ms
 
     def kernel_ms_for(self, timed_ms: float) -> float:
-        """Kernel time against the timed (unprofiled) median. Host-timed profilers slow the run they time, so
-        their kernel share of the profiled run is applied to the timed median, at most all of it (node times that
-        overlap can sum past the wall); device-timed kernel durations (CUPTI) are taken as they are."""
+        """Kernel time against the timed (unprofiled) median of other processes.
+
+        Device-timed kernel durations (CUPTI) are taken as they are. A host-timed profiler times the kernels inside
+        a profiled run, at the profile process's speed and slowed by the profiler itself; then:
+        - where the kernels are at least PROJECTED_SHARE of the profiled wall, their share of it is applied to the
+          timed median (the difference between profiled and timed forwards falls on kernels and the rest in
+          proportion), at most all of it: node times that overlap can sum past the wall;
+        - where they are less, the rest of the forward is what moves between forwards, and a share of it says
+          nothing of the kernels: the kernel time is taken as profiled, at most the timed median. model.predict on
+          the 2-core machine: its 16 Conv2D took 181-191 ms in forwards of 244 to 359 ms (conv3x3 C=64); its
+          profiled share applied to the timed median put its kernels a median 1.25x keras-tf's in a full sweep."""
         if not self.host_timed:
             return self.kernel_ms
-        return timed_ms * min(1.0, self.share)
+        if self.share >= PROJECTED_SHARE:
+            return timed_ms * min(1.0, self.share)
+        return min(self.kernel_ms, timed_ms)
+
+    def applied(self, timed_ms: float) -> str:
+        """How kernel_ms_for(timed_ms) took the profiled time, said after `method` ("" where as the device timed it
+        or not measured)."""
+        if not self.host_timed or self.kernel_ms != self.kernel_ms:
+            return ""
+        if self.share >= PROJECTED_SHARE:
+            return ", its share of the profiled run applied to the timed median" + (
+                f" (the kernels summed to {self.share:.0%} of the profiled wall: taken as all of it)"
+                if self.share > 1 else "")
+        return (f", as profiled (the kernels were {self.share:.0%} of the profiled wall, under "
+                f"{PROJECTED_SHARE:.0%}: the rest of the forward is what varies)"
+                + (", capped at the timed median" if self.kernel_ms > timed_ms else ""))
 
 
 def not_measured(why: str) -> KernelTime:
@@ -254,19 +279,23 @@ def openvino_kernel_time(request: Any, x: Any, forwards: int) -> KernelTime:
 
 
 def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> KernelTime:
-    """TensorFlow's profiler over `forwards` calls after the runtime has settled, each call in its own profiler
-    session; per-op self times from TensorFlow's framework_op_stats converter. Kernel time: the median over the
-    sessions of the self time of the ops under `scope` (the model's name); kernel rows: each op type's mean.
+    """TensorFlow's profiler over `forwards` calls (at least TF_MIN_SESSIONS) after the runtime has settled, each
+    call in its own profiler session; per-op self times from TensorFlow's framework_op_stats converter. Kernel time:
+    the median over the sessions of the self time of the ops under `scope` (the model's name); kernel rows: each op
+    type's mean.
 
     One session per forward because one long session slows TensorFlow's CPU ops more the longer it records (2-core
     machine, keras-tf conv1x1 C=64: 35 ms a forward unprofiled, 80 ms profiled over 3 forwards, 243 ms over 20;
     a full CPU sweep's profiled keras-tf runs reached 12x their timed medians, and 0.74x-1.94x with a session per
-    forward). A session costs about 11 ms, outside the timed forward. Medians, because on that machine one
-    forward in a few can take 1.5x-2x the others."""
+    forward). A session costs about 11 ms, outside the timed forward. Medians of at least TF_MIN_SESSIONS, because on
+    that machine one forward in a few can take 1.5x-2x the others (keras-tf conv1x1 C=16: 3.8 to 9.5 ms of kernels
+    in 12 consecutive sessions), and model.predict's first sessions after set-up more than its later ones (conv3x1
+    C=32: 27.5, 24.6, 25.2, 24.5, then 21-22 ms); a 0.2 s profile gave predict only 3 or 4."""
     settle(forward)
     totals: dict[str, list[float]] = {}  # op type -> [self time in microseconds, occurrences], over all sessions
     kernel_us, wall_ms = [], []
-    for _ in range(forwards):
+    sessions = max(forwards, TF_MIN_SESSIONS)
+    for _ in range(sessions):
         session = tf_profiled_forward(forward, scope)
         if isinstance(session, str):
             return not_measured(session)
@@ -279,10 +308,10 @@ def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> Ker
             total[1] += int(op["occurrences"])
     if not totals:
         return not_measured(f"TensorFlow's profile shows no op under the model's scope {scope!r}")
-    rows = kernel_rows(((name, "kernel", us, int(count)) for name, (us, count) in totals.items()), forwards)
+    rows = kernel_rows(((name, "kernel", us, int(count)) for name, (us, count) in totals.items()), sessions)
     convs = sum(count for name, (_, count) in totals.items() if "Conv" in name)
     return KernelTime(statistics.median(kernel_us) / 1e3, statistics.median(wall_ms),
-                      convs / forwards if convs else NAN,
+                      convs / sessions if convs else NAN,
                       "TensorFlow profiler (framework_op_stats), one session per forward: self time of the model's ops",
                       kernels=rows)
 
