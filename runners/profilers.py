@@ -292,7 +292,7 @@ def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> Ker
     in 12 consecutive sessions), and model.predict's first sessions after set-up more than its later ones (conv3x1
     C=32: 27.5, 24.6, 25.2, 24.5, then 21-22 ms); a 0.2 s profile gave predict only 3 or 4."""
     settle(forward)
-    totals: dict[str, list[float]] = {}  # op type -> [self time in microseconds, occurrences], over all sessions
+    totals: dict[str, list[float]] = {}  # op type -> [self time in microseconds, ops run], over all sessions
     kernel_us, wall_ms = [], []
     sessions = max(forwards, TF_MIN_SESSIONS)
     for _ in range(sessions):
@@ -305,7 +305,7 @@ def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> Ker
         for op in model_ops:
             total = totals.setdefault(str(op["type"]), [0.0, 0])
             total[0] += float(op["total_self_time"])
-            total[1] += int(op["occurrences"])
+            total[1] += 1  # a graph op runs once a forward; see tf_profiled_forward
     if not totals:
         return not_measured(f"TensorFlow's profile shows no op under the model's scope {scope!r}")
     rows = kernel_rows(((name, "kernel", us, int(count)) for name, (us, count) in totals.items()), sessions)
@@ -318,7 +318,11 @@ def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> Ker
 
 def tf_profiled_forward(forward: Callable[[], Any], scope: str) -> tuple[float, list[dict[str, Any]]] | str:
     """One forward in its own TensorFlow profiler session: its wall time in ms and the framework_op_stats rows of
-    the ops under `scope`; a string says why there are none."""
+    the ops under `scope`, one row per op of the model's graph; a string says why there are none.
+
+    A row's `occurrences` counts trace events, not runs: oneDNN's `_MklNativeConv2D` (TensorFlow on AVX-512 CPUs)
+    logs two per run at batch 32 (32 events over the 16 conv ops of one forward, their self times summing to 15.4
+    ms of a 16.7 ms forward), one at batch 2; each op of the graph runs once a forward, so a row is one run."""
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory() as logdir:
