@@ -6,7 +6,8 @@ kernels' time moves by more than the difference looked for between those passes.
 keras-tf twice (A, then B after predict) and keras-predict once, one forward per TensorFlow profiler session as
 the sweep does, for at least --rounds rounds and --seconds per stack. Per stack it reports the medians over
 rounds: the predict/tf kernel ratio, and tf-B/tf-A, the agreement of keras-tf with itself, which is the floor
-under any comparison of two profiled passes.
+under any comparison of two profiled passes. On two cores the alternation has a bias of its own: predict's trailing
+work slows the keras-tf forward that follows it (docs/results/cpu-16core-keras/NOTES.md).
 
     python scripts/keras-kernel-check.py [--channels 8 16 32 64] [--variants ...] [--rounds 7] [--seconds 3]
                                          [--out check.csv]

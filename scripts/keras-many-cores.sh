@@ -8,7 +8,6 @@
 #                                              outputs every runtime's parity is checked against)
 #   scripts/keras-many-cores.sh bench THREADS  time and profile both runtimes with THREADS intra-op threads into
 #                                              /tmp/keras-<THREADS>t, packed into $OUT/keras-<THREADS>t.tgz
-#   scripts/keras-many-cores.sh check THREADS  scripts/keras-kernel-check.py with THREADS threads, into $OUT
 set -euo pipefail
 export PYTHONUNBUFFERED=1 KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3
 step=$1
@@ -26,9 +25,5 @@ case "$step" in
     convbench bench --device cpu --runtimes keras-tf keras-predict --profile --threads "$1" --run-dir "$run" || status=$?
     tar czf "$OUT/keras-$1t.tgz" -C /tmp "keras-$1t"
     exit $status
-    ;;
-  check)
-    python3 scripts/keras-kernel-check.py --threads "$1" --out "$OUT/keras-kernel-check-$1t.csv" \
-      | tee "$OUT/keras-kernel-check-$1t.txt"
     ;;
 esac
