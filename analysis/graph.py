@@ -16,7 +16,7 @@ import pandas as pd
 from google.protobuf.message import DecodeError
 from onnx import helper, shape_inference
 
-from convbench.artifacts import Artifacts, sha256_of
+from convbench.artifacts import Artifacts, export_files
 from convbench.errors import UsageError
 
 LAYOUT_OPS = ("Transpose", "Reshape")
@@ -79,9 +79,16 @@ def load_checked(path: Path) -> onnx.ModelProto:
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     try:
+        missing = [p for p in export_files(path) if not p.is_file()]
+        if missing:
+            raise UsageError(f"{path}: its external data file {missing[0]} is missing (an export is the .onnx and "
+                             "its .onnx.data together); export it again")
         model = onnx.load(str(path))
-    except (DecodeError, ValueError, RuntimeError, OSError) as error:
-        raise UsageError(f"{path}: not a readable ONNX model ({type(error).__name__}: {error})") from None
+    except (DecodeError, ValueError, RuntimeError, OSError, onnx.checker.ValidationError) as error:
+        if isinstance(error, UsageError):
+            raise
+        first = (str(error).strip().splitlines() or [""])[0]
+        raise UsageError(f"{path}: not a readable ONNX model ({type(error).__name__}: {first})") from None
     if not model.graph.node and not model.graph.input:
         raise UsageError(f"{path}: not an ONNX model (no graph in the file)")
     try:
@@ -207,19 +214,20 @@ def to_dot(summary: GraphSummary) -> str:
 
 
 def inventory(artifacts: Artifacts) -> pd.DataFrame:
-    """One row per good file in the export manifest: what it holds and its parity error. A file that changed
-    since its export is listed as such, not read."""
+    """One row per good file in the export manifest: what it holds and its parity error. An export with a file
+    missing or changed since is listed as such, not read."""
     from convbench.exporters.manifest import read_manifest
 
     manifest = read_manifest(artifacts.manifest_path)
     rows = []
     for entry in manifest.to_dict("records") if not manifest.empty else []:
-        path = artifacts.root / str(entry.get("path", ""))
-        if entry.get("status") != "ok" or not path.is_file():
+        if entry.get("status") != "ok":
             continue
-        if sha256_of(path) != entry["sha256"]:
+        path = artifacts.root / str(entry["path"])
+        why = artifacts.changed_files(entry)
+        if why:
             rows.append({"file": str(entry["path"]), "source": entry["source"],
-                         "note": "changed since export: run `convbench export`"})
+                         "note": f"{why}: run `convbench export`"})
             continue
         summary = inspect_onnx(path)
         rows.append({

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from convbench.csvfile import replace_text  # noqa: E402
 from convbench.models.variants import VARIANTS  # noqa: E402
 
 # One colour per conv type, the same in every picture.
@@ -19,8 +20,10 @@ MARKERS = dict(zip(VARIANTS, "osD^vP*", strict=True))
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        replace_text(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".")))
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -125,4 +128,26 @@ def roofline_plot(cases: pd.DataFrame, ceilings: dict[str, float], title: str, p
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, ncols=2)
+    return _save(fig, path)
+
+
+def kind_share_plot(shares: pd.DataFrame, title: str, path: Path) -> Path:
+    """Stacked bars, one per runtime plus one for the FLOPs: each conv kind's share of the conv kernel time (or
+    of the FLOPs), so a kind whose time slice is wider than its FLOP slice is slow for its FLOPs."""
+    columns = ["FLOP share", *[c for c in shares.columns if c not in ("network", "batch", "dtype", "conv kind",
+                                                                          "layers", "FLOP share")]]
+    table = shares.set_index("conv kind")[columns].fillna(0.0)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(columns) + 3), 4.8), dpi=110)
+    bottom = pd.Series(0.0, index=columns)
+    colours = plt.get_cmap("tab10").colors
+    for i, (kind, row) in enumerate(table.iterrows()):
+        ax.bar(range(len(columns)), row.values, bottom=bottom.values, color=colours[i % len(colours)], label=kind,
+               edgecolor="white", linewidth=0.5)
+        bottom += row.values
+    ax.set_xticks(range(len(columns)), ["FLOPs" if c == "FLOP share" else c for c in columns], rotation=30,
+                  ha="right", fontsize=8)
+    ax.set_ylabel("share of conv FLOPs / of conv kernel time")
+    ax.set_ylim(0, 1.0)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return _save(fig, path)

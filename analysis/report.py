@@ -13,9 +13,11 @@ from convbench.analysis.fastest import fastest_as_runtime, fastest_table
 from convbench.analysis.findings import findings
 from convbench.analysis.kernels import launch_view, read_kernels, what_ran
 from convbench.analysis.native_vs_onnx import native_vs_onnx
+from convbench.analysis.networks import depthwise_verdicts, kind_shares, network_times, slowest_for_flops
 from convbench.analysis.overhead import kernel_split, overhead_paragraph
 from convbench.analysis.plots import (
     kernel_overhead_plot,
+    kind_share_plot,
     native_vs_onnx_plot,
     precision_plot,
     roofline_plot,
@@ -33,6 +35,8 @@ from convbench.analysis.trust import (
     spread_summary,
     unstable_cases,
 )
+from convbench.analysis.workloads import network_rows, seed_rows
+from convbench.csvfile import replace_text
 from convbench.models.variants import VARIANTS
 from convbench.results import read_results
 
@@ -86,16 +90,29 @@ def _run_title(results: pd.DataFrame, run_dir: Path) -> str:
 def write_report(run_dir: Path) -> Path:
     """Write run_dir/report.md and its PNGs; return the report's path."""
     run_dir = Path(run_dir)
-    results = read_results(run_dir / "results.csv")
+    every_row = read_results(run_dir / "results.csv")
+    results, networks = seed_rows(every_row), network_rows(every_row)
     env = json.loads((run_dir / "env.json").read_text()) if (run_dir / "env.json").exists() else {}
-    out: list[str] = [f"# convbench report: {_run_title(results, run_dir)}", "",
+    out: list[str] = [f"# convbench report: {_run_title(every_row, run_dir)}", "",
                       "Generated from this folder's results.csv, processes.csv, conditions.jsonl and env.json; no "
                       "model was run to write it. Times are throughput per forward (forwards back to back, the "
                       "device synchronised once per sample), the median over fresh processes of each process's "
                       "median; the 2017 unit is seconds per 100 forwards of the 16-layer stack.", ""]
     out += _environment(env)
-    out += _trust_section(results, run_dir, env)
-    out += _seed_section(results, run_dir)
+    out += _trust_section(every_row, run_dir, env)
+    out += _networks_section(networks, run_dir)
+    if not results.empty:
+        out += _seed_sections(results, env, run_dir)
+    out += _graphs_section(run_dir)
+    out += _problems_section(every_row)
+    path = run_dir / "report.md"
+    replace_text(path, lambda tmp: tmp.write_text("\n".join(out) + "\n"))
+    return path
+
+
+def _seed_sections(results: pd.DataFrame, env: dict, run_dir: Path) -> list[str]:
+    """Everything about the seed's stacks."""
+    out = _seed_section(results, run_dir)
     out += _native_vs_onnx_section(results, run_dir)
     out += _against_2017(results)
     out += ["## Findings: the 2017 conclusions on this run", ""]
@@ -106,11 +123,43 @@ def write_report(run_dir: Path) -> Path:
     out += _first_result_section(results)
     out += _latency_section(results)
     out += _kernel_section(results, env, run_dir)
-    out += _graphs_section(run_dir)
-    out += _problems_section(results)
-    path = run_dir / "report.md"
-    path.write_text("\n".join(out) + "\n")
-    return path
+    return out
+
+
+def _networks_section(networks: pd.DataFrame, run_dir: Path) -> list[str]:
+    """Real networks' conv layers: times, where the time goes by conv kind, the slowest layers for their FLOPs,
+    and the depthwise conclusion re-tested."""
+    if networks.empty:
+        return []
+    layers = read_results(run_dir / "layers.csv") if (run_dir / "layers.csv").exists() else pd.DataFrame()
+    out = ["## Real networks' conv layers", "",
+           "Every conv layer of each network at its real shape (torchvision's definitions: MobileNetV2 width 1.0, "
+           "ResNet-50 v1.5, EfficientNet-B0) on 224x224 input, bias-free, chained as the network chains them, with "
+           "its residual adds, projection shortcuts and squeeze-excite convs. Left out, as in the 2017 stacks: BN, "
+           "activations, the final pooling and the classifier (1.28M multiply-adds in MobileNetV2 and "
+           "EfficientNet-B0, 2.05M in ResNet-50). Kept because a layer's real input needs them: ResNet-50's stem max "
+           "pool, and squeeze-excite's global mean (its result is added back in place of the sigmoid-and-scale).", "",
+           _md(network_times(networks), ".4g", index=False), ""]
+    shares = kind_shares(layers, networks)
+    if shares.empty:
+        out += ["No per-layer kernel times in this run (run `bench --profile`; a compiled or captured runtime's "
+                "profiler does not tell its layers apart).", ""]
+        return out
+    out += ["### Where the time goes, by conv kind", "",
+            "Each kind's share of the conv FLOPs and of the conv kernel time in each runtime whose profiler timed "
+            "every layer (layers.csv; kernel times as profiled). A kind whose time share exceeds its FLOP share "
+            "costs more than its FLOPs predict.", ""]
+    for (network, batch, dtype), group in shares.groupby(["network", "batch", "dtype"], sort=False):
+        picture = kind_share_plot(group, f"{network}, batch {batch}, {dtype}: time share vs FLOP share",
+                                  run_dir / _file_name("kinds", network, f"b{batch}", *_non_default((dtype,))))
+        table = group.drop(columns=["network", "batch", "dtype"])
+        out += [f"**{network}, batch {batch}, {dtype}**", "", _md(table, ".3f", index=False), "",
+                f"![{network} time share vs FLOP share]({picture.name})", ""]
+    out += ["### The seed's depthwise conclusion, inside real networks", ""]
+    out += [f"- {line}" for line in depthwise_verdicts(shares)] or ["- No depthwise network was profiled."]
+    out += ["", "### The layers slowest for their FLOPs", "",
+            _md(slowest_for_flops(layers, networks), ".3g", index=False), ""]
+    return out
 
 
 def _environment(env: dict) -> list[str]:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from convbench.analysis.ratios import GROUP, label
 from convbench.conditions import SLOWDOWN_REASONS
+from convbench.errors import CorruptFile
 from convbench.models.variants import VARIANTS
 from convbench.results import KEY_COLUMNS, read_results
 
@@ -100,9 +101,21 @@ def latency_vs_throughput(results: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def read_conditions(path: Path) -> list[dict]:
+    """The snapshots of conditions.jsonl; a partial last line (a write cut short) is left out, a damaged line is
+    a CorruptFile naming it."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text(errors="replace")
+    lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
+    snapshots = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            snapshots.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise CorruptFile(f"{path}: line {number} is not JSON ({error.msg})") from None
+    return snapshots
 
 
 def conditions_lines(snapshots: list[dict], cpu_count: int | None) -> list[str]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from convbench.spec import StackSpec
+from convbench.spec import Workload
 
 # ONNX exporter name (the `source` column of a timing on that file) -> the framework whose model it exported.
 ONNX_EXPORTERS: dict[str, str] = {"torch.onnx": "torch", "tf2onnx": "keras"}
@@ -28,25 +29,68 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def export_files(path: Path) -> list[Path]:
+    """The files one ONNX export consists of: the .onnx itself, the external data files that its tensors name (as
+    onnx's own external-data helpers read them), and the `<file>.onnx.data` beside it where the exporter wrote one
+    (torch.onnx writes it, empty where every weight is small enough to stay inside the .onnx)."""
+    import onnx
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+    model = onnx.load(str(path), load_external_data=False)
+    tensors = [*model.graph.initializer,
+               *(a.t for node in model.graph.node for a in node.attribute if a.HasField("t"))]
+    locations = {ExternalDataInfo(t).location for t in tensors if uses_external_data(t)}
+    if (path.parent / f"{path.name}.data").is_file():
+        locations.add(f"{path.name}.data")
+    return [path, *(path.parent / name for name in sorted(locations))]
+
+
+def file_hashes(path: Path) -> dict[str, str]:
+    """sha256 of every file of the export at `path`, by file name (all live in the .onnx file's folder)."""
+    return {p.name: sha256_of(p) for p in export_files(path)}
+
+
+def combined_sha256(hashes: dict[str, str]) -> str:
+    """One hash over all the files of an export (their names and contents)."""
+    return hashlib.sha256("".join(f"{name}:{digest}\n" for name, digest in sorted(hashes.items())).encode()
+                          ).hexdigest()
+
+
 @dataclass(frozen=True)
 class Artifacts:
     root: Path
 
-    def onnx_path(self, framework: str, spec: StackSpec) -> Path:
+    def onnx_path(self, framework: str, spec: Workload) -> Path:
         return self.root / "onnx" / framework / f"{spec.stack_id}.onnx"
 
-    def verified_onnx_path(self, framework: str, spec: StackSpec) -> Path:
-        """The ONNX file of `spec` exported from `framework`, after checking that its sha256 is the one the
-        export manifest recorded; ArtifactChanged (telling the user to export again) where it is not."""
+    def verified_onnx_path(self, framework: str, spec: Workload) -> Path:
+        """The ONNX file of `spec` exported from `framework`, after checking every file of the export (the .onnx
+        and its .onnx.data) against the sha256 the export manifest recorded; ArtifactChanged naming the missing or
+        changed file (and telling the user to export again) where one is not the file exported."""
         path = self.onnx_path(framework, spec)
-        recorded = self.manifest_sha256(framework, spec.stack_id)
-        if recorded is None:
+        row = self.manifest_row(framework, spec.stack_id)
+        if row is None or row["status"] != "ok":
             raise ArtifactChanged(f"{path} has no good row in {self.manifest_path}: run `convbench export`")
-        actual = sha256_of(path)
-        if actual != recorded:
-            raise ArtifactChanged(f"{path} changed since export (sha256 {actual[:12]}, manifest {recorded[:12]}): "
-                                  "run `convbench export` to export it again")
+        why = self.changed_files(row)
+        if why:
+            raise ArtifactChanged(f"{why}: run `convbench export` to export it again")
         return path
+
+    def changed_files(self, row: dict[str, object]) -> str | None:
+        """Which file of a manifest row's export is missing or is not the one the export wrote, or None when
+        every file matches its recorded sha256."""
+        folder = (self.root / str(row["path"])).parent
+        recorded = row.get("files")
+        if not isinstance(recorded, str) or not recorded:
+            return f"{self.root / str(row['path'])}: the manifest records no hash of its files (an older export)"
+        for name, digest in json.loads(recorded).items():
+            path = folder / name
+            if not path.is_file():
+                return f"{path} is missing"
+            actual = sha256_of(path)
+            if actual != digest:
+                return f"{path} changed since export (sha256 {actual[:12]}, manifest {digest[:12]})"
+        return None
 
     def manifest_row(self, framework: str, stack_id: str) -> dict[str, str] | None:
         """The manifest's row for this file (the last, if several), or None."""
@@ -59,17 +103,17 @@ class Artifacts:
                     found = row
         return found
 
-    def manifest_sha256(self, framework: str, stack_id: str) -> str | None:
-        """The sha256 the manifest recorded for a good export of this file, or None."""
+    def manifest_good(self, framework: str, stack_id: str) -> bool:
+        """Whether the manifest has a good (status ok) row for this file."""
         row = self.manifest_row(framework, stack_id)
-        return row["sha256"] if row and row["status"] == "ok" else None
+        return bool(row and row["status"] == "ok")
 
     def manifest_reason(self, framework: str, stack_id: str) -> str | None:
         """Why the export of this file was skipped or failed, as the manifest says; None if it did not say."""
         row = self.manifest_row(framework, stack_id)
         return row["reason"] or None if row and row["status"] != "ok" else None
 
-    def reference_path(self, spec: StackSpec) -> Path:
+    def reference_path(self, spec: Workload) -> Path:
         """The PyTorch float32 CPU output of the stack on its seeded input (NCHW .npy): every runtime's reference,
         whatever dtype it runs the stack in."""
         return self.root / "reference" / f"{spec.reference.stack_id}.npy"

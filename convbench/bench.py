@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import os
 import sys
 import time
@@ -19,21 +20,25 @@ from pathlib import Path
 
 import numpy as np
 
-from convbench.artifacts import Artifacts
+from convbench.artifacts import ONNX_EXPORTERS, Artifacts
 from convbench.conditions import snapshot
 from convbench.errors import one_line
 from convbench.harness import TimingConfig, measure
+from convbench.layer_map import attribute, resolver
 from convbench.parity import parity_ok, relative_error, tolerance
 from convbench.repeats import aggregate, process_orders
 from convbench.results import ResultsStore, case_row
-from convbench.roofline import arithmetic_intensity, floor_ms, measure_ceilings, peak_key
+from convbench.roofline import arithmetic_intensity, floor_ms, layer_bytes, measure_ceilings, peak_key
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo, get_runner, import_requirements, missing_requirement
 from convbench.runners.base import Skip
 from convbench.runners.profilers import KernelTime, profile_forwards
-from convbench.spec import Case, StackSpec
+from convbench.skeleton import convs
+from convbench.spec import Case, Workload
 from convbench.workers import Worker, run_tasks, worker_threads
 
+log = logging.getLogger("convbench")
 KERNELS = "kernels"  # key of a profile row's kernel table (kernels.csv), not a results column
+LAYERS = "layers"  # key of a profile row's per-layer table (layers.csv), not a results column
 IMPORT_TIMEOUT_S = 300.0  # importing a framework in a fresh worker (TensorFlow: seconds; a cold disk: more)
 
 
@@ -48,7 +53,7 @@ class CaseTask:
     median_ms: float = float("nan")
 
 
-def plan_cases(specs: Sequence[StackSpec], runtimes: Sequence[str], device: str) -> list[Case]:
+def plan_cases(specs: Sequence[Workload], runtimes: Sequence[str], device: str) -> list[Case]:
     """Every (stack, runtime, source) of the sweep, grouped by worker family so each family starts once."""
     cases = [
         Case(spec, name, source, device)
@@ -142,10 +147,31 @@ def profile_case(task: CaseTask, artifacts_root: str) -> dict[str, object]:
         return {"kernel_method": f"not measured: {one_line(error)}"}
     kernel = kt.kernel_ms_for(median_ms)
     method = kt.method + kt.applied(median_ms)
+    layers = layer_table(case, kt, Artifacts(Path(artifacts_root)))
+    if isinstance(layers, str):
+        method += f"; per layer: not attributed ({layers})" if kernel == kernel else ""
+        layers = []
     return {"kernel_ms_per_forward": kernel, "overhead_ms_per_forward": median_ms - kernel,
             "profiled_ms_per_forward": kt.profiled_wall_ms, "conv_events_per_forward": kt.conv_events,
             "kernel_method": method, "copy_ms_per_forward": kt.copy_ms, "launches_per_forward": kt.launches,
-            "gpu_idle_ms_per_forward": kt.gpu_idle_ms, KERNELS: kernel_table(kt, case.spec.layers)}
+            "gpu_idle_ms_per_forward": kt.gpu_idle_ms, KERNELS: kernel_table(kt, case.spec.layers),
+            LAYERS: layers}
+
+
+def layer_table(case: Case, kt: KernelTime, artifacts: Artifacts) -> list[dict[str, object]] | str:
+    """layers.csv rows of one profiled case: each conv layer's kind, GFLOP, MB moved and kernel time as profiled
+    (and its share of the conv layers' total), or why the profiler's events cannot be told apart."""
+    nodes = convs(case.spec.nodes)
+    framework = ONNX_EXPORTERS.get(case.source)
+    onnx_path = artifacts.onnx_path(framework, case.spec) if framework else None
+    times = attribute(kt.layer_events, resolver(case.spec, onnx_path), len(nodes))
+    if isinstance(times, str):
+        return times
+    total = sum(times)
+    batch, dtype = case.spec.batch, case.spec.dtype
+    return [{"layer": node.name, "conv_kind": node.kind, "gflop": node.flops(batch) / 1e9,
+             "mbyte": layer_bytes(node, batch, dtype) / 1e6, "ms_per_forward": ms,
+             "layer_share": ms / total if total > 0 else float("nan")} for node, ms in zip(nodes, times, strict=True)]
 
 
 def kernel_table(kt: KernelTime, layers: int) -> list[dict[str, object]]:
@@ -176,6 +202,16 @@ def roofline_columns(case: Case, ms_per_forward: float | None, tf32: bool, ceili
     if ms_per_forward:
         columns["efficiency"] = floor / ms_per_forward
     return columns
+
+
+def layer_floor(case: Case, row: dict[str, object], ceilings: dict | None) -> dict[str, object]:
+    """A layer's roofline floor (ms) from its GFLOP and MB and the machine's ceilings (float32's peak for a dtype
+    without its own; TF32 not assumed)."""
+    if not ceilings:
+        return {}
+    peak = ceilings[peak_key(case.spec.dtype, False, ceilings)]
+    return {"floor_ms": max(float(row["gflop"]) / peak, float(row["mbyte"]) / 1e3 / ceilings["bandwidth_gb_per_s"])
+            * 1e3}
 
 
 def measure_ceilings_in_worker(device: str, threads: int, log_path: Path | None = None) -> dict[str, float] | str:
@@ -225,6 +261,15 @@ def run_bench(
                "tf32": tf32, "run_id": store.run_id, "env_id": options.env_id}
         store.append(row)
         on_row(case, row)
+
+    # a run that stopped between a case's last process row and its result row: the row, from processes.csv
+    rebuilt = {case: result for case in cases if case.key not in done
+               if (result := result_from_processes(case, kept.get(case.key, {}), options.config.processes))}
+    if rebuilt:
+        log.warning(f"rebuilding {len(rebuilt)} case(s)' results.csv rows from their complete rows in processes.csv")
+    for case, result in rebuilt.items():
+        finish(case, result)
+        done.add(case.key)
 
     for family in dict.fromkeys(RUNTIMES[c.runtime].family for c in cases):
         family_cases = [c for c in cases if RUNTIMES[c.runtime].family == family]
@@ -292,18 +337,26 @@ class _FamilyTiming:
             self.on_process(case, row)
         rows = self.kept.setdefault(case.key, {})
         rows[task.process] = row
-        if row["status"] != "ok":
+        result = result_from_processes(case, rows, self.options.config.processes)
+        if result is not None:
             self.open.discard(case.key)
-            self.finish(case, {**case_row(case), **{k: v for k, v in row.items() if k not in ("process", "pid")}})
-        elif len(rows) >= self.options.config.processes:
-            self.open.discard(case.key)
-            ok = list(rows.values())
-            stats = aggregate(ok)
-            self.finish(case, {**case_row(case, threads=ok[0]["threads"], options=ok[0]["options"]), **stats,
-                               "status": "ok", "reason": "",
-                               "gflop_per_s": case.spec.flops / 1e9 / (stats["ms_per_forward"] / 1e3)})
+            self.finish(case, result)
         if task is self.last:  # the worker is still up and the device still warm: the conditions it ran in
             self.store.append_conditions(snapshot(self.family, self.process, "after", self.pids))
+
+
+def result_from_processes(case: Case, rows: dict[int, dict[str, object]], processes: int) -> dict[str, object] | None:
+    """A case's results row from its process rows (by process index): the first row that is not ok (the case
+    stopped there), or the aggregate once `processes` ok rows exist; None while processes are still to run."""
+    stopped = next((row for _, row in sorted(rows.items()) if row["status"] != "ok"), None)
+    if stopped is not None:
+        return {**case_row(case), **{k: v for k, v in stopped.items() if k not in ("process", "pid")}}
+    if len(rows) < processes:
+        return None
+    ok = [row for _, row in sorted(rows.items())]
+    stats = aggregate(ok)
+    return {**case_row(case, threads=ok[0]["threads"], options=ok[0]["options"]), **stats, "status": "ok",
+            "reason": "", "gflop_per_s": case.spec.flops / 1e9 / (stats["ms_per_forward"] / 1e3)}
 
 
 def _timeout_s(task: CaseTask, options: BenchOptions) -> float:
@@ -317,6 +370,8 @@ def _profile_family(family: str, unprofiled: list[tuple[Case, float]], store: Re
 
     def record_kernel(task: CaseTask, columns: dict[str, object]) -> None:
         store.replace_kernels(task.case.key, columns.pop(KERNELS, []))
+        store.replace_layers(task.case.key, [{**row, **layer_floor(task.case, row, options.ceilings)}
+                                             for row in columns.pop(LAYERS, [])])
         store.update(task.case.key, columns)
         if on_kernel:
             on_kernel(task.case, columns)

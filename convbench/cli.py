@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import logging
+import math
 import os
 import shutil
 import subprocess
@@ -16,8 +19,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from convbench.artifacts import Artifacts
-from convbench.errors import UsageError
+from convbench.csvfile import replace_text
+from convbench.errors import StoreWriteError, UsageError
 from convbench.harness import TimingConfig
+from convbench.models.networks import NETWORK_IMAGE, NETWORKS
 from convbench.models.variants import VARIANTS
 from convbench.spec import (
     DEFAULT_BATCH,
@@ -28,7 +33,8 @@ from convbench.spec import (
     DTYPES,
     REFERENCE_DTYPE,
     Case,
-    StackSpec,
+    Workload,
+    expand_networks,
     expand_specs,
     unique,
 )
@@ -57,19 +63,38 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
     return value
 
 
-def _names(values: Sequence[str]) -> list[str]:
-    """Accept both `--x a b` and `--x a,b`."""
-    return unique(part for value in values for part in value.split(",") if part)
+def _names(values: Sequence[str], flag: str, valid: Sequence[str] | str) -> list[str]:
+    """Accept both `--x a b` and `--x a,b`; an empty list (`--x ""`) is a usage error naming the valid values
+    (`valid`: the names, or a phrase saying what is valid)."""
+    names = unique(part.strip() for value in values for part in value.split(",") if part.strip())
+    if not names:
+        raise UsageError(f"{flag} got an empty list; valid: {valid if isinstance(valid, str) else ', '.join(valid)}")
+    return names
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), which a CPU runtime's threads share."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _threads(text: str) -> int:
+    """--threads: at most the usable cores. More threads than cores times the scheduler, not the conv (figures
+    50-600x slower on 2 cores) and would lower the ceilings stored with the run, so it is refused."""
+    value = _positive_int(text)
+    if value > usable_cores():
+        raise argparse.ArgumentTypeError(f"{value} is more than the {usable_cores()} usable cores of this machine; "
+                                         f"give 1 to {usable_cores()}")
+    return value
 
 
 def _channels(values: Sequence[str]) -> list[int]:
     out = []
-    for part in _names(values):
+    for part in _names(values, "--channels", "positive integers, e.g. 8 16 32 64"):
         try:
             out.append(_positive_int(part))
         except argparse.ArgumentTypeError as error:
@@ -84,36 +109,47 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument("--channels", nargs="+", default=[str(c) for c in DEFAULT_CHANNELS], metavar="C",
                        help="channel counts (default: 8 16 32 64)")
     sweep.add_argument("--layers", type=_positive_int, default=DEFAULT_LAYERS, help="conv layers per stack (16)")
-    sweep.add_argument("--batch", type=_positive_int, default=DEFAULT_BATCH, help="batch size (32)")
-    sweep.add_argument("--image", type=_positive_int, default=DEFAULT_IMAGE, help="image height = width (32)")
+    sweep.add_argument("--batch", type=_positive_int, nargs="+", default=[DEFAULT_BATCH], metavar="B",
+                       help="batch sizes (default: 32)")
+    sweep.add_argument("--networks", nargs="+", metavar="NETWORK",
+                       help=f"time these real networks' conv layers (at {NETWORK_IMAGE}x{NETWORK_IMAGE} unless --image "
+                            f"says otherwise) instead of the seed's stacks, of: {' '.join(NETWORKS)} (--variants, "
+                            "--channels and --layers then do not apply)")
+    sweep.add_argument("--image", type=_positive_int,
+                       help=f"image height = width (default: {DEFAULT_IMAGE}; with --networks {NETWORK_IMAGE})")
     sweep.add_argument("--dtype", nargs="+", default=[REFERENCE_DTYPE], metavar="DTYPE",
                        help=f"precisions, of: {' '.join(DTYPES)} (default: float32); int8 is the float32 ONNX "
                             "export statically quantised, timed by ort and openvino")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="exported files (artifacts/)")
-    parser.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1,
-                        help="intra-op threads for every CPU runtime (default: all cores)")
+    parser.add_argument("--threads", type=_threads, default=usable_cores(),
+                        help="intra-op threads for every CPU runtime, at most the usable cores (default: all)")
     parser.add_argument("--verbose", action="store_true",
                         help="show the workers' own output (framework start-up lines) instead of logging it")
 
 
-def _specs(args: argparse.Namespace, with_reference: bool = False) -> list[StackSpec]:
+def _specs(args: argparse.Namespace, with_reference: bool = False) -> list[Workload]:
     """The sweep's stacks. `with_reference`: float32 first, added where only other dtypes were asked for (export
     needs it: the reference output is float32's, and int8 is quantised from the float32 file)."""
-    dtypes = _names(args.dtype)
+    dtypes = _names(args.dtype, "--dtype", DTYPES)
     for dtype in dtypes:
         if dtype not in DTYPES:
             raise UsageError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
     if with_reference:
         dtypes = [REFERENCE_DTYPE, *(d for d in dtypes if d != REFERENCE_DTYPE)]
-    return expand_specs(_names(args.variants), _channels(args.channels), args.layers, args.batch, args.image,
-                        dtypes)
+    batches = list(dict.fromkeys(args.batch))
+    if args.networks is not None:
+        return expand_networks(_names(args.networks, "--networks", NETWORKS), batches, dtypes,
+                               args.image or NETWORK_IMAGE)
+    return expand_specs(_names(args.variants, "--variants", VARIANTS), _channels(args.channels), args.layers,
+                        batches, args.image or DEFAULT_IMAGE, dtypes)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from convbench.exporters.pipeline import SOURCES
     from convbench.runners import RUNTIMES, default_runtimes
 
-    parser = _Parser(prog="convbench", description="What each kind of convolution really costs, per runtime.")
+    parser = _Parser(prog="convbench", description="What each kind of convolution really costs, per runtime.",
+                     epilog=EXIT_STATUSES)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     export = commands.add_parser("export", help="build every stack natively and export it to ONNX")
@@ -122,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"frameworks to export from (default: {' '.join(SOURCES)})")
     export.add_argument("--force", action="store_true", help="export again even where the file is up to date")
 
-    bench = commands.add_parser("bench", help="time every stack in every runtime")
+    bench = commands.add_parser("bench", help="time every stack in every runtime", epilog=EXIT_STATUSES)
     _add_sweep_arguments(bench)
     bench.add_argument("--runtimes", nargs="+", metavar="RUNTIME",
                        help=f"runtimes to time, of: {' '.join(RUNTIMES)} (default on cpu: "
@@ -177,7 +213,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from convbench.runners import missing_modules
 
     specs = _specs(args, with_reference=True)
-    sources = _names(args.sources)
+    sources = _names(args.sources, "--sources", SOURCES)
     for source in sources:
         if source not in SOURCES:
             raise UsageError(f"unknown source {source!r}; valid: {', '.join(SOURCES)}")
@@ -196,7 +232,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     with _progress() as progress:
         task = progress.add_task("export", total=len(specs) * len(sources))
 
-        def on_row(spec: StackSpec, row: dict[str, object]) -> None:
+        def on_row(spec: Workload, row: dict[str, object]) -> None:
             nonlocal failures
             status = str(row["status"])
             failures += status == "failed"
@@ -225,12 +261,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from convbench.bench import plan_cases
     from convbench.envinfo import gpus
-    from convbench.results import ResultsStore, new_run_id
+    from convbench.results import ResultsStore
     from convbench.runlock import RunLock
-    from convbench.runners import check_runtimes, default_runtimes
+    from convbench.runners import RUNTIMES, check_runtimes, default_runtimes
 
     specs = _specs(args)
-    runtimes = check_runtimes(_names(args.runtimes)) if args.runtimes else default_runtimes(args.device)
+    runtimes = (check_runtimes(_names(args.runtimes, "--runtimes", RUNTIMES)) if args.runtimes is not None
+                else default_runtimes(args.device))
     if args.max_samples < args.min_samples:
         raise UsageError(f"--max-samples {args.max_samples} is below --min-samples {args.min_samples}")
     if args.device == "cuda" and not gpus():
@@ -243,15 +280,55 @@ def cmd_bench(args: argparse.Namespace) -> int:
     config = TimingConfig(warmup_seconds=args.warmup_seconds, sample_seconds=args.sample_seconds,
                           budget_seconds=args.budget_seconds, min_samples=args.min_samples,
                           max_samples=args.max_samples, processes=args.processes)
-    store = ResultsStore(args.run_dir or args.results / new_run_id())
+    store = ResultsStore(_run_dir_to_write(args.run_dir) if args.run_dir else _new_run_dir(args.results))
     lock = RunLock(store.run_dir)
     took_over = lock.acquire()
     try:
         if took_over:
             console.print(escape(took_over))
         return _bench_locked(args, store, artifacts, config, plan_cases(specs, runtimes, args.device))
+    except KeyboardInterrupt:
+        if store.csv_path.exists():
+            store.write_parquet()
+            console.print(escape(f"interrupted: what was measured is in {store.csv_path} and "
+                                 f"{store.processes_path.name}; resume with `convbench bench --run-dir "
+                                 f"{store.run_dir}` and the same flags"))
+        else:
+            console.print(escape(f"interrupted before any case was measured (run {store.run_dir}); nothing is lost: "
+                                 "run the same command again"))
+        return 130
     finally:
         lock.release()
+
+
+def _run_dir_to_write(path: Path) -> Path:
+    """--run-dir: a new directory, an empty one, or a run's (to resume it); UsageError naming the problem else."""
+    from convbench.results import is_run_dir
+
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--run-dir {path}: a file, not a directory; pass a new or empty directory, or a run's")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        entries = sorted(p.name for p in path.iterdir() if p.name != ".lock")
+    except OSError as error:
+        raise UsageError(f"--run-dir {path}: cannot create or read it ({error.strerror or error})") from None
+    if entries and not is_run_dir(path):
+        raise UsageError(f"--run-dir {path}: holds files that are not a convbench run's ({_first_of(entries)}); "
+                         "pass a new or empty directory, or a run's to resume it")
+    return path
+
+
+def _new_run_dir(results: Path) -> Path:
+    """A new run directory under --results, never one another run has (see convbench.results.new_run_dir)."""
+    from convbench.results import new_run_dir
+
+    if results.exists() and not results.is_dir():
+        raise UsageError(f"--results {results}: a file, not a directory; pass the folder that holds runs")
+    try:
+        return new_run_dir(results)
+    except OSError as error:
+        raise UsageError(f"--results {results}: cannot create a run directory there "
+                         f"({error.strerror or error})") from None
 
 
 def _bench_locked(args: argparse.Namespace, store, artifacts: Artifacts, config: TimingConfig,
@@ -266,13 +343,13 @@ def _bench_locked(args: argparse.Namespace, store, artifacts: Artifacts, config:
     resuming = store.csv_path.exists()
     store.open()
     log = None if args.verbose else store.log_path
-    env, ceilings = _env_and_ceilings(store, args.device, args.threads, log)
     latest = store.point_latest(args.results)
     done = store.done_keys()
     already = sum(c.key in done for c in cases)
     console.print(escape(f"run {store.run_dir}: {len(cases)} cases x {config.processes} processes"
                          + (f", {already} cases already measured" if resuming else "")
                          + (f"; worker output in {log.name}" if log else "")))
+    env, ceilings = _env_and_ceilings(store, args.device, args.threads, log)
     options = BenchOptions(config, args.threads, env["env_id"], args.case_timeout, log, args.profile, ceilings)
     reasons = _ReasonCounter()
 
@@ -286,9 +363,9 @@ def _bench_locked(args: argparse.Namespace, store, artifacts: Artifacts, config:
             progress.advance(task)
 
         def on_row(case: Case, row: dict[str, object]) -> None:
+            # processes not run here (a case stopped early, or rebuilt from processes.csv) count as done for the bar
+            progress.advance(task, max(0, config.processes - processes_run.get(case.key, 0)))
             if row["status"] != "ok":
-                # a case stopped early leaves its later processes unrun: count them as done for the bar
-                progress.advance(task, max(0, config.processes - processes_run.get(case.key, 0)))
                 reasons.print(progress.console, str(row["status"]), case, str(row["reason"]))
                 return
             flag = "  UNSTABLE" if row["unstable"] else ""
@@ -309,25 +386,38 @@ def _bench_locked(args: argparse.Namespace, store, artifacts: Artifacts, config:
             else:
                 reasons.print(progress.console, "profile", case, str(columns.get("kernel_method")))
 
-        try:
-            run_bench(cases, store, artifacts, options, on_row, on_process, on_kernel, on_family)
-        except KeyboardInterrupt:
-            store.write_parquet()
-            console.print(escape(f"interrupted: what was measured is in {store.csv_path} and "
-                                 f"{store.processes_path.name}; resume with `convbench bench --run-dir "
-                                 f"{store.run_dir}` and the same flags"))
-            return 130
+        run_bench(cases, store, artifacts, options, on_row, on_process, on_kernel, on_family)
     reasons.summary(console)
     store.write_parquet()
-    print_seed_tables(read_results(store.csv_path))
+    results = read_results(store.csv_path) if store.csv_path.exists() else pd.DataFrame()
+    if not results.empty:
+        print_seed_tables(results)
     if artifacts.manifest_path.exists():
         graphs_path = store.run_dir / GRAPHS_FILE
         previous = pd.read_csv(graphs_path) if graphs_path.exists() else None
-        updated_inventory(previous, inventory(artifacts)).to_csv(graphs_path, index=False)
-    report = write_report(store.run_dir)
+        graphs = updated_inventory(previous, inventory(artifacts))
+        replace_text(graphs_path, lambda tmp: graphs.to_csv(tmp, index=False))
+    report = write_report(store.run_dir) if not results.empty else None
     console.print(escape(f"results: {store.csv_path} (and {store.parquet_path.name}, {store.processes_path.name}, "
                          f"env.json, {store.conditions_path.name}); report: {report}"
                          + (f"; {latest} points here" if latest else "")))
+    return _closing_summary(results, cases)
+
+
+def _closing_summary(results, cases: list[Case]) -> int:
+    """Count the sweep's cases by status; exit status 1 when any failed or has no row, else 0."""
+    from convbench.results import KEY_COLUMNS, STATUSES
+
+    status = ({tuple(map(str, key)): s for *key, s in results[[*KEY_COLUMNS, "status"]].itertuples(index=False)}
+              if not results.empty else {})
+    counts = {name: sum(status.get(c.key) == name for c in cases) for name in STATUSES}
+    missing = sum(c.key not in status for c in cases)
+    line = (f"{len(cases)} cases: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed"
+            + (f", {missing} with no row" if missing else ""))
+    if counts["failed"] or missing:
+        console.print(f"[red]{escape(line)}: exit status 1[/red]")
+        return 1
+    console.print(escape(line))
     return 0
 
 
@@ -368,6 +458,7 @@ def _env_and_ceilings(store, device: str, threads: int, log: Path | None) -> tup
     env = json.loads(store.env_path.read_text()) if store.env_path.exists() else collect_env(threads)
     stored = env.setdefault("ceilings", {}).get(device)
     if stored is None:
+        console.print(f"measuring this machine's {device} ceilings (matmul peak, copy bandwidth; a few seconds) ...")
         measured = measure_ceilings_in_worker(device, threads, log)
         stored = measured if isinstance(measured, dict) else {"not_measured": measured}
         env["ceilings"][device] = stored
@@ -389,6 +480,15 @@ def _run_dir(path: Path) -> Path:
     return path.resolve()
 
 
+def _check_writable(path: Path, flag: str) -> None:
+    """UsageError unless a file can be written at `path` (checked before any work is done)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: a directory; give a file name")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise UsageError(f"{flag} {path}: cannot write there ({folder} is not a writable folder)")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from convbench.analysis.report import write_report
 
@@ -402,6 +502,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from convbench.results import read_results
     from convbench.views import print_frame
 
+    if args.csv:
+        _check_writable(args.csv, "--csv")
     a, b = _run_dir(args.run_a), _run_dir(args.run_b)
     table = compare_runs(read_results(a / "results.csv"), read_results(b / "results.csv"))
     if table.empty:
@@ -415,7 +517,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                   f"(each: the spread between its processes, or its IQR if larger); "
                   f"median B / A = {table['b_vs_a'].median():.3f}")
     if args.csv:
-        table.to_csv(args.csv, index=False)
+        replace_text(args.csv, lambda tmp: table.to_csv(tmp, index=False))
         console.print(escape(f"wrote {args.csv}"))
     return 0
 
@@ -469,16 +571,51 @@ COMMANDS = {"export": cmd_export, "bench": cmd_bench, "inspect": cmd_inspect, "r
             "compare": cmd_compare}
 
 
+EXIT_STATUSES = ("exit status: 0 all done (bench: every case ok or skipped); 1 a failure (bench: a case failed or "
+                 "has no row; export: a stack failed; a write failed, e.g. a full disk); 2 bad input (one line "
+                 "names it); 130 interrupted (Ctrl-C), with what was kept")
+
+
+class _NoticeHandler(logging.Handler):
+    """convbench's notices (a partial last line dropped, rows rebuilt) as lines on the console."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        console.print(escape(f"note: {record.getMessage()}"))
+
+
+def _os_error_line(error: OSError) -> str:
+    """A failed write or read as one line: which file, why, and what to do (StoreWriteError says it all)."""
+    if isinstance(error, StoreWriteError):
+        return str(error.strerror)
+    where = f"{error.filename}: " if error.filename else ""
+    advice = "; free space, then run the same command again" if error.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+    return f"{where}{error.strerror or error}{advice}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; see EXIT_STATUSES for what the exit status means."""
+    notices = logging.getLogger("convbench")
+    if not notices.handlers:
+        notices.addHandler(_NoticeHandler())
+        notices.propagate = False
+    command = None
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        command = args.command
+        return COMMANDS[command](args)
     except UsageError as error:
         message = str(error)
         if not message.startswith("convbench"):
             message = f"convbench: {message}"
         print(f"{message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        kept = {"export": "; the manifest keeps every stack exported so far: run the same export to finish"}
+        print(f"convbench: interrupted{kept.get(command, '')}", file=sys.stderr)
+        return 130
+    except OSError as error:  # a full disk, a read-only folder: what was written before stays readable
+        print(f"convbench: {_os_error_line(error)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

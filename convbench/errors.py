@@ -15,3 +15,18 @@ def one_line(error: BaseException, limit: int = 300) -> str:
     if not frames:
         return message
     return f"{message} (at {Path(frames[-1].filename).name}:{frames[-1].lineno})"
+
+
+class CorruptFile(UsageError):
+    """A results or manifest file that is damaged inside: the message names the file, the line and the reason."""
+
+
+class StoreWriteError(OSError):
+    """A write to the run directory or the artifacts failed (a full disk, a read-only folder); what was written
+    before it stays readable."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(error.errno, f"cannot write {path} ({error.strerror or error}); what was written before "
+                                      "stays readable: free space or fix the folder, then run the same command "
+                                      "again to resume")
+        self.path = path

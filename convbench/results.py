@@ -1,13 +1,13 @@
 """The results store, one run directory: results.csv (one tidy row per case, appended once its last process has
 timed it), processes.csv (one row per case and worker process, appended as each finishes, so a run resumes
-mid-repeat), kernels.csv (what each profiled case ran), conditions.jsonl, env.json (the environment once per run),
+mid-repeat), kernels.csv (what each profiled case ran), layers.csv (each conv layer's kernel time, where the
+profiler tells the layers apart), conditions.jsonl, env.json (the environment once per run),
 workers.log; results.parquet holds results.csv's table when the run ends. results/latest points at the newest
 run of the results folder.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -18,103 +18,65 @@ from pathlib import Path
 
 import pandas as pd
 
+from convbench.csvfile import append_text, csv_line, drop_partial_tail, read_csv_checked, replace_text
 from convbench.models.variants import theoretical_vs_conv3x3
 from convbench.spec import Case, StackSpec
 
-SPEC_COLUMNS = [f.name for f in fields(StackSpec)]
+SPEC_COLUMNS = [*(f.name for f in fields(StackSpec)), "network"]  # a network's rows: network set, variant empty
 KEY_COLUMNS = ["stack_id", "runtime", "source", "device"]
+# The tables' columns, in file order; what each holds is defined once, in convbench.columns.
 COLUMNS = [
-    *SPEC_COLUMNS,
-    *KEY_COLUMNS,
-    "status",  # ok / skipped / failed
-    "reason",
-    "ms_per_forward",  # throughput: median over processes of each process's median, ms per forward of the stack
-    "ms_iqr",  # interquartile range of one process's samples (ms), median over processes
-    "ms_min",  # fastest sample of any process (ms per forward)
-    "cv",  # coefficient of variation of one process's samples (a fraction), median over processes
-    "processes",  # fresh worker processes that timed the case
-    "ms_process_min",  # fastest and slowest process median (ms per forward)
-    "ms_process_max",
-    "process_spread",  # (ms_process_max - ms_process_min) / ms_per_forward, a fraction
-    "unstable",  # processes disagree far beyond the within-process IQR (see convbench.repeats)
-    "samples",  # throughput samples, all processes
-    "iterations",  # forwards per sample (median over processes)
-    "latency_ms_p50",  # single forwards, each synchronised: percentiles (ms), median over processes
-    "latency_ms_p90",
-    "latency_ms_p99",
-    "latency_forwards",  # single forwards behind the percentiles, all processes
-    "import_ms",  # importing the runtime's framework in a fresh process (median over processes)
-    "setup_ms",  # build or load the model, create the session, compile: everything before the first forward
-    "compile_ms",  # the part of setup_ms spent compiling, tracing or capturing, where the runtime separates it
-    "first_forward_ms",  # the first forward, synchronised (lazy initialisation, algorithm search)
-    "gflop",  # GFLOP per forward of the whole stack
-    "gflop_per_s",  # achieved rate at the median
-    "theoretical_vs_conv3x3",
-    "parity_rel_err",  # ||out - reference|| / ||reference||, reference = PyTorch float32 on the CPU (worst process)
-    "kernel_ms_per_forward",  # from the runtime's own profiler, in a separate run (--profile)
-    "overhead_ms_per_forward",  # ms_per_forward - kernel_ms_per_forward
-    "profiled_ms_per_forward",  # wall time per forward of the profiled run (profiler overhead included)
-    "conv_events_per_forward",  # convolution events the profiler saw per forward (one per layer expected)
-    "kernel_method",  # how the kernel time was measured, or why it was not
-    "copy_ms_per_forward",  # device memory copies per forward (CUDA: host<->device for numpy in/out)
-    "launches_per_forward",  # host kernel / graph launch calls per forward (CUDA)
-    "gpu_idle_ms_per_forward",  # GPU idle between a forward's first and last kernel (CUDA)
-    "floor_ms",  # roofline floor: max(FLOPs / peak, bytes / bandwidth) with this machine's measured ceilings
-    "efficiency",  # floor_ms / ms_per_forward
-    "peak_used",  # which measured peak the floor took (its dtype's, TF32's, or float32's where none was measured)
-    "arithmetic_intensity",  # FLOPs per byte moved (activations in and out + weights, every layer)
-    "tf32",  # whether the runtime ran float32 convolutions in TF32 (GPU), empty where it does not apply
-    "threads",
-    "options",  # runtime options used, as JSON
-    "env_id",
-    "run_id",
-    "finished_at",
+    *SPEC_COLUMNS, *KEY_COLUMNS, "status", "reason",
+    "ms_per_forward", "ms_iqr", "ms_min", "cv", "processes", "ms_process_min", "ms_process_max", "process_spread",
+    "unstable", "samples", "iterations", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_forwards",
+    "import_ms", "setup_ms", "compile_ms", "first_forward_ms", "gflop", "gflop_per_s", "theoretical_vs_conv3x3",
+    "parity_rel_err", "kernel_ms_per_forward", "overhead_ms_per_forward", "profiled_ms_per_forward",
+    "conv_events_per_forward", "kernel_method", "copy_ms_per_forward", "launches_per_forward",
+    "gpu_idle_ms_per_forward", "floor_ms", "efficiency", "peak_used", "arithmetic_intensity", "tf32", "threads",
+    "options", "env_id", "run_id", "finished_at",
 ]
 # processes.csv: one row per case and process, appended as each process finishes the case.
 PROCESS_COLUMNS = [
-    *KEY_COLUMNS,
-    "process",  # 0 .. processes - 1
-    "pid",
-    "status",
-    "reason",
-    "ms_per_forward",  # this process's median
-    "ms_iqr",
-    "ms_min",
-    "cv",
-    "samples",
-    "iterations",
-    "latency_ms_p50",
-    "latency_ms_p90",
-    "latency_ms_p99",
-    "latency_forwards",
-    "import_ms",
-    "setup_ms",
-    "compile_ms",
-    "first_forward_ms",
-    "parity_rel_err",
-    "threads",
-    "options",
-    "finished_at",
+    *KEY_COLUMNS, "process", "pid", "status", "reason", "ms_per_forward", "ms_iqr", "ms_min", "cv", "samples",
+    "iterations", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_forwards", "import_ms",
+    "setup_ms", "compile_ms", "first_forward_ms", "parity_rel_err", "threads", "options", "finished_at",
 ]
 # kernels.csv: per profiled case, every kernel (operator, primitive, node type) its profiler saw.
-KERNEL_COLUMNS = [
-    *KEY_COLUMNS,
-    "kernel",  # the name the profiler gives it (CUDA kernel name, aten op, ORT op type and provider, ...)
-    "kind",  # kernel, copy (memcpy) or memset
-    "calls_per_forward",
-    "calls_per_layer",
-    "ms_per_forward",  # as the profiler timed it (profiled run)
-    "share",  # of the case's kernel time (kernels only; copies and memsets: of the copy time); sums to 1
-]
+KERNEL_COLUMNS = [*KEY_COLUMNS, "kernel", "kind", "calls_per_forward", "calls_per_layer", "ms_per_forward", "share"]
+# layers.csv: per profiled case whose profiler tells its convs apart, each conv layer's kernel time (as profiled).
+LAYER_COLUMNS = [*KEY_COLUMNS, "layer", "conv_kind", "gflop", "mbyte", "ms_per_forward", "layer_share", "floor_ms"]
 STATUSES = ("ok", "skipped", "failed")
+
+
+# A directory holding any of these is a run's (bench may resume it); one holding other files only is not.
+RUN_MARKERS = ("results.csv", "processes.csv", "env.json")
+
+
+def is_run_dir(path: Path) -> bool:
+    return any((path / name).is_file() for name in RUN_MARKERS)
 
 
 def new_run_id(now: datetime | None = None) -> str:
     return (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
 
 
+def new_run_dir(results_root: Path, now: datetime | None = None) -> Path:
+    """A new, empty run directory under `results_root` named by the time; a second run started in the same
+    second gets -2, -3, ... (mkdir is atomic, so two runs never share one)."""
+    results_root.mkdir(parents=True, exist_ok=True)
+    base = new_run_id(now)
+    for attempt in range(1, 1000):
+        path = results_root / (base if attempt == 1 else f"{base}-{attempt}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{results_root}: 999 runs named {base}*")
+
+
 class _CsvTable:
-    """A CSV file of fixed columns, appended one flushed row at a time."""
+    """A CSV file of fixed columns, appended one whole, fsynced row at a time (convbench.csvfile's rules)."""
 
     def __init__(self, path: Path, columns: list[str]) -> None:
         self.path = path
@@ -126,22 +88,15 @@ class _CsvTable:
     def append(self, row: dict[str, object]) -> None:
         if "status" in self.columns and row.get("status") not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {row.get('status')!r}")
-        new_file = not self.path.exists()
-        with self.path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self.columns)
-            if new_file:
-                writer.writeheader()
-            writer.writerow({c: _cell(row.get(c)) for c in self.columns})
-            handle.flush()
-            os.fsync(handle.fileno())
+        drop_partial_tail(self.path)
+        header = "" if self.path.exists() and self.path.stat().st_size else ",".join(self.columns) + "\n"
+        append_text(self.path, header + csv_line(self.columns, row, _cell))
 
     def read(self) -> pd.DataFrame:
         return read_results(self.path)
 
     def rewrite(self, table: pd.DataFrame) -> None:
-        tmp = self.path.with_suffix(".csv.tmp")
-        table.reindex(columns=self.columns).to_csv(tmp, index=False)
-        tmp.replace(self.path)
+        replace_text(self.path, lambda tmp: table.reindex(columns=self.columns).to_csv(tmp, index=False))
 
     def drop_failed(self) -> None:
         if self.path.exists():
@@ -166,6 +121,7 @@ class ResultsStore:
         self._results = _CsvTable(self.csv_path, COLUMNS)
         self._processes = _CsvTable(self.run_dir / "processes.csv", PROCESS_COLUMNS)
         self._kernels = _CsvTable(self.run_dir / "kernels.csv", KERNEL_COLUMNS)
+        self._layers = _CsvTable(self.run_dir / "layers.csv", LAYER_COLUMNS)
 
     @property
     def run_id(self) -> str:
@@ -176,8 +132,11 @@ class ResultsStore:
         return self._processes.path
 
     def open(self) -> None:
-        """Create the directory; keep rows already measured (ok or skipped) and drop failed ones for a retry."""
+        """Create the directory; drop a partial last line any file was left with (a write cut short), keep rows
+        already measured (ok or skipped) and drop failed ones for a retry."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        for path in (self.csv_path, self.processes_path, self.kernels_path, self._layers.path, self.conditions_path):
+            drop_partial_tail(path)
         self._results.drop_failed()
         self._processes.drop_failed()
 
@@ -201,13 +160,11 @@ class ResultsStore:
 
     def replace_kernels(self, key: tuple[str, str, str, str], rows: list[dict[str, object]]) -> None:
         """The kernel rows of one case (a case profiled again replaces its rows)."""
-        if self._kernels.exists():
-            table = self._kernels.read()
-            keep = ~(table[KEY_COLUMNS].astype(str) == list(key)).all(axis=1)
-            if not keep.all():
-                self._kernels.rewrite(table[keep])
-        for row in rows:
-            self._kernels.append({**dict(zip(KEY_COLUMNS, key, strict=True)), **row})
+        _replace_case_rows(self._kernels, key, rows)
+
+    def replace_layers(self, key: tuple[str, str, str, str], rows: list[dict[str, object]]) -> None:
+        """The per-layer rows of one case (layers.csv; a case profiled again replaces its rows)."""
+        _replace_case_rows(self._layers, key, rows)
 
     def process_rows(self) -> dict[tuple[str, ...], dict[int, dict[str, object]]]:
         """Per case key, its process rows kept so far by process index (to resume a case mid-repeat)."""
@@ -245,15 +202,15 @@ class ResultsStore:
     def write_parquet(self) -> Path | None:
         if not self.csv_path.exists():
             return None
-        self.read().to_parquet(self.parquet_path, index=False)
+        table = self.read()
+        replace_text(self.parquet_path, lambda tmp: table.to_parquet(tmp, index=False))
         return self.parquet_path
 
     def write_env(self, env: dict[str, object]) -> None:
-        self.env_path.write_text(json.dumps(env, indent=2, sort_keys=True) + "\n")
+        replace_text(self.env_path, lambda tmp: tmp.write_text(json.dumps(env, indent=2, sort_keys=True) + "\n"))
 
     def append_conditions(self, snapshot: dict[str, object]) -> None:
-        with self.conditions_path.open("a") as handle:
-            handle.write(json.dumps(snapshot, sort_keys=True) + "\n")
+        append_text(self.conditions_path, json.dumps(snapshot, sort_keys=True) + "\n")
 
     def point_latest(self, results_root: Path) -> Path | None:
         """Make <results_root>/latest a relative symlink to this run, if the run lives directly in results_root;
@@ -268,13 +225,24 @@ class ResultsStore:
         return latest
 
 
+def _replace_case_rows(table: _CsvTable, key: tuple[str, str, str, str], rows: list[dict[str, object]]) -> None:
+    if table.exists():
+        current = table.read()
+        keep = ~(current[KEY_COLUMNS].astype(str) == list(key)).all(axis=1)
+        if not keep.all():
+            table.rewrite(current[keep])
+    for row in rows:
+        table.append({**dict(zip(KEY_COLUMNS, key, strict=True)), **row})
+
+
 def _row_keys(table: pd.DataFrame) -> list[tuple[str, ...]]:
     """Each row's case key (stack_id, runtime, source, device), as Case.key spells it."""
     return [tuple(row) for row in table[KEY_COLUMNS].astype(str).itertuples(index=False)]
 
 
 def read_results(path: Path) -> pd.DataFrame:
-    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    """A results, processes or kernels table, checked (convbench.csvfile): CorruptFile, one line, if damaged."""
+    table = read_csv_checked(path, required=KEY_COLUMNS)
     if "reason" in table:
         table["reason"] = table["reason"].fillna("")
     return table
@@ -290,7 +258,8 @@ def case_row(case: Case, **values: object) -> dict[str, object]:
         "source": case.source,
         "device": case.device,
         "gflop": spec.flops / 1e9,
-        "theoretical_vs_conv3x3": theoretical_vs_conv3x3(spec.variant, spec.channels),
+        "theoretical_vs_conv3x3": (theoretical_vs_conv3x3(spec.variant, spec.channels)
+                                   if isinstance(spec, StackSpec) else None),
         "finished_at": datetime.now().isoformat(timespec="seconds"),
         **values,
     }

@@ -8,10 +8,11 @@ rate, on CUDA also TF32, float16 and bfloat16 (tensor cores). Where a dtype has 
 
 from __future__ import annotations
 
+import math
 import time
 
-from convbench.models.variants import VARIANTS
-from convbench.spec import StackSpec
+from convbench.skeleton import ConvNode, convs
+from convbench.spec import Workload
 
 BYTES_PER_ELEMENT = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 # The ceilings key of each dtype's peak rate (float32 on a GPU that runs it as TF32: "peak_tf32_gflop_per_s").
@@ -25,25 +26,22 @@ def peak_key(dtype: str, tf32: bool, ceilings: dict[str, float]) -> str:
     return key if key in ceilings else PEAK_KEYS["float32"]
 
 
-def layer_bytes(spec: StackSpec) -> int:
-    """Input + output activations + weights of one layer, in bytes of the stack's dtype."""
-    activation = spec.batch * spec.channels * spec.image * spec.image
-    weights = 1
-    for dim in VARIANTS[spec.variant].weight_shape(spec.channels):
-        weights *= dim
-    return (2 * activation + weights) * BYTES_PER_ELEMENT[spec.dtype]
+def layer_bytes(node: ConvNode, batch: int, dtype: str) -> int:
+    """Input + output activations + weights of one conv layer, in bytes of `dtype`."""
+    return (node.activation_elements(batch) + math.prod(node.weight_shape)) * BYTES_PER_ELEMENT[dtype]
 
 
-def stack_bytes(spec: StackSpec) -> int:
-    return spec.layers * layer_bytes(spec)
+def stack_bytes(spec: Workload) -> int:
+    """Bytes every conv layer of the workload moves at least (adds and pools not counted)."""
+    return sum(layer_bytes(node, spec.batch, spec.dtype) for node in convs(spec.nodes))
 
 
-def arithmetic_intensity(spec: StackSpec) -> float:
+def arithmetic_intensity(spec: Workload) -> float:
     """FLOPs per byte moved."""
     return spec.flops / stack_bytes(spec)
 
 
-def floor_ms(spec: StackSpec, peak_gflop_per_s: float, bandwidth_gb_per_s: float) -> float:
+def floor_ms(spec: Workload, peak_gflop_per_s: float, bandwidth_gb_per_s: float) -> float:
     """The roofline floor of one forward in milliseconds."""
     compute_s = spec.flops / (peak_gflop_per_s * 1e9)
     memory_s = stack_bytes(spec) / (bandwidth_gb_per_s * 1e9)

@@ -39,8 +39,9 @@ def print_seed_tables(results: pd.DataFrame) -> None:
     """The seed's three-row table for every runtime/source/device of the run, at its largest channel count."""
     from convbench.analysis.ratios import label
     from convbench.analysis.seed_table import seed_tables
+    from convbench.analysis.workloads import seed_rows
 
-    for key, channels, table in seed_tables(results):
+    for key, channels, table in seed_tables(seed_rows(results)):
         print_frame(table, f"{label(*key)}, C={channels}")
     bad = results[results["status"] != "ok"]
     if not bad.empty:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import warnings
@@ -40,6 +41,7 @@ class TaskTimedOut(RuntimeError):
 
 def _serve(conn: Connection, threads: int, env: dict[str, str], log_path: str | None) -> None:
     """The worker's main loop: receive (fn, args), send back ("ok", result) or ("error", message)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it kills its workers
     if log_path:  # native libraries write to fds 1 and 2 directly: redirect the descriptors, not sys.stdout
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log, 1)
@@ -137,8 +139,11 @@ class Worker:
     def __enter__(self) -> Worker:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # an error or Ctrl-C in the parent: the worker's task is not waited for
+            self.kill()
 
 
 def run_tasks(
@@ -154,7 +159,7 @@ def run_tasks(
 
     `start()` makes a worker (and may run set-up tasks in it); it is called again after a kill or a death, so a
     timed-out or dead task costs one failed row. After MAX_DEATHS deaths in a row, the items left get failed
-    rows without being tried."""
+    rows without being tried. An exception in the parent (Ctrl-C included) kills the worker and propagates."""
     worker: Worker | None = None
     deaths = 0
     last_death = ""
@@ -179,6 +184,9 @@ def run_tasks(
             except RuntimeError as error:  # the task raised inside the worker, which goes on
                 row = failed(item, str(error))
             on_row(item, row)
-    finally:
+    except BaseException:  # Ctrl-C or an error in the parent (a full disk): stop the worker, do not wait for it
         if worker is not None:
-            worker.close()
+            worker.kill()
+        raise
+    if worker is not None:
+        worker.close()

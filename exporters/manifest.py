@@ -9,21 +9,25 @@ from pathlib import Path
 import onnx
 import pandas as pd
 
-from convbench.artifacts import sha256_of
+from convbench.artifacts import combined_sha256, file_hashes
+from convbench.csvfile import replace_text
 
 
 def describe_onnx(path: Path) -> dict[str, object]:
-    """Check the file with onnx.checker (full check, with shape inference) and summarise it."""
+    """Check the file with onnx.checker (full check, with shape inference) and summarise it; `files` hashes
+    every file of the export (the .onnx and its external data), `sha256` all of them together."""
     onnx.checker.check_model(str(path), full_check=True)
     model = onnx.load(str(path))
     counts = Counter(node.op_type for node in model.graph.node)
+    hashes = file_hashes(path)
     return {
         "opset": next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None),
         "producer": f"{model.producer_name} {model.producer_version}".strip(),
         "nodes": sum(counts.values()),
         "node_counts": json.dumps(dict(sorted(counts.items()))),
-        "bytes": path.stat().st_size,
-        "sha256": sha256_of(path),
+        "bytes": sum((path.parent / name).stat().st_size for name in hashes),
+        "sha256": combined_sha256(hashes),
+        "files": json.dumps(hashes, sort_keys=True),
     }
 
 
@@ -43,6 +47,4 @@ def upsert(path: Path, row: dict[str, object]) -> None:
     else:
         table = new
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
+    replace_text(path, lambda tmp: table.to_csv(tmp, index=False))

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from convbench.artifacts import FRAMEWORK_EXPORTER, FRAMEWORK_LAYOUT, Artifacts, sha256_of
+from convbench.artifacts import FRAMEWORK_EXPORTER, FRAMEWORK_LAYOUT, Artifacts
 from convbench.envinfo import PACKAGES, package_version
 from convbench.errors import one_line
 from convbench.exporters import OPSET
 from convbench.exporters.manifest import describe_onnx, read_manifest, upsert
 from convbench.parity import relative_error, tolerance
 from convbench.runners import FAMILY_ENV
-from convbench.spec import REFERENCE_DTYPE, StackSpec
+from convbench.spec import REFERENCE_DTYPE, Workload
 from convbench.workers import Worker, run_tasks
 
 SOURCES = ("torch", "keras")
@@ -49,7 +49,7 @@ UNEXPORTABLE = {"bfloat16": f"ONNX Conv takes bfloat16 only from opset 22; convb
                             "most tf2onnx writes, so there is no bfloat16 ONNX file"}
 
 
-def export_torch_task(spec: StackSpec, artifacts_root: str) -> dict[str, object]:
+def export_torch_task(spec: Workload, artifacts_root: str) -> dict[str, object]:
     """Worker side (torch family): reference output (float32), ONNX file, checker, parity."""
     import logging
 
@@ -82,7 +82,7 @@ def export_torch_task(spec: StackSpec, artifacts_root: str) -> dict[str, object]
                          onnx_rel_err=relative_error(_ort_output(path, x.numpy()), native), artifacts=artifacts)
 
 
-def export_keras_task(spec: StackSpec, artifacts_root: str) -> dict[str, object]:
+def export_keras_task(spec: Workload, artifacts_root: str) -> dict[str, object]:
     """Worker side (tensorflow family): Keras output vs the reference, ONNX file, checker, parity."""
     from convbench.exporters.keras_onnx import export_keras
     from convbench.models.keras_stack import build_keras_stack
@@ -105,7 +105,7 @@ def export_keras_task(spec: StackSpec, artifacts_root: str) -> dict[str, object]
                          onnx_rel_err=relative_error(_ort_output(path, x), native), artifacts=artifacts)
 
 
-def _int8_or_skip(spec: StackSpec, source: str, artifacts: Artifacts, x: np.ndarray) -> dict[str, object]:
+def _int8_or_skip(spec: Workload, source: str, artifacts: Artifacts, x: np.ndarray) -> dict[str, object]:
     """A dtype that has no native export: int8 is quantised from the float32 export of the same source (its
     error is against the float32 reference: there is no native int8 model); another is a skipped row."""
     from convbench.exporters.quantize import quantize_int8
@@ -113,7 +113,7 @@ def _int8_or_skip(spec: StackSpec, source: str, artifacts: Artifacts, x: np.ndar
     if spec.dtype in UNEXPORTABLE:
         return {**failed_row(source, spec, UNEXPORTABLE[spec.dtype]), "status": "skipped"}
     float_path = artifacts.onnx_path(source, spec.reference)
-    if artifacts.manifest_sha256(source, spec.reference.stack_id) is None:
+    if not artifacts.manifest_good(source, spec.reference.stack_id):
         return failed_row(source, spec, f"int8 is quantised from the float32 export, and {float_path} has no good "
                                         "manifest row: export float32 too")
     path = artifacts.onnx_path(source, spec)
@@ -129,7 +129,7 @@ def _int8_or_skip(spec: StackSpec, source: str, artifacts: Artifacts, x: np.ndar
             "exporter": f"{FRAMEWORK_EXPORTER[source]} + onnxruntime.quantization (QDQ int8)"}
 
 
-def _manifest_row(spec: StackSpec, source: str, version: str, path: Path, export_s: float,
+def _manifest_row(spec: Workload, source: str, version: str, path: Path, export_s: float,
                   native_rel_err: float, onnx_rel_err: float, artifacts: Artifacts) -> dict[str, object]:
     limit = tolerance(spec.dtype, "cpu")
     ok = bool(np.nanmax([native_rel_err, onnx_rel_err]) <= limit)
@@ -148,12 +148,12 @@ def _manifest_row(spec: StackSpec, source: str, version: str, path: Path, export
     }
 
 
-def _key(spec: StackSpec, source: str) -> dict[str, object]:
+def _key(spec: Workload, source: str) -> dict[str, object]:
     return {"source": source, "stack_id": spec.stack_id, **spec.columns(),
             "exported_at": datetime.now().isoformat(timespec="seconds")}
 
 
-def _guarded(task: Callable[[StackSpec, str], dict[str, object]], source: str, spec: StackSpec,
+def _guarded(task: Callable[[Workload, str], dict[str, object]], source: str, spec: Workload,
              artifacts_root: str) -> dict[str, object]:
     try:
         return task(spec, artifacts_root)
@@ -161,7 +161,7 @@ def _guarded(task: Callable[[StackSpec, str], dict[str, object]], source: str, s
         return failed_row(source, spec, one_line(error))
 
 
-def failed_row(source: str, spec: StackSpec, reason: str) -> dict[str, object]:
+def failed_row(source: str, spec: Workload, reason: str) -> dict[str, object]:
     return {**_key(spec, source), "exporter": FRAMEWORK_EXPORTER[source], "parity_ok": False,
             "status": "failed", "reason": reason}
 
@@ -169,8 +169,9 @@ def failed_row(source: str, spec: StackSpec, reason: str) -> dict[str, object]:
 TASKS = {"torch": export_torch_task, "keras": export_keras_task}
 
 
-def up_to_date(artifacts: Artifacts, manifest: pd.DataFrame, spec: StackSpec, source: str) -> bool:
-    """True when `manifest` has a good row for this file, made by the installed exporter, whose hash matches."""
+def up_to_date(artifacts: Artifacts, manifest: pd.DataFrame, spec: Workload, source: str) -> bool:
+    """True when `manifest` has a good row for this file, made by the installed exporter, and every file of the
+    export (the .onnx and its .onnx.data) is there with the hash it was written with."""
     if manifest.empty:
         return False
     rows = manifest[(manifest["source"] == source) & (manifest["stack_id"] == spec.stack_id)]
@@ -184,22 +185,22 @@ def up_to_date(artifacts: Artifacts, manifest: pd.DataFrame, spec: StackSpec, so
     except metadata.PackageNotFoundError:
         return False
     return bool(row["status"] == "ok" and str(row["exporter_version"]) == installed
-                and row["sha256"] == sha256_of(path))
+                and artifacts.changed_files(row.to_dict()) is None)
 
 
 def run_export(
-    specs: Sequence[StackSpec],
+    specs: Sequence[Workload],
     sources: Sequence[str],
     artifacts: Artifacts,
     threads: int,
     force: bool,
-    on_row: Callable[[StackSpec, dict[str, object]], None],
+    on_row: Callable[[Workload, dict[str, object]], None],
     log_path: Path | None = None,
 ) -> None:
     """Export every stack from each source in its own worker process, torch first; upsert manifest rows.
     Workers write their output to `log_path` (None: the terminal); one stack may take EXPORT_TIMEOUT_S."""
 
-    def record(spec: StackSpec, row: dict[str, object]) -> None:
+    def record(spec: Workload, row: dict[str, object]) -> None:
         upsert(artifacts.manifest_path, row)
         on_row(spec, row)
 

@@ -13,11 +13,12 @@ from convbench.spec import Case
 
 
 def onnx_file_and_input(case: Case, artifacts: Artifacts) -> tuple[Path, np.ndarray, bool]:
-    """The ONNX file of the case (checked against its manifest hash), its input in the file's layout, and
-    whether that layout is NHWC. Every runtime that reads the exported files goes through here."""
+    """The ONNX file of the case (checked against its manifest hashes: a file exported and since lost or changed
+    fails the case), its input in the file's layout, and whether that layout is NHWC. A file never exported is a
+    skip with the export's reason. Every runtime that reads the exported files goes through here."""
     framework = ONNX_EXPORTERS[case.source]
     path = artifacts.onnx_path(framework, case.spec)
-    if not path.exists():
+    if not path.exists() and not artifacts.manifest_good(framework, case.spec.stack_id):  # never exported
         why = artifacts.manifest_reason(framework, case.spec.stack_id)
         raise Skip(f"no ONNX file in {case.spec.dtype}: {why}" if why else
                    f"no ONNX file {path}: run `convbench export` for this sweep first")

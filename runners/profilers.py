@@ -62,6 +62,10 @@ class KernelTime:
     copy_ms: float = NAN  # device memory copies (CUDA), ms per forward
     launches: float = NAN  # host kernel/graph launch calls per forward (CUDA)
     gpu_idle_ms: float = NAN  # per forward: the gaps between its first kernel's start and last kernel's end
+    # Each convolution event's time per forward, by the profiler's name for it (an op, node or position "#i" in
+    # the forward's order), for convbench.layer_map to attribute to the workload's layers; empty where the
+    # profiler cannot tell one conv from another.
+    layer_events: tuple[tuple[str, float], ...] = field(default=())
 
     @property
     def share(self) -> float:
@@ -162,10 +166,11 @@ def torch_kernel_time(forward: Callable[[], Any], sync: Callable[[Any], None] | 
             forward()
         wall_ms = (time.perf_counter() - start) * 1e3 / forwards
     ops = [e for e in prof.events() if e.device_type == DeviceType.CPU and e.name.startswith("aten::")]
-    convs = sum(1 for e in ops if e.name == "aten::conv2d")
+    conv_ops = [e for e in ops if e.name == "aten::conv2d"]
     rows = kernel_rows(((e.name, "kernel", e.self_cpu_time_total, 1) for e in ops), forwards)
-    return KernelTime(sum(r.ms_per_forward for r in rows), wall_ms, convs / forwards if convs else NAN,
-                      "torch.profiler: self CPU time of every aten operator", kernels=rows)
+    return KernelTime(sum(r.ms_per_forward for r in rows), wall_ms, len(conv_ops) / forwards if conv_ops else NAN,
+                      "torch.profiler: self CPU time of every aten operator", kernels=rows,
+                      layer_events=ordinal_events(conv_ops, forwards, lambda e: e.cpu_time_total))
 
 
 def cupti_kernel_time(forward: Callable[[], Any], sync: Callable[[Any], None] | None, forwards: int) -> KernelTime:
@@ -196,13 +201,37 @@ def cupti_kernel_time(forward: Callable[[], Any], sync: Callable[[Any], None] | 
                     if e.name == FORWARD_RANGE and e.device_type == DeviceType.CPU)
     kernels = [(e.time_range.start, e.time_range.end) for e in device if _device_kind(e.name) == "kernel"]
     launches = sum(1 for e in events if e.device_type == DeviceType.CPU and e.name.startswith(LAUNCH_CALLS))
-    convs = sum(1 for e in events if e.name == "aten::conv2d")
+    conv_ops = [e for e in events if e.name == "aten::conv2d" and e.device_type == DeviceType.CPU]
+    convs = len(conv_ops)
     return KernelTime(
         sum(r.ms_per_forward for r in rows if r.kind == "kernel"), wall_ms, convs / forwards if convs else NAN,
         "CUPTI device records (torch.profiler): summed kernel durations on the GPU", host_timed=False,
         kernels=rows, copy_ms=sum(r.ms_per_forward for r in rows if r.kind == "copy"),
         launches=launches / forwards if launches else NAN,  # none traced (a driver API CUPTI did not record)
-        gpu_idle_ms=gpu_idle_ms(ranges, kernels))
+        gpu_idle_ms=gpu_idle_ms(ranges, kernels),
+        layer_events=ordinal_events(conv_ops, forwards, lambda e: e.device_time_total))  # eager: kernels per op
+
+
+def ordinal_events(conv_ops: list[Any], forwards: int, micros: Callable[[Any], float]) -> tuple[tuple[str, float], ...]:
+    """Conv ops named by their position in the forward ("#0", "#1", ...), each's `micros(event)` as ms per
+    forward; empty unless every forward ran the same number of them (then position i is the i-th layer run)."""
+    if not conv_ops or len(conv_ops) % forwards:
+        return ()
+    per_forward = len(conv_ops) // forwards
+    ordered = sorted(conv_ops, key=lambda e: e.time_range.start)
+    totals = [0.0] * per_forward
+    for i, event in enumerate(ordered):
+        totals[i % per_forward] += micros(event)
+    return tuple((f"#{i}", us / 1e3 / forwards) for i, us in enumerate(totals))
+
+
+def named_events(events: Iterable[tuple[str, float]], forwards: int) -> tuple[tuple[str, float], ...]:
+    """(name, microseconds) of the conv events of `forwards` profiled forwards, summed by name, as ms per
+    forward."""
+    totals: dict[str, float] = defaultdict(float)
+    for name, us in events:
+        totals[name] += us
+    return tuple((name, us / 1e3 / forwards) for name, us in totals.items())
 
 
 def gpu_idle_ms(forward_ranges_us: list[tuple[float, float]], kernels_us: list[tuple[float, float]]) -> float:
@@ -239,9 +268,11 @@ def ort_trace_kernel_time(trace_path: Path) -> KernelTime:
         return not_measured("the onnxruntime profile held fewer than two runs")
     rows = kernel_rows(((f"{n['args'].get('op_name')} ({n['args'].get('provider', '?')})", "kernel", n["dur"], 1)
                         for n in timed), len(totals))
+    conv_nodes = ((str(n["name"]).removesuffix("_kernel_time"), n["dur"]) for n in timed
+                  if n.get("args", {}).get("op_name") in ("Conv", "FusedConv", "NhwcFusedConv", "QLinearConv"))
     return KernelTime(statistics.median(totals) / 1e3, statistics.median(r["dur"] for r in runs[1:]) / 1e3,
                       statistics.median(convs), "onnxruntime session profiling: node kernel times per run",
-                      kernels=rows)
+                      kernels=rows, layer_events=named_events(conv_nodes, len(totals)))
 
 
 def ort_kernel_time(path: Path, options: Any, providers: list[Any], x: Any, forwards: int) -> KernelTime:
@@ -262,20 +293,22 @@ def openvino_kernel_time(request: Any, x: Any, forwards: int) -> KernelTime:
     """OpenVINO's per-node performance counters (a request compiled with profiling on) over `forwards` infers
     after one unprofiled: each executed node's real time, named by node type and the primitive that ran it."""
     settle(lambda: request.infer({0: x}))
-    events, convs, walls = [], 0, []
+    events, conv_nodes, walls = [], [], []
     for _ in range(forwards):
         start = time.perf_counter()
         request.infer({0: x})
         walls.append((time.perf_counter() - start) * 1e3)
         for info in request.profiling_info:
             if str(info.status).endswith("EXECUTED") and info.real_time.total_seconds() > 0:
-                events.append((f"{info.node_type}: {info.exec_type}", "kernel", info.real_time.total_seconds() * 1e6,
-                               1))
-                convs += info.node_type.startswith(("Convolution", "GroupConvolution"))
+                us = info.real_time.total_seconds() * 1e6
+                events.append((f"{info.node_type}: {info.exec_type}", "kernel", us, 1))
+                if info.node_type.startswith(("Convolution", "GroupConvolution")):
+                    conv_nodes.append((info.node_name, us))
     rows = kernel_rows(events, forwards)
     return KernelTime(sum(r.ms_per_forward for r in rows), sum(walls) / forwards,
-                      convs / forwards if convs else NAN, "OpenVINO per-node performance counters (real time)",
-                      kernels=rows)
+                      len(conv_nodes) / forwards if conv_nodes else NAN,
+                      "OpenVINO per-node performance counters (real time)", kernels=rows,
+                      layer_events=named_events(conv_nodes, forwards))
 
 
 def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> KernelTime:
@@ -293,6 +326,7 @@ def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> Ker
     C=32: 27.5, 24.6, 25.2, 24.5, then 21-22 ms); a 0.2 s profile gave predict only 3 or 4."""
     settle(forward)
     totals: dict[str, list[float]] = {}  # op type -> [self time in microseconds, ops run], over all sessions
+    conv_ops: list[tuple[str, float]] = []  # (op name, self time in microseconds), over all sessions
     kernel_us, wall_ms = [], []
     sessions = max(forwards, TF_MIN_SESSIONS)
     for _ in range(sessions):
@@ -306,6 +340,8 @@ def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> Ker
             total = totals.setdefault(str(op["type"]), [0.0, 0])
             total[0] += float(op["total_self_time"])
             total[1] += 1  # a graph op runs once a forward; see tf_profiled_forward
+            if "Conv" in str(op["type"]):
+                conv_ops.append((str(op["operation"]), float(op["total_self_time"])))
     if not totals:
         return not_measured(f"TensorFlow's profile shows no op under the model's scope {scope!r}")
     rows = kernel_rows(((name, "kernel", us, int(count)) for name, (us, count) in totals.items()), sessions)
@@ -313,7 +349,7 @@ def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> Ker
     return KernelTime(statistics.median(kernel_us) / 1e3, statistics.median(wall_ms),
                       convs / sessions if convs else NAN,
                       "TensorFlow profiler (framework_op_stats), one session per forward: self time of the model's ops",
-                      kernels=rows)
+                      kernels=rows, layer_events=named_events(conv_ops, sessions))
 
 
 def tf_profiled_forward(forward: Callable[[], Any], scope: str) -> tuple[float, list[dict[str, Any]]] | str:

@@ -2,8 +2,10 @@
 # Run convbench on the lent GPU machine (see ../shared/gpu/README.md), one step per call; the run directory lives
 # in /tmp there, so the steps of one sweep go back to back on one warm machine and each call packs a checkpoint:
 #   scripts/gpu-sweep.sh setup                  install convbench (no deps), unpack the Keras ONNX files (exported on a
-#                                               CPU machine: TensorFlow does not run there) from $KERAS_TGZ, export
-#                                               the PyTorch side in every dtype of $DTYPES
+#                                               CPU machine: TensorFlow does not run there) from $KERAS_TGZ if it is
+#                                               there, export the PyTorch side in every dtype of $DTYPES
+# $SWEEP holds the sweep flags that export and bench share (default: the seed's stacks), e.g.
+#   SWEEP="--networks mobilenet_v2 resnet50 efficientnet_b0 --batch 1 32"
 #   scripts/gpu-sweep.sh restore                unpack a checkpoint carried in .gpu/run/run.tgz into $RUN_DIR's parent
 #   scripts/gpu-sweep.sh bench [BENCH FLAGS]    time into $RUN_DIR (resumes), e.g. --runtimes ... --channels 8 64;
 #                                               then pack $RUN_DIR into $OUT/run.tgz as a checkpoint
@@ -14,6 +16,7 @@ set -euo pipefail
 RUN_DIR=${RUN_DIR:-/tmp/convbench-run}
 KERAS_TGZ=${KERAS_TGZ:-/tmp/keras-onnx.tgz}
 DTYPES=${DTYPES:-"float32 float16 bfloat16"}
+SWEEP=${SWEEP:-}
 TIMING=${TIMING:-"--processes 2 --warmup-seconds 0.2 --sample-seconds 0.05 --budget-seconds 0.8 --min-samples 3 --profile"}
 export PYTHONUNBUFFERED=1
 step=$1
@@ -21,17 +24,18 @@ shift
 case "$step" in
   setup)
     python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . 2>&1 | tail -2
-    mkdir -p artifacts && tar xzf "$KERAS_TGZ" -C artifacts
+    mkdir -p artifacts
+    if [ -f "$KERAS_TGZ" ]; then tar xzf "$KERAS_TGZ" -C artifacts; fi
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
     KERAS_BACKEND=jax python3 -c "import onnxruntime as o, keras, jax, torch, pynvml; print(o.__version__, o.get_available_providers(), keras.__version__, jax.devices(), torch.__version__)"
-    convbench export --sources torch --dtype $DTYPES
+    convbench export --sources torch --dtype $DTYPES $SWEEP
     ;;
   restore)
     mkdir -p "$(dirname "$RUN_DIR")" && tar xzf .gpu/run/run.tgz -C "$(dirname "$RUN_DIR")"
     ;;
   bench)
     status=0
-    convbench bench --device cuda --run-dir "$RUN_DIR" $TIMING "$@" || status=$?
+    convbench bench --device cuda --run-dir "$RUN_DIR" $TIMING $SWEEP "$@" || status=$?
     tar czf "$OUT/run.tgz" -C "$(dirname "$RUN_DIR")" "$(basename "$RUN_DIR")"
     exit $status
     ;;

@@ -48,8 +48,9 @@ def bench_conv3x3_in_ort(artifacts_root: Path, results_root: Path) -> pd.DataFra
     """Time conv3x3 of the small sweep in onnxruntime on both exports; its result rows indexed by source."""
     run = convbench("bench", *SMALL_SWEEP, *QUICK_TIMING, "--variants", "conv3x3", "--runtimes", "ort",
                     "--artifacts", str(artifacts_root), "--results", str(results_root))
-    assert run.returncode == 0, run.stderr
-    return pd.read_csv(results_root / "latest" / "results.csv").set_index("source")
+    rows = pd.read_csv(results_root / "latest" / "results.csv").set_index("source")
+    assert run.returncode == (1 if (rows["status"] == "failed").any() else 0), run.stdout + run.stderr
+    return rows
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from convbench.artifacts import Artifacts, sha256_of
+from convbench.artifacts import Artifacts, combined_sha256, file_hashes
 from convbench.results import COLUMNS
 from convbench.spec import StackSpec
 from tests.conftest import (
@@ -163,7 +163,9 @@ def test_an_onnx_file_that_computes_something_else_is_failed_not_timed(exported,
     shutil.copy(artifacts.onnx_path("torch", conv1x1), artifacts.onnx_path("torch", conv3x3))
     manifest = pd.read_csv(artifacts.manifest_path)
     wrong = (manifest["source"] == "torch") & (manifest["stack_id"] == conv3x3.stack_id)
-    manifest.loc[wrong, "sha256"] = sha256_of(artifacts.onnx_path("torch", conv3x3))
+    hashes = file_hashes(artifacts.onnx_path("torch", conv3x3))
+    manifest.loc[wrong, "files"] = json.dumps(hashes)
+    manifest.loc[wrong, "sha256"] = combined_sha256(hashes)
     manifest.to_csv(artifacts.manifest_path, index=False)
     rows = bench_conv3x3_in_ort(artifacts.root, tmp_path / "results")
     assert rows.loc["torch.onnx", "status"] == "failed"

@@ -8,10 +8,20 @@ from convbench.spec import Case, StackSpec
 def test_bytes_match_hand_computed_values():
     # conv3x3 C=64 B=32 32x32: activations 32*64*32*32 = 2_097_152 elements in and out, weights 64*64*9 = 36_864
     spec = StackSpec("conv3x3", 64)
-    assert layer_bytes(spec) == (2 * 2_097_152 + 36_864) * 4 == 16_924_672
+    assert layer_bytes(spec.nodes[0], spec.batch, spec.dtype) == (2 * 2_097_152 + 36_864) * 4 == 16_924_672
     assert stack_bytes(spec) == 16 * 16_924_672
     # depthwise at C=8, B=2, 8x8: activations 1024 each, weights 8*1*3*3 = 72
-    assert layer_bytes(StackSpec("conv3x3sep", 8, 2, 2, 8)) == (2 * 1024 + 72) * 4
+    small = StackSpec("conv3x3sep", 8, 2, 2, 8)
+    assert layer_bytes(small.nodes[0], small.batch, small.dtype) == (2 * 1024 + 72) * 4
+
+
+def test_a_strided_layer_moves_its_smaller_output():
+    # ResNet-50's layer2.0.conv2: 128 -> 128 channels, 3x3 stride 2, 56x56 in, 28x28 out
+    from convbench.spec import NetworkSpec
+
+    node = next(n for n in NetworkSpec("resnet50", 1).nodes if n.name == "layer2.0.conv2")
+    assert node.out_hw == (28, 28)
+    assert layer_bytes(node, 1, "float32") == (128 * 56 * 56 + 128 * 28 * 28 + 128 * 128 * 9) * 4
 
 
 def test_floor_is_the_larger_of_compute_and_memory_time():

@@ -1,0 +1,111 @@
+"""Real networks' conv layers: where the time goes by conv kind against where the FLOPs are, the layers slowest
+for their FLOPs, and the seed's depthwise conclusion re-tested inside MobileNetV2 and EfficientNet-B0.
+
+Reads results.csv's network rows and layers.csv (each conv layer's kernel time, as the runtime's profiler timed
+it, where the profiler tells the layers apart); runs nothing."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from convbench.analysis.ratios import label
+
+CASE = ["stack_id", "runtime", "source", "device"]
+NETWORK_GROUP = ["network", "batch", "dtype"]
+DEPTHWISE_NETWORKS = ("mobilenet_v2", "efficientnet_b0")
+
+
+def runtime_label(row: pd.Series) -> str:
+    return label(row["runtime"], row["source"], row["device"], row["dtype"])
+
+
+def network_times(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per network case that ran ok: ms per forward with its spread between processes, GFLOP, achieved
+    GFLOP/s, p50 latency, kernel and overhead ms (where profiled)."""
+    ok = results[results["status"] == "ok"]
+    if ok.empty:
+        return pd.DataFrame()
+    return pd.DataFrame({
+        "network": ok["network"], "batch": ok["batch"], "dtype": ok["dtype"],
+        "runtime": ok.apply(runtime_label, axis=1),
+        "ms per forward": ok["ms_per_forward"],
+        "processes (min-max ms)": [f"{a:.3g}-{b:.3g}" for a, b in zip(ok["ms_process_min"], ok["ms_process_max"],
+                                                                          strict=True)],
+        "GFLOP": ok["gflop"], "GFLOP/s": ok["gflop_per_s"], "p50 latency ms": ok["latency_ms_p50"],
+        "kernel ms": ok["kernel_ms_per_forward"], "overhead ms": ok["overhead_ms_per_forward"],
+    }).sort_values(["network", "batch", "dtype", "ms per forward"]).reset_index(drop=True)
+
+
+def _with_case(layers: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+    """layers.csv rows of the network cases that ran ok, with their network, batch, dtype and runtime label."""
+    ok = results[results["status"] == "ok"]
+    if layers.empty or ok.empty:
+        return pd.DataFrame()
+    cases = ok[[*CASE, *NETWORK_GROUP]].assign(label=ok.apply(runtime_label, axis=1))
+    return layers.merge(cases, on=CASE)
+
+
+def kind_shares(layers: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+    """Per network, batch, dtype and conv kind: its share of the conv FLOPs, and its share of the conv kernel time
+    in each runtime whose profiler timed every layer (one column per runtime)."""
+    merged = _with_case(layers, results)
+    if merged.empty:
+        return pd.DataFrame()
+    rows = []
+    for (network, batch, dtype), group in merged.groupby(NETWORK_GROUP, sort=False):
+        one_case = group[group["label"] == group["label"].iloc[0]]
+        flops = one_case.groupby("conv_kind")["gflop"].sum()
+        time = group.groupby(["conv_kind", "label"])["layer_share"].sum().unstack("label")
+        for kind in flops.sort_values(ascending=False).index:
+            rows.append({"network": network, "batch": batch, "dtype": dtype, "conv kind": kind,
+                         "layers": int((one_case["conv_kind"] == kind).sum()),
+                         "FLOP share": flops[kind] / flops.sum(), **time.loc[kind].to_dict()})
+    return pd.DataFrame(rows)
+
+
+def slowest_for_flops(layers: pd.DataFrame, results: pd.DataFrame, top: int = 8) -> pd.DataFrame:
+    """Per network, batch and dtype: the layers whose time share is largest against their FLOP share (the median
+    of that ratio over the runtimes that timed every layer), with their kind, GFLOP and each runtime's ms."""
+    merged = _with_case(layers, results)
+    if merged.empty:
+        return pd.DataFrame()
+    merged = merged.assign(flop_share=merged["gflop"] / merged.groupby(CASE)["gflop"].transform("sum"))
+    merged = merged.assign(ratio=merged["layer_share"] / merged["flop_share"])
+    rows = []
+    for (network, batch, dtype), group in merged.groupby(NETWORK_GROUP, sort=False):
+        per_layer = group.groupby(["layer", "conv_kind"], sort=False).agg(
+            gflop=("gflop", "first"), ratio=("ratio", "median"), ms=("ms_per_forward", "median"))
+        for (layer, kind), row in per_layer.sort_values("ratio", ascending=False).head(top).iterrows():
+            rows.append({"network": network, "batch": batch, "dtype": dtype, "layer": layer, "conv kind": kind,
+                         "GFLOP": row["gflop"], "time share / FLOP share (median over runtimes)": row["ratio"],
+                         "kernel ms (median over runtimes)": row["ms"]})
+    return pd.DataFrame(rows)
+
+
+def depthwise_verdicts(shares: pd.DataFrame) -> list[str]:
+    """The 2017 depthwise conclusion (far slower than its FLOPs predict) re-tested where depthwise convs matter:
+    their share of the conv time against their share of the FLOPs, per network, batch and dtype."""
+    if shares.empty:
+        return []
+    lines = []
+    for (network, batch, dtype), group in shares.groupby(NETWORK_GROUP, sort=False):
+        if network not in DEPTHWISE_NETWORKS:
+            continue
+        depthwise = group[group["conv kind"].str.startswith("depthwise")]
+        if depthwise.empty:
+            continue
+        runtimes = [c for c in group.columns if c not in ("network", "batch", "dtype", "conv kind", "layers",
+                                                          "FLOP share")]
+        flop_share = depthwise["FLOP share"].sum()
+        time_share = depthwise[runtimes].sum()
+        time_share = time_share[time_share > 0]
+        if time_share.empty:
+            continue
+        ratio = time_share / flop_share
+        verdict = "holds" if ratio.min() > 1.5 else "does not hold" if ratio.max() < 1.5 else "holds in part"
+        lines.append(f"**{network}, batch {batch}, {dtype}:** depthwise convs are {flop_share:.1%} of the conv FLOPs "
+                     f"and {time_share.min():.1%}-{time_share.max():.1%} of the conv kernel time "
+                     f"({ratio.min():.1f}x-{ratio.max():.1f}x their FLOP share over {len(ratio)} runtimes; slowest "
+                     f"for its FLOPs: {ratio.idxmax()}). The 2017 conclusion (depthwise far slower than its FLOPs "
+                     f"predict, taken as over 1.5x its FLOP share in every runtime) **{verdict}** here.")
+    return lines

@@ -1,0 +1,20 @@
+"""Which rows of a results table time the seed's stacks and which a real network's conv layers."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def is_network(results: pd.DataFrame) -> pd.Series:
+    """True for the rows of a network workload (runs made before networks existed have no `network` column)."""
+    if "network" not in results:
+        return pd.Series(False, index=results.index)
+    return results["network"].fillna("").astype(str) != ""
+
+
+def seed_rows(results: pd.DataFrame) -> pd.DataFrame:
+    return results[~is_network(results)]
+
+
+def network_rows(results: pd.DataFrame) -> pd.DataFrame:
+    return results[is_network(results)]
