@@ -150,6 +150,7 @@ def _networks_section(networks: pd.DataFrame, run_dir: Path) -> list[str]:
             "every layer (layers.csv; kernel times as profiled). A kind whose time share exceeds its FLOP share "
             "costs more than its FLOPs predict.", ""]
     for (network, batch, dtype), group in shares.groupby(["network", "batch", "dtype"], sort=False):
+        group = group.dropna(axis=1, how="all")  # the runtimes of other groups
         picture = kind_share_plot(group, f"{network}, batch {batch}, {dtype}: time share vs FLOP share",
                                   run_dir / _file_name("kinds", network, f"b{batch}", *_non_default((dtype,))))
         table = group.drop(columns=["network", "batch", "dtype"])

@@ -28,7 +28,14 @@ from convbench.layer_map import attribute, resolver
 from convbench.parity import parity_ok, relative_error, tolerance
 from convbench.repeats import aggregate, process_orders
 from convbench.results import ResultsStore, case_row
-from convbench.roofline import arithmetic_intensity, floor_ms, layer_bytes, measure_ceilings, peak_key
+from convbench.roofline import (
+    arithmetic_intensity,
+    floor_ms,
+    layer_bytes,
+    measure_ceilings,
+    peak_key,
+    roofline_ms,
+)
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo, get_runner, import_requirements, missing_requirement
 from convbench.runners.base import Skip
 from convbench.runners.profilers import KernelTime, profile_forwards
@@ -210,8 +217,8 @@ def layer_floor(case: Case, row: dict[str, object], ceilings: dict | None) -> di
     if not ceilings:
         return {}
     peak = ceilings[peak_key(case.spec.dtype, False, ceilings)]
-    return {"floor_ms": max(float(row["gflop"]) / peak, float(row["mbyte"]) / 1e3 / ceilings["bandwidth_gb_per_s"])
-            * 1e3}
+    return {"floor_ms": roofline_ms(float(row["gflop"]) * 1e9, float(row["mbyte"]) * 1e6, peak,
+                                    ceilings["bandwidth_gb_per_s"])}
 
 
 def measure_ceilings_in_worker(device: str, threads: int, log_path: Path | None = None) -> dict[str, float] | str:

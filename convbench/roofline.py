@@ -41,11 +41,14 @@ def arithmetic_intensity(spec: Workload) -> float:
     return spec.flops / stack_bytes(spec)
 
 
+def roofline_ms(flops: float, bytes_moved: float, peak_gflop_per_s: float, bandwidth_gb_per_s: float) -> float:
+    """max(FLOPs / peak, bytes / bandwidth), in milliseconds."""
+    return max(flops / (peak_gflop_per_s * 1e9), bytes_moved / (bandwidth_gb_per_s * 1e9)) * 1e3
+
+
 def floor_ms(spec: Workload, peak_gflop_per_s: float, bandwidth_gb_per_s: float) -> float:
     """The roofline floor of one forward in milliseconds."""
-    compute_s = spec.flops / (peak_gflop_per_s * 1e9)
-    memory_s = stack_bytes(spec) / (bandwidth_gb_per_s * 1e9)
-    return max(compute_s, memory_s) * 1e3
+    return roofline_ms(spec.flops, stack_bytes(spec), peak_gflop_per_s, bandwidth_gb_per_s)
 
 
 def measure_ceilings(device: str, threads: int) -> dict[str, float]:

@@ -45,18 +45,7 @@ class StackSpec:
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise UsageError(f"unknown conv type {self.variant!r}; valid: {', '.join(VARIANTS)}")
-        for name in ("channels", "layers", "batch", "image"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise UsageError(f"{name} must be a positive integer, got {value!r}")
-        if self.dtype not in DTYPES:
-            raise UsageError(f"unknown dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
-        if self.memory_bytes > host_memory_bytes():
-            raise UsageError(
-                f"{self.stack_id} needs {self.memory_bytes / 2**30:.0f} GiB for its weights and two activations in "
-                f"float32, more than this machine's {host_memory_bytes() / 2**30:.0f} GiB of memory; use smaller "
-                "--channels, --batch, --image or --layers"
-            )
+        _check_sizes_dtype_memory(self, ("channels", "layers", "batch", "image"))
         kh, kw = VARIANTS[self.variant].effective_kernel
         if max(kh, kw) > self.image:
             raise UsageError(
@@ -119,15 +108,7 @@ class NetworkSpec:
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:
             raise UsageError(f"unknown network {self.network!r}; valid: {', '.join(NETWORKS)}")
-        for name in ("batch", "image"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise UsageError(f"{name} must be a positive integer, got {value!r}")
-        if self.dtype not in DTYPES:
-            raise UsageError(f"unknown dtype {self.dtype!r}; valid: {', '.join(DTYPES)}")
-        if self.memory_bytes > host_memory_bytes():
-            raise UsageError(f"{self.stack_id} needs {self.memory_bytes / 2**30:.0f} GiB in float32, more than this "
-                             f"machine's {host_memory_bytes() / 2**30:.0f} GiB of memory; use a smaller --batch")
+        _check_sizes_dtype_memory(self, ("batch", "image"))
 
     @property
     def stack_id(self) -> str:
@@ -168,6 +149,21 @@ class NetworkSpec:
 
 
 Workload = StackSpec | NetworkSpec
+
+
+def _check_sizes_dtype_memory(spec: Workload, sizes: tuple[str, ...]) -> None:
+    """UsageError unless the named sizes are positive integers, the dtype is known and the workload fits in this
+    machine's memory."""
+    for name in sizes:
+        value = getattr(spec, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise UsageError(f"{name} must be a positive integer, got {value!r}")
+    if spec.dtype not in DTYPES:
+        raise UsageError(f"unknown dtype {spec.dtype!r}; valid: {', '.join(DTYPES)}")
+    if spec.memory_bytes > host_memory_bytes():
+        raise UsageError(f"{spec.stack_id} needs {spec.memory_bytes / 2**30:.0f} GiB for its weights and activations "
+                         f"in float32, more than this machine's {host_memory_bytes() / 2**30:.0f} GiB of memory; use "
+                         f"smaller {', '.join('--' + n for n in sizes)}")
 
 
 @functools.cache
