@@ -81,22 +81,38 @@ class _CsvTable:
     def __init__(self, path: Path, columns: list[str]) -> None:
         self.path = path
         self.columns = columns
+        self._keys: set[tuple[str, ...]] | None = None  # see case_keys()
 
     def exists(self) -> bool:
         return self.path.exists()
 
     def append(self, row: dict[str, object]) -> None:
-        if "status" in self.columns and row.get("status") not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, got {row.get('status')!r}")
+        self.append_rows([row])
+
+    def append_rows(self, rows: list[dict[str, object]]) -> None:
+        """Append `rows` in one write and one fsync: all of them or none."""
+        for row in rows:
+            if "status" in self.columns and row.get("status") not in STATUSES:
+                raise ValueError(f"status must be one of {STATUSES}, got {row.get('status')!r}")
         drop_partial_tail(self.path)
         header = "" if self.path.exists() and self.path.stat().st_size else ",".join(self.columns) + "\n"
-        append_text(self.path, header + csv_line(self.columns, row, _cell))
+        append_text(self.path, header + "".join(csv_line(self.columns, row, _cell) for row in rows))
+        if self._keys is not None:
+            self._keys.update(tuple(str(row[c]) for c in KEY_COLUMNS) for row in rows)
+
+    def case_keys(self) -> set[tuple[str, ...]]:
+        """The case keys the file holds rows for: read once, then kept up to date by this writer (the run lock
+        makes it the only one)."""
+        if self._keys is None:
+            self._keys = set(_row_keys(self.read())) if self.exists() else set()
+        return self._keys
 
     def read(self) -> pd.DataFrame:
         return read_results(self.path)
 
     def rewrite(self, table: pd.DataFrame) -> None:
         replace_text(self.path, lambda tmp: table.reindex(columns=self.columns).to_csv(tmp, index=False))
+        self._keys = None
 
     def drop_failed(self) -> None:
         if self.path.exists():
@@ -226,13 +242,13 @@ class ResultsStore:
 
 
 def _replace_case_rows(table: _CsvTable, key: tuple[str, str, str, str], rows: list[dict[str, object]]) -> None:
-    if table.exists():
+    """A case's rows of a per-case table (kernels.csv, layers.csv), appended in one write; the file is read and
+    rewritten only where it already holds rows of that case (a case profiled again)."""
+    if key in table.case_keys():
         current = table.read()
-        keep = ~(current[KEY_COLUMNS].astype(str) == list(key)).all(axis=1)
-        if not keep.all():
-            table.rewrite(current[keep])
-    for row in rows:
-        table.append({**dict(zip(KEY_COLUMNS, key, strict=True)), **row})
+        table.rewrite(current[~(current[KEY_COLUMNS].astype(str) == list(key)).all(axis=1)])
+    if rows:
+        table.append_rows([{**dict(zip(KEY_COLUMNS, key, strict=True)), **row} for row in rows])
 
 
 def _row_keys(table: pd.DataFrame) -> list[tuple[str, ...]]:
