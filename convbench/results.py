@@ -8,6 +8,7 @@ run of the results folder.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -95,10 +96,19 @@ class _CsvTable:
             if "status" in self.columns and row.get("status") not in STATUSES:
                 raise ValueError(f"status must be one of {STATUSES}, got {row.get('status')!r}")
         drop_partial_tail(self.path)
-        header = "" if self.path.exists() and self.path.stat().st_size else ",".join(self.columns) + "\n"
-        append_text(self.path, header + "".join(csv_line(self.columns, row, _cell) for row in rows))
+        columns = self._file_columns()
+        header = "" if columns else ",".join(self.columns) + "\n"
+        append_text(self.path, header + "".join(csv_line(columns or self.columns, row, _cell) for row in rows))
         if self._keys is not None:
             self._keys.update(tuple(str(row[c]) for c in KEY_COLUMNS) for row in rows)
+
+    def _file_columns(self) -> list[str]:
+        """The header of the file as it is (empty if there is none yet): rows are written in its columns, so a run
+        begun by an older convbench, whose table lacks a column added since, stays readable when resumed."""
+        if not self.path.exists() or not self.path.stat().st_size:
+            return []
+        with self.path.open(newline="") as handle:
+            return next(csv.reader(handle), [])
 
     def case_keys(self) -> set[tuple[str, ...]]:
         """The case keys the file holds rows for: read once, then kept up to date by this writer (the run lock

@@ -101,6 +101,17 @@ def test_a_case_whose_result_row_was_lost_is_rebuilt_from_its_process_rows(expor
                                    after.set_index(key)["ms_per_forward"].sort_index())
 
 
+def test_a_run_begun_by_an_older_convbench_stays_readable_when_resumed(exported, ort_run, tmp_path):
+    """Its results.csv lacks a column added since (network): resumed rows are written in the file's columns."""
+    run_dir = _copy(ort_run, tmp_path / "run")
+    old = read_results(run_dir / "results.csv").drop(columns=["network"])
+    old.iloc[:-1].to_csv(run_dir / "results.csv", index=False)
+    resumed = _bench_ort(exported, run_dir)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    after = read_results(run_dir / "results.csv")
+    assert len(after) == len(old) and "network" not in after
+
+
 def test_partial_last_lines_are_dropped_on_resume_and_the_case_in_flight_timed_again(exported, ort_run, tmp_path):
     run_dir = _copy(ort_run, tmp_path / "run")
     processes = (run_dir / "processes.csv").read_text().splitlines(keepends=True)
