@@ -80,15 +80,13 @@ def load_checked(path: Path) -> onnx.ModelProto:
         raise UsageError(f"{path}: no such file")
     try:
         missing = [p for p in export_files(path) if not p.is_file()]
-        if missing:
-            raise UsageError(f"{path}: its external data file {missing[0]} is missing (an export is the .onnx and "
-                             "its .onnx.data together); export it again")
-        model = onnx.load(str(path))
+        model = None if missing else onnx.load(str(path))
     except (DecodeError, ValueError, RuntimeError, OSError, onnx.checker.ValidationError) as error:
-        if isinstance(error, UsageError):
-            raise
         first = (str(error).strip().splitlines() or [""])[0]
         raise UsageError(f"{path}: not a readable ONNX model ({type(error).__name__}: {first})") from None
+    if model is None:
+        raise UsageError(f"{path}: its external data file {missing[0]} is missing (an export is the .onnx and its "
+                         ".onnx.data together); export it again")
     if not model.graph.node and not model.graph.input:
         raise UsageError(f"{path}: not an ONNX model (no graph in the file)")
     try:

@@ -8,14 +8,13 @@ import pandas as pd
 
 from convbench.analysis.ratios import GROUP, label
 from convbench.models.variants import VARIANTS
-from convbench.results import KEY_COLUMNS, read_results
+from convbench.results import KEY_COLUMNS, read_if_present
 
 NAME_CHARS = 70  # CUDA kernel names run to 150 characters; the report shows their start
 
 
 def read_kernels(run_dir: Path) -> pd.DataFrame:
-    path = Path(run_dir) / "kernels.csv"
-    return read_results(path) if path.exists() else pd.DataFrame()
+    return read_if_present(Path(run_dir) / "kernels.csv")
 
 
 def _short(name: str) -> str:

@@ -38,7 +38,7 @@ from convbench.analysis.trust import (
 from convbench.analysis.workloads import network_rows, seed_rows
 from convbench.csvfile import replace_text
 from convbench.models.variants import VARIANTS
-from convbench.results import read_results
+from convbench.results import read_if_present, read_results
 
 GRAPHS_FILE = "graphs.csv"  # written by `bench` from the export manifest and the ONNX files
 
@@ -131,7 +131,7 @@ def _networks_section(networks: pd.DataFrame, run_dir: Path) -> list[str]:
     and the depthwise conclusion re-tested."""
     if networks.empty:
         return []
-    layers = read_results(run_dir / "layers.csv") if (run_dir / "layers.csv").exists() else pd.DataFrame()
+    layers = read_if_present(run_dir / "layers.csv")
     out = ["## Real networks' conv layers", "",
            "Every conv layer of each network at its real shape (torchvision's definitions: MobileNetV2 width 1.0, "
            "ResNet-50 v1.5, EfficientNet-B0) on 224x224 input, bias-free, chained as the network chains them, with "

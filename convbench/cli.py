@@ -406,10 +406,9 @@ def _bench_locked(args: argparse.Namespace, store, artifacts: Artifacts, config:
 
 def _closing_summary(results, cases: list[Case]) -> int:
     """Count the sweep's cases by status; exit status 1 when any failed or has no row, else 0."""
-    from convbench.results import KEY_COLUMNS, STATUSES
+    from convbench.results import STATUSES, row_keys
 
-    status = ({tuple(map(str, key)): s for *key, s in results[[*KEY_COLUMNS, "status"]].itertuples(index=False)}
-              if not results.empty else {})
+    status = dict(zip(row_keys(results), results["status"], strict=True)) if not results.empty else {}
     counts = {name: sum(status.get(c.key) == name for c in cases) for name in STATUSES}
     missing = sum(c.key not in status for c in cases)
     line = (f"{len(cases)} cases: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed"

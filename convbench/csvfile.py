@@ -149,15 +149,14 @@ def read_csv_checked(path: Path, required: Sequence[str] = ()) -> pd.DataFrame:
 def _check_kind(path: Path, name: str, cells: pd.Series) -> None:
     """CorruptFile for the first cell that does not hold its column's kind (pandas parsed the rest)."""
     kind = kind_of(name)
-    if kind == "number" and pd.api.types.is_numeric_dtype(cells) or kind == "flag" and \
-            pd.api.types.is_bool_dtype(cells) or kind not in ("number", "flag") or cells.isna().all():
-        return
-    if kind == "number":
+    if kind == "number" and not pd.api.types.is_numeric_dtype(cells):
         bad = pd.to_numeric(cells, errors="coerce").isna() & cells.notna()
         what = "is not a number"
-    else:
+    elif kind == "flag" and not pd.api.types.is_bool_dtype(cells):
         bad = ~cells.isin([True, False, "True", "False"]) & cells.notna()
         what = "is not True or False"
+    else:  # text, JSON, or a column pandas parsed as its kind
+        return
     if bad.any():
         at = int(bad.to_numpy().nonzero()[0][0])
         raise CorruptFile(f"{path}: line {at + 2}, column {name}: {cells.iloc[at]!r} {what}")

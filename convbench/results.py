@@ -114,7 +114,7 @@ class _CsvTable:
         """The case keys the file holds rows for: read once, then kept up to date by this writer (the run lock
         makes it the only one)."""
         if self._keys is None:
-            self._keys = set(_row_keys(self.read())) if self.exists() else set()
+            self._keys = set(row_keys(self.read())) if self.exists() else set()
         return self._keys
 
     def read(self) -> pd.DataFrame:
@@ -169,7 +169,7 @@ class ResultsStore:
     def done_keys(self) -> set[tuple[str, str, str, str]]:
         if not self.csv_path.exists():
             return set()
-        return set(_row_keys(self.read()))
+        return set(row_keys(self.read()))
 
     def append(self, row: dict[str, object]) -> None:
         unknown = set(row) - set(COLUMNS)
@@ -198,7 +198,7 @@ class ResultsStore:
             return {}
         table = self._processes.read()
         rows: dict[tuple[str, ...], dict[int, dict[str, object]]] = {}
-        for key, row in zip(_row_keys(table), table.to_dict("records"), strict=True):
+        for key, row in zip(row_keys(table), table.to_dict("records"), strict=True):
             row["options"] = json.loads(row["options"]) if isinstance(row.get("options"), str) else {}
             rows.setdefault(key, {})[int(row["process"])] = row
         return rows
@@ -219,7 +219,7 @@ class ResultsStore:
             return []
         table = self.read()
         table = table[(table["status"] == "ok") & (table["kernel_method"].fillna("") == "")]
-        medians = dict(zip(_row_keys(table), table["ms_per_forward"], strict=True))
+        medians = dict(zip(row_keys(table), table["ms_per_forward"], strict=True))
         return [(case, float(medians[case.key])) for case in cases if case.key in medians]
 
     def read(self) -> pd.DataFrame:
@@ -261,7 +261,12 @@ def _replace_case_rows(table: _CsvTable, key: tuple[str, str, str, str], rows: l
         table.append_rows([{**dict(zip(KEY_COLUMNS, key, strict=True)), **row} for row in rows])
 
 
-def _row_keys(table: pd.DataFrame) -> list[tuple[str, ...]]:
+def read_if_present(path: Path) -> pd.DataFrame:
+    """read_results of a table a run may not have (kernels.csv, layers.csv): empty where the file is not there."""
+    return read_results(path) if path.exists() else pd.DataFrame()
+
+
+def row_keys(table: pd.DataFrame) -> list[tuple[str, ...]]:
     """Each row's case key (stack_id, runtime, source, device), as Case.key spells it."""
     return [tuple(row) for row in table[KEY_COLUMNS].astype(str).itertuples(index=False)]
 
