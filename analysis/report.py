@@ -25,7 +25,8 @@ from convbench.analysis.plots import (
 )
 from convbench.analysis.precision import precision_speedups
 from convbench.analysis.ratios import GROUP, label, times_at_largest_channels, vs_conv3x3
-from convbench.analysis.seed_table import TIME_ROW, seed_tables
+from convbench.analysis.seed_table import STEP_TIME_ROW, TIME_ROW, seed_tables
+from convbench.analysis.training import cheapest_lines, pass_rows, phase_split, step_costs, train_vs_deploy
 from convbench.analysis.trust import (
     conditions_lines,
     first_result,
@@ -63,7 +64,7 @@ def _md(frame: pd.DataFrame, floatfmt: str = ".3f", index: bool = True) -> str:
 def _seed_md(table: pd.DataFrame) -> str:
     """The seed table with 3 decimals like the seed's, but 4 significant digits for times under 1 s."""
     def cell(row: str, v: float) -> str:
-        return f"{v:.4g}" if row == TIME_ROW and v < 1 else f"{v:.3f}"
+        return f"{v:.4g}" if row in (TIME_ROW, STEP_TIME_ROW) and v < 1 else f"{v:.3f}"
 
     shown = pd.DataFrame({c: [cell(row, v) for row, v in table[c].items()]
                           for c in table.columns}, index=table.index).replace("nan", "")
@@ -91,18 +92,21 @@ def write_report(run_dir: Path) -> Path:
     """Write run_dir/report.md and its PNGs; return the report's path."""
     run_dir = Path(run_dir)
     every_row = read_results(run_dir / "results.csv")
-    results, networks = seed_rows(every_row), network_rows(every_row)
+    forward, train = pass_rows(every_row, "forward"), pass_rows(every_row, "train")
+    results, networks = seed_rows(forward), network_rows(forward)
     env = json.loads((run_dir / "env.json").read_text()) if (run_dir / "env.json").exists() else {}
     out: list[str] = [f"# convbench report: {_run_title(every_row, run_dir)}", "",
                       "Generated from this folder's results.csv, processes.csv, conditions.jsonl and env.json; no "
                       "model was run to write it. Times are throughput per forward (forwards back to back, the "
-                      "device synchronised once per sample), the median over fresh processes of each process's "
-                      "median; the 2017 unit is seconds per 100 forwards of the 16-layer stack.", ""]
+                      "device synchronised once per sample; in the training-step section, per training step), the "
+                      "median over fresh processes of each process's median; the 2017 unit is seconds per 100 "
+                      "forwards of the 16-layer stack.", ""]
     out += _environment(env)
     out += _trust_section(every_row, run_dir, env)
     out += _networks_section(networks, run_dir)
     if not results.empty:
         out += _seed_sections(results, env, run_dir)
+    out += _training_section(train, forward, run_dir)
     out += _graphs_section(run_dir)
     out += _problems_section(every_row)
     path = run_dir / "report.md"
@@ -123,6 +127,50 @@ def _seed_sections(results: pd.DataFrame, env: dict, run_dir: Path) -> list[str]
     out += _first_result_section(results)
     out += _latency_section(results)
     out += _kernel_section(results, env, run_dir)
+    return out
+
+
+def _training_section(train: pd.DataFrame, forward: pd.DataFrame, run_dir: Path) -> list[str]:
+    """The train pass: a step's cost per conv type against its forward and its FLOPs, cheapest to train vs to
+    deploy, the 2017 table and conclusions on the step, where the step's kernel time goes, and networks' steps."""
+    if train.empty:
+        return []
+    out = ["## The training step", "",
+           "A training step here is one forward, the loss = the output's sum (in float32), and the gradients of the "
+           "input and of every conv weight, with no optimizer: every layer runs its forward, its backward-data and "
+           "its backward-weights, so a step counts 3x the forward's FLOPs. Each runtime's gradients were checked "
+           "against PyTorch float32's on the CPU before it was timed. Times are ms per step (the `ms_per_forward` "
+           "column of a train row); the ONNX runtimes and model.predict run inference only.", ""]
+    seed_train, seed_forward = seed_rows(train), seed_rows(forward)
+    costs = step_costs(seed_train, seed_forward)
+    if not costs.empty:
+        out += ["### What a step costs per conv type", "",
+                "At each runtime's largest channel count. `step / forward` is the step over the same case's forward "
+                "(3 if the backward cost twice the forward, as FLOPs say); `step vs conv3x3` against `FLOPs vs "
+                "conv3x3` says whether a conv type keeps its FLOP advantage in training.", "",
+                _md(costs, ".3g", index=False), ""]
+    both = train_vs_deploy(seed_train, seed_forward)
+    if not both.empty:
+        out += ["### Cheapest to train, cheapest to deploy", "",
+                *[f"- {line}" for line in cheapest_lines(both)], "",
+                "The fastest way each conv type ran in this run, per pass:", "", _md(both, ".3g", index=False), ""]
+    if not seed_train.empty:
+        out += ["### The 2017 conclusions, re-tested on the training step", ""]
+        for i, finding in enumerate(findings(seed_train), 1):
+            out += [f"{i}. **{finding.claim}** {finding.text}", ""]
+        out += _seed_section(seed_train, run_dir, "The 2017 table for the training step, per runtime", STEP_TIME_ROW,
+                             "seed-train", "seconds per 100 training steps")
+    phases = phase_split(train)
+    if not phases.empty:
+        out += ["### Where a step's kernel time goes", "",
+                "ms per step from each runtime's profiler (a separate run): the convolutions' forward, backward-data "
+                "and backward-weights kernels, the other kernels (the loss, layout changes, GEMMs whose name does not "
+                "say their direction) and the overhead (the timed median less all kernels). Empty: not told apart "
+                "(the `how` column says why).", "", _md(phases, ".3g", index=False), ""]
+    networks = network_rows(train)
+    if not networks.empty:
+        out += ["### Real networks' training step", "", "`ms per forward` is ms per training step here.", "",
+                _md(network_times(networks), ".4g", index=False), ""]
     return out
 
 
@@ -255,17 +303,21 @@ def _latency_section(results: pd.DataFrame) -> list[str]:
             "Latency p99, ms per forward:", "", _md(p99, ".4g"), ""]
 
 
-def _seed_section(results: pd.DataFrame, run_dir: Path) -> list[str]:
-    out = ["## The 2017 table, per runtime", ""]
-    for key, channels, table in seed_tables(results):
+def _seed_section(results: pd.DataFrame, run_dir: Path, title: str = "## The 2017 table, per runtime",
+                  time_row: str = TIME_ROW, picture_prefix: str = "seed", unit: str = "seconds per 100 forwards"
+                  ) -> list[str]:
+    out = [title if title.startswith("#") else f"### {title}", ""]
+    for key, channels, table in seed_tables(results, time_row):
         name = label(*key)
-        out += [f"### {name}", "", f"At C={channels}:", "", _seed_md(table), ""]
+        out += [f"{'###' if title.startswith('## ') else '####'} {name}", "", f"At C={channels}:", "",
+                _seed_md(table), ""]
         group = results[(results[GROUP] == list(key)).all(axis=1) & (results["status"] == "ok")]
         compact = (group.pivot_table(index="variant", columns="channels", values="ms_per_forward", aggfunc="median")
                    .reindex([v for v in VARIANTS if v in set(group["variant"])]) * 100 / 1e3)
         compact.columns = [f"C={c}" for c in compact.columns]
-        picture = seed_plot(group, f"{name}: time vs filters", run_dir / _file_name("seed", *_non_default(key)))
-        out += ["Every channel count, seconds per 100 forwards:", "", _md(compact, ".4g"), "",
+        picture = seed_plot(group, f"{name}: time vs filters", run_dir / _file_name(picture_prefix,
+                                                                                  *_non_default(key)))
+        out += [f"Every channel count, {unit}:", "", _md(compact, ".4g"), "",
                 f"![{name}]({picture.name})", ""]
     return out
 

@@ -8,13 +8,16 @@ from convbench.analysis.ratios import times_at_largest_channels
 from convbench.models.variants import REFERENCE_VARIANT, VARIANTS, theoretical_vs_conv3x3
 
 TIME_ROW = "processing time [s / 100 forwards]"
+STEP_TIME_ROW = "processing time [s / 100 training steps]"  # the same table for the train pass
 RATIO_ROW = "vs conv3x3"
 THEORY_ROW = "theoretical vs conv3x3"
 
 
-def seed_tables(results: pd.DataFrame) -> list[tuple[tuple[str, str, str], int, pd.DataFrame]]:
+def seed_tables(results: pd.DataFrame, time_row: str = TIME_ROW
+                ) -> list[tuple[tuple[str, str, str], int, pd.DataFrame]]:
     """One seed table per runtime/source/device that has an ok case, at its largest channel count: three rows
-    x the run's conv types in the seed's order; a case that is not ok shows as NaN."""
+    x the run's conv types in the seed's order; a case that is not ok shows as NaN. `time_row` names the time row
+    (STEP_TIME_ROW for training steps)."""
     times = times_at_largest_channels(results)
     variants = [v for v in VARIANTS if v in times.columns]
     tables = []
@@ -22,7 +25,7 @@ def seed_tables(results: pd.DataFrame) -> list[tuple[tuple[str, str, str], int, 
         channels = int(row["channels"])
         seconds = row[variants].astype(float) * 100 / 1e3
         table = pd.DataFrame({
-            TIME_ROW: seconds,
+            time_row: seconds,
             RATIO_ROW: seconds / seconds.get(REFERENCE_VARIANT, float("nan")),
             THEORY_ROW: pd.Series({v: theoretical_vs_conv3x3(v, channels) for v in variants}),
         }).T[variants]

@@ -1,4 +1,5 @@
-"""Where exported files live: artifacts/onnx/<framework>/<stack id>.onnx, the manifest, the reference outputs."""
+"""Where exported files live: artifacts/onnx/<framework>/<stack id>.onnx, the manifest, the reference outputs and
+gradients."""
 
 from __future__ import annotations
 
@@ -117,6 +118,11 @@ class Artifacts:
         """The PyTorch float32 CPU output of the stack on its seeded input (NCHW .npy): every runtime's reference,
         whatever dtype it runs the stack in."""
         return self.root / "reference" / f"{spec.reference.stack_id}.npy"
+
+    def gradient_reference_path(self, spec: Workload) -> Path:
+        """The PyTorch float32 CPU gradients of a training step on the stack (the input's and every conv weight's,
+        NCHW and PyTorch's weight layout, .npz by name): every train case's reference, whatever its dtype."""
+        return self.root / "reference" / f"{spec.reference.stack_id}.grads.npz"
 
     @property
     def manifest_path(self) -> Path:

@@ -18,14 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+from convbench import passes
 from convbench.artifacts import ONNX_EXPORTERS, Artifacts
 from convbench.conditions import snapshot
 from convbench.errors import one_line
 from convbench.harness import TimingConfig, measure
 from convbench.layer_map import attribute, resolver
-from convbench.parity import parity_ok, relative_error, tolerance
+from convbench.parity import parity_ok, tolerance
 from convbench.repeats import aggregate, process_orders
 from convbench.results import ResultsStore, case_row
 from convbench.roofline import (
@@ -38,9 +37,10 @@ from convbench.roofline import (
 )
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo, get_runner, import_requirements, missing_requirement
 from convbench.runners.base import Skip
+from convbench.runners.phases import phase_columns
 from convbench.runners.profilers import KernelTime, profile_forwards
 from convbench.skeleton import convs
-from convbench.spec import Case, Workload
+from convbench.spec import PASS_FLOP_FACTOR, Case, Workload
 from convbench.workers import Worker, run_tasks, worker_threads
 
 log = logging.getLogger("convbench")
@@ -89,23 +89,26 @@ def run_case(task: CaseTask, config: TimingConfig, artifacts_root: str) -> dict[
         if reason:
             return {**row, "status": "skipped", "reason": reason}
         artifacts = Artifacts(Path(artifacts_root))
-        reference = np.load(artifacts.reference_path(case.spec))
+        reference = passes.reference(case, artifacts)
         start = time.perf_counter()
-        prepared = runner.prepare(case, artifacts)
+        prepared = passes.prepare(runner, case, artifacts)
         setup_ms = (time.perf_counter() - start) * 1e3
         start = time.perf_counter()
         out = prepared.forward()
         if prepared.sync is not None:
             prepared.sync(out)
         first_forward_ms = (time.perf_counter() - start) * 1e3
-        error = relative_error(prepared.to_nchw(out), reference)
+        error, worst = passes.worst_error(passes.arrays(prepared, out), reference)
         del out
         row.update(options=prepared.options, parity_rel_err=error, setup_ms=setup_ms, compile_ms=prepared.compile_ms,
                    first_forward_ms=first_forward_ms)
-        if not parity_ok(error, case.spec.dtype, case.device):
-            limit = tolerance(case.spec.dtype, case.device)
+        spec = case.spec
+        if not parity_ok(error, spec.dtype, case.device, spec.pass_):
+            limit = tolerance(spec.dtype, case.device, spec.pass_)
+            what = "" if worst == "output" else f" in the gradient of {worst}"
             return {**row, "status": "failed",
-                    "reason": f"parity: relative error {error:.2e} > {limit:.0e} ({case.spec.dtype}); not timed"}
+                    "reason": f"parity: relative error {error:.2e}{what} > {limit:.0e} ({spec.dtype} {spec.pass_}); "
+                              "not timed"}
         m = measure(prepared.forward, config, prepared.sync, prepared.clock)
     except Skip as skip:
         return {**row, "status": "skipped", "reason": str(skip)}
@@ -154,11 +157,14 @@ def profile_case(task: CaseTask, artifacts_root: str) -> dict[str, object]:
         return {"kernel_method": f"not measured: {one_line(error)}"}
     kernel = kt.kernel_ms_for(median_ms)
     method = kt.method + kt.applied(median_ms)
-    layers = layer_table(case, kt, Artifacts(Path(artifacts_root)))
+    train = case.spec.pass_ == "train"
+    layers = (layer_table(case, kt, Artifacts(Path(artifacts_root))) if not train else
+              "a training step's backward kernels are not matched to its layers")
     if isinstance(layers, str):
         method += f"; per layer: not attributed ({layers})" if kernel == kernel else ""
         layers = []
-    return {"kernel_ms_per_forward": kernel, "overhead_ms_per_forward": median_ms - kernel,
+    phases = phase_columns(kt) if train and kernel == kernel else {}
+    return {**phases, "kernel_ms_per_forward": kernel, "overhead_ms_per_forward": median_ms - kernel,
             "profiled_ms_per_forward": kt.profiled_wall_ms, "conv_events_per_forward": kt.conv_events,
             "kernel_method": method, "copy_ms_per_forward": kt.copy_ms, "launches_per_forward": kt.launches,
             "gpu_idle_ms_per_forward": kt.gpu_idle_ms, KERNELS: kernel_table(kt, case.spec.layers),
@@ -175,9 +181,9 @@ def layer_table(case: Case, kt: KernelTime, artifacts: Artifacts) -> list[dict[s
     if isinstance(times, str):
         return times
     total = sum(times)
-    batch, dtype = case.spec.batch, case.spec.dtype
-    return [{"layer": node.name, "conv_kind": node.kind, "gflop": node.flops(batch) / 1e9,
-             "mbyte": layer_bytes(node, batch, dtype) / 1e6, "ms_per_forward": ms,
+    batch, dtype, factor = case.spec.batch, case.spec.dtype, PASS_FLOP_FACTOR[case.spec.pass_]
+    return [{"layer": node.name, "conv_kind": node.kind, "gflop": factor * node.flops(batch) / 1e9,
+             "mbyte": factor * layer_bytes(node, batch, dtype) / 1e6, "ms_per_forward": ms,
              "layer_share": ms / total if total > 0 else float("nan")} for node, ms in zip(nodes, times, strict=True)]
 
 
@@ -278,18 +284,54 @@ def run_bench(
         finish(case, result)
         done.add(case.key)
 
+    no_reference = _gradient_references([c for c in cases if c.key not in done], artifacts, options)
     for family in dict.fromkeys(RUNTIMES[c.runtime].family for c in cases):
         family_cases = [c for c in cases if RUNTIMES[c.runtime].family == family]
         runnable = []
         for case in (c for c in family_cases if c.key not in done):
-            reason = missing_requirement(RUNTIMES[case.runtime])
-            if reason:
-                finish(case, case_row(case, status="skipped", reason=reason, threads=options.threads))
+            if (skip := _not_runnable(case)) or (fail := no_reference.get(case.spec.reference.stack_id)):
+                status, reason = ("skipped", skip) if skip else ("failed", fail)
+                finish(case, case_row(case, status=status, reason=reason, threads=options.threads))
             else:
                 runnable.append(case)
         _FamilyTiming(family, runnable, kept, store, artifacts, options, finish, on_process).run(on_family)
         if options.profile:
             _profile_family(family, store.unprofiled(family_cases), store, artifacts, options, on_kernel)
+
+
+def _not_runnable(case: Case) -> str | None:
+    """Why the case is a skipped row without starting a worker: a runtime with no training step in the train pass,
+    or one whose packages are not installed."""
+    info = RUNTIMES[case.runtime]
+    if case.spec.pass_ == "train" and info.inference_only:
+        return info.inference_only
+    return missing_requirement(info)
+
+
+def _gradient_references(cases: Sequence[Case], artifacts: Artifacts, options: BenchOptions) -> dict[str, str]:
+    """Make the PyTorch float32 reference gradients the open train cases need and do not have yet (once per
+    workload, in a torch worker, kept under the artifacts' reference/); by reference stack id, why one could not
+    be made."""
+    needed = {c.spec.reference.stack_id: c.spec for c in cases
+              if c.spec.pass_ == "train" and _not_runnable(c) is None
+              and not artifacts.gradient_reference_path(c.spec).exists()}
+    if not needed:
+        return {}
+    if missing_requirement(RUNTIMES["torch"]):
+        return dict.fromkeys(needed, "no reference gradients: PyTorch, which makes them, is not installed")
+    log.warning(f"computing PyTorch float32 reference gradients for {len(needed)} workload(s) (once; kept in "
+                f"{artifacts.gradient_reference_path(next(iter(needed.values()))).parent})")
+    failed: dict[str, str] = {}
+
+    def record(spec: Workload, row: dict[str, object]) -> None:
+        if "error" in row:
+            failed[spec.reference.stack_id] = f"no reference gradients: {row['error']}"
+
+    run_tasks(lambda: Worker("torch", options.threads, FAMILY_ENV["torch"], options.log_path), list(needed.values()),
+              functools.partial(passes.compute_gradient_reference, artifacts_root=str(artifacts.root),
+                                threads=options.threads),
+              lambda spec, why: {"error": why}, record, lambda spec: IMPORT_TIMEOUT_S + 600)
+    return failed
 
 
 class _FamilyTiming:

@@ -31,12 +31,14 @@ from convbench.spec import (
     DEFAULT_LAYERS,
     DEVICES,
     DTYPES,
+    PASSES,
     REFERENCE_DTYPE,
     Case,
     Workload,
     expand_networks,
     expand_specs,
     unique,
+    unique_specs,
 )
 from convbench.views import console, print_comparison, print_graph, print_seed_tables
 
@@ -120,6 +122,11 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument("--dtype", nargs="+", default=[REFERENCE_DTYPE], metavar="DTYPE",
                        help=f"precisions, of: {' '.join(DTYPES)} (default: float32); int8 is the float32 ONNX "
                             "export statically quantised, timed by ort and openvino")
+    sweep.add_argument("--pass", dest="passes", nargs="+", default=["forward"], metavar="PASS",
+                       help=f"what one timed call does, of: {' '.join(PASSES)} (default: forward). train: one "
+                            "training step without an optimizer (forward, loss = the output's sum, gradients of the "
+                            "input and every conv weight), counted as 3x the forward's FLOPs; the ONNX runtimes and "
+                            "keras-predict run inference only (skipped rows); export builds the forward's files")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="exported files (artifacts/)")
     parser.add_argument("--threads", type=_threads, default=usable_cores(),
                         help="intra-op threads for every CPU runtime, at most the usable cores (default: all)")
@@ -136,12 +143,16 @@ def _specs(args: argparse.Namespace, with_reference: bool = False) -> list[Workl
             raise UsageError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
     if with_reference:
         dtypes = [REFERENCE_DTYPE, *(d for d in dtypes if d != REFERENCE_DTYPE)]
+    passes = _names(args.passes, "--pass", PASSES)
+    for name in passes:
+        if name not in PASSES:
+            raise UsageError(f"unknown pass {name!r}; valid: {', '.join(PASSES)}")
     batches = list(dict.fromkeys(args.batch))
     if args.networks is not None:
         return expand_networks(_names(args.networks, "--networks", NETWORKS), batches, dtypes,
-                               args.image or NETWORK_IMAGE)
+                               args.image or NETWORK_IMAGE, passes)
     return expand_specs(_names(args.variants, "--variants", VARIANTS), _channels(args.channels), args.layers,
-                        batches, args.image or DEFAULT_IMAGE, dtypes)
+                        batches, args.image or DEFAULT_IMAGE, dtypes, passes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,7 +223,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from convbench.exporters.pipeline import SOURCE_REQUIRES, SOURCES, run_export
     from convbench.runners import missing_modules
 
-    specs = _specs(args, with_reference=True)
+    specs = unique_specs(s.as_forward for s in _specs(args, with_reference=True))  # a train case has no file
     sources = _names(args.sources, "--sources", SOURCES)
     for source in sources:
         if source not in SOURCES:
@@ -273,7 +284,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.device == "cuda" and not gpus():
         raise UsageError("--device cuda: no NVIDIA GPU here (nvidia-smi is missing or lists none); use --device cpu")
     artifacts = Artifacts(args.artifacts)
-    missing = [s.stack_id for s in specs if not artifacts.reference_path(s).exists()]
+    # a train case's reference is PyTorch's gradients, made by bench itself (convbench.bench), not an export
+    missing = [s.stack_id for s in specs if s.pass_ == "forward" and not artifacts.reference_path(s).exists()]
     if missing:
         raise UsageError(f"no exported reference for {_first_of(missing)} under {args.artifacts}/: run "
                          "`convbench export` with the same sweep flags first")

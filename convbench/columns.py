@@ -29,6 +29,8 @@ _DEFINITIONS = [
     Column("image", "number", "input height = width (pixels)"),
     Column("dtype", "text", "float32, float16, bfloat16 or int8"),
     Column("seed", "number", "random seed of the weights and the input"),
+    Column("pass", "text", "forward, or train: one training step (forward, loss = the output's sum, gradients of "
+                           "the input and every conv weight; no optimizer), counted as 3x the forward's FLOPs"),
     Column("network", "text", "the real network whose conv layers the row times (empty: the seed's stack)"),
     # the case's key: which stack, timed by which runtime on which model source and device
     Column("stack_id", "text", "the workload's file-name-safe id (conv type, sizes, dtype other than float32)"),
@@ -38,7 +40,8 @@ _DEFINITIONS = [
     Column("status", "text", "ok / skipped / failed"),
     Column("reason", "text", "why a row was skipped or failed; empty when ok"),
     # timing statistics (ms per forward of the whole stack)
-    Column("ms_per_forward", "number", "throughput: median over processes of each process's median, ms per forward"),
+    Column("ms_per_forward", "number", "throughput: median over processes of each process's median, ms per forward "
+                                       "(train pass: ms per training step, as every per-forward column)"),
     Column("ms_iqr", "number", "interquartile range of one process's samples (ms), median over processes"),
     Column("ms_min", "number", "fastest sample of any process (ms per forward)"),
     Column("cv", "number", "coefficient of variation of one process's samples (a fraction), median over processes"),
@@ -61,7 +64,7 @@ _DEFINITIONS = [
     Column("compile_ms", "number", "the part of setup_ms spent compiling, tracing or capturing, where separated"),
     Column("first_forward_ms", "number", "the first forward, synchronised (lazy initialisation, algorithm search)"),
     # work and accuracy
-    Column("gflop", "number", "GFLOP per forward of the whole stack"),
+    Column("gflop", "number", "GFLOP per forward of the whole stack (train pass: per step, 3x the forward's)"),
     Column("gflop_per_s", "number", "achieved rate at the median"),
     Column("theoretical_vs_conv3x3", "number", "the seed's FLOP ratio of this conv type to conv3x3"),
     Column("parity_rel_err", "number", "||out - reference|| / ||reference|| against PyTorch float32 on the CPU"),
@@ -74,6 +77,16 @@ _DEFINITIONS = [
     Column("copy_ms_per_forward", "number", "device memory copies per forward (CUDA: host<->device)"),
     Column("launches_per_forward", "number", "host kernel / graph launch calls per forward (CUDA)"),
     Column("gpu_idle_ms_per_forward", "number", "GPU idle between a forward's first and last kernel (CUDA)"),
+    # where a training step's kernel time goes (train pass, profiled; convbench.runners.phases)
+    Column("kernel_forward_ms", "number", "train: the convolutions' forward kernels, ms per step"),
+    Column("kernel_backward_data_ms", "number", "train: the convolutions' backward-data (input gradient) kernels"),
+    Column("kernel_backward_weights_ms", "number", "train: the convolutions' backward-weights (weight gradient) "
+                                                   "kernels"),
+    Column("kernel_backward_ms", "number", "train: backward-data and backward-weights together (where the profiler "
+                                           "cannot tell them apart, only this)"),
+    Column("kernel_other_ms", "number", "train: every other kernel of the step (the loss, layout changes, adds, "
+                                        "pools, copies inside the graph)"),
+    Column("phase_method", "text", "how the kernel time was split into forward and backward, or why it was not"),
     # roofline
     Column("floor_ms", "number", "roofline floor: max(FLOPs / peak, bytes / bandwidth) with measured ceilings"),
     Column("efficiency", "number", "floor_ms / ms_per_forward"),

@@ -1,4 +1,5 @@
-"""Output agreement between runtimes: relative error ||out - ref|| / ||ref|| and its tolerance per device."""
+"""Output agreement between runtimes: relative error ||out - ref|| / ||ref|| and its tolerance per dtype, device and
+pass."""
 
 from __future__ import annotations
 
@@ -32,9 +33,23 @@ def relative_error(output: np.ndarray, reference: np.ndarray) -> float:
     return float(np.linalg.norm(out - ref) / np.linalg.norm(ref))
 
 
-def tolerance(dtype: str, device: str) -> float:
-    return TOLERANCE[(dtype, device)]
+# Gradients of a training step (convbench.passes), each against PyTorch float32's on the CPU, the worst of them
+# counted. A weight's gradient sums its layer's input times the output's gradient over every position, and the
+# input's gradient goes back through every layer, so they drift further than one forward's output; measured on the
+# 2-core CPU (2026-12-02), see the README's training-step section.
+GRADIENT_TOLERANCE = {
+    ("float32", "cpu"): 1e-4,
+    ("float32", "cuda"): 1e-2,
+    ("float16", "cpu"): 3e-2,
+    ("float16", "cuda"): 3e-2,
+    ("bfloat16", "cpu"): 1e-1,
+    ("bfloat16", "cuda"): 1e-1,
+}
 
 
-def parity_ok(error: float, dtype: str, device: str) -> bool:
-    return bool(error <= tolerance(dtype, device))
+def tolerance(dtype: str, device: str, pass_: str = "forward") -> float:
+    return (GRADIENT_TOLERANCE if pass_ == "train" else TOLERANCE)[(dtype, device)]
+
+
+def parity_ok(error: float, dtype: str, device: str, pass_: str = "forward") -> bool:
+    return bool(error <= tolerance(dtype, device, pass_))

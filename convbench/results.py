@@ -21,9 +21,11 @@ import pandas as pd
 
 from convbench.csvfile import append_text, csv_line, drop_partial_tail, read_csv_checked, replace_text
 from convbench.models.variants import theoretical_vs_conv3x3
+from convbench.runners.phases import PHASE_COLUMNS
 from convbench.spec import Case, StackSpec
 
-SPEC_COLUMNS = [*(f.name for f in fields(StackSpec)), "network"]  # a network's rows: network set, variant empty
+# StackSpec's fields (`pass_` is the column "pass"), then the network (a network's rows: network set, variant empty)
+SPEC_COLUMNS = [*(f.name.rstrip("_") for f in fields(StackSpec)), "network"]
 KEY_COLUMNS = ["stack_id", "runtime", "source", "device"]
 # The tables' columns, in file order; what each holds is defined once, in convbench.columns.
 COLUMNS = [
@@ -33,8 +35,8 @@ COLUMNS = [
     "import_ms", "setup_ms", "compile_ms", "first_forward_ms", "gflop", "gflop_per_s", "theoretical_vs_conv3x3",
     "parity_rel_err", "kernel_ms_per_forward", "overhead_ms_per_forward", "profiled_ms_per_forward",
     "conv_events_per_forward", "kernel_method", "copy_ms_per_forward", "launches_per_forward",
-    "gpu_idle_ms_per_forward", "floor_ms", "efficiency", "peak_used", "arithmetic_intensity", "tf32", "threads",
-    "options", "env_id", "run_id", "finished_at",
+    "gpu_idle_ms_per_forward", *PHASE_COLUMNS, "floor_ms", "efficiency", "peak_used", "arithmetic_intensity",
+    "tf32", "threads", "options", "env_id", "run_id", "finished_at",
 ]
 # processes.csv: one row per case and process, appended as each process finishes the case.
 PROCESS_COLUMNS = [
@@ -276,6 +278,8 @@ def read_results(path: Path) -> pd.DataFrame:
     table = read_csv_checked(path, required=KEY_COLUMNS)
     if "reason" in table:
         table["reason"] = table["reason"].fillna("")
+    if "stack_id" in table and "pass" not in table:  # a run begun before the train pass: its id says the pass
+        table["pass"] = table["stack_id"].astype(str).str.endswith("-train").map({True: "train", False: "forward"})
     return table
 
 

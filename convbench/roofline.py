@@ -12,7 +12,7 @@ import math
 import time
 
 from convbench.skeleton import ConvNode, convs
-from convbench.spec import Workload
+from convbench.spec import PASS_FLOP_FACTOR, Workload
 
 BYTES_PER_ELEMENT = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 # The ceilings key of each dtype's peak rate (float32 on a GPU that runs it as TF32: "peak_tf32_gflop_per_s").
@@ -32,8 +32,11 @@ def layer_bytes(node: ConvNode, batch: int, dtype: str) -> int:
 
 
 def stack_bytes(spec: Workload) -> int:
-    """Bytes every conv layer of the workload moves at least (adds and pools not counted)."""
-    return sum(layer_bytes(node, spec.batch, spec.dtype) for node in convs(spec.nodes))
+    """Bytes every conv layer of the workload moves at least in one pass (adds and pools not counted). A training
+    step counts its three parts alike: forward (input, weights -> output), backward-data (output gradient, weights
+    -> input gradient) and backward-weights (input, output gradient -> weight gradient) each move one layer's
+    worth."""
+    return PASS_FLOP_FACTOR[spec.pass_] * sum(layer_bytes(node, spec.batch, spec.dtype) for node in convs(spec.nodes))
 
 
 def arithmetic_intensity(spec: Workload) -> float:
@@ -47,7 +50,7 @@ def roofline_ms(flops: float, bytes_moved: float, peak_gflop_per_s: float, bandw
 
 
 def floor_ms(spec: Workload, peak_gflop_per_s: float, bandwidth_gb_per_s: float) -> float:
-    """The roofline floor of one forward in milliseconds."""
+    """The roofline floor of one pass (a forward, or a training step) in milliseconds."""
     return roofline_ms(spec.flops, stack_bytes(spec), peak_gflop_per_s, bandwidth_gb_per_s)
 
 

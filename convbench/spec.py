@@ -2,7 +2,11 @@
 
 A workload is either the seed's uniform stack of one conv type (StackSpec) or a real network's conv layers
 (NetworkSpec). Both offer the same face: an id, their conv skeleton (`nodes`, convbench.skeleton), FLOPs, input
-shape, dtype and seed, and their result columns; builders, exporters and runners take either."""
+shape, dtype, pass and seed, and their result columns; builders, exporters and runners take either.
+
+The pass says what one timed call does (convbench.passes): "forward", or "train", one training step without an
+optimizer (forward, loss = sum of the output, gradients of every weight and of the input), whose FLOPs count 3x
+the forward's: every layer runs forward, backward-data and backward-weights."""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from convbench.skeleton import INPUT, ConvNode, Node, check, convs
 # activations uint8, weights int8 per channel), timed by the runtimes that read ONNX files.
 DTYPES = ("float32", "float16", "bfloat16", "int8")
 REFERENCE_DTYPE = "float32"
+PASSES = ("forward", "train")
+PASS_FLOP_FACTOR = {"forward": 1, "train": 3}  # train: forward + backward-data + backward-weights, each as costly
 DEVICES = ("cpu", "cuda")
 
 DEFAULT_CHANNELS = (8, 16, 32, 64)
@@ -41,6 +47,7 @@ class StackSpec:
     image: int = DEFAULT_IMAGE
     dtype: str = "float32"
     seed: int = 0
+    pass_: str = "forward"  # the column "pass"
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -55,16 +62,21 @@ class StackSpec:
 
     @property
     def stack_id(self) -> str:
-        """File-name-safe id naming the conv type, every size and a dtype other than float32, e.g.
-        conv3x3-c64-l16-b32-i32 (float32) or conv3x3-c64-l16-b32-i32-float16."""
-        sizes = f"{self.variant}-c{self.channels}-l{self.layers}-b{self.batch}-i{self.image}"
-        return sizes if self.dtype == REFERENCE_DTYPE else f"{sizes}-{self.dtype}"
+        """File-name-safe id naming the conv type, every size, a dtype other than float32 and the train pass, e.g.
+        conv3x3-c64-l16-b32-i32 (float32 forward), conv3x3-c64-l16-b32-i32-float16-train."""
+        return _with_dtype_and_pass(f"{self.variant}-c{self.channels}-l{self.layers}-b{self.batch}-i{self.image}",
+                                    self)
 
     @property
     def reference(self) -> StackSpec:
-        """The same stack in float32: its PyTorch output is the reference every dtype is compared with, and int8
-        is quantised from its export."""
-        return replace(self, dtype=REFERENCE_DTYPE)
+        """The same stack's float32 forward: its PyTorch output is the reference every dtype is compared with, and
+        int8 is quantised from its export."""
+        return replace(self, dtype=REFERENCE_DTYPE, pass_="forward")
+
+    @property
+    def as_forward(self) -> StackSpec:
+        """The same stack and dtype in the forward pass (what export builds: a train case has no file of its own)."""
+        return replace(self, pass_="forward")
 
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -77,13 +89,17 @@ class StackSpec:
 
     @property
     def flops(self) -> int:
-        """FLOPs of one forward of the whole stack."""
-        return self.layers * VARIANTS[self.variant].layer_flops(self.channels, self.batch, self.image)
+        """FLOPs of one pass of the whole stack: a forward, or a training step (3x the forward's)."""
+        return PASS_FLOP_FACTOR[self.pass_] * self.layers * VARIANTS[self.variant].layer_flops(
+            self.channels, self.batch, self.image)
 
     @property
     def memory_bytes(self) -> int:
-        """The least memory a build of the stack takes: every layer's float32 weights and two activations."""
+        """The least memory a build of the stack takes: every layer's float32 weights and two activations; in the
+        train pass every layer's activation is kept for the backward, and each weight and activation has a gradient."""
         weights = self.layers * math.prod(VARIANTS[self.variant].weight_shape(self.channels))
+        if self.pass_ == "train":
+            return 4 * 2 * (weights + (self.layers + 1) * math.prod(self.input_shape_nchw))
         return 4 * (weights + 2 * math.prod(self.input_shape_nchw))
 
     @property
@@ -91,7 +107,9 @@ class StackSpec:
         return (self.batch, self.channels, self.image, self.image)
 
     def columns(self) -> dict[str, object]:
-        return {**asdict(self), "network": ""}
+        values = asdict(self)
+        values["pass"] = values.pop("pass_")
+        return {**values, "network": ""}
 
 
 @dataclass(frozen=True)
@@ -104,6 +122,7 @@ class NetworkSpec:
     image: int = NETWORK_IMAGE
     dtype: str = "float32"
     seed: int = 0
+    pass_: str = "forward"  # the column "pass"
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:
@@ -112,13 +131,16 @@ class NetworkSpec:
 
     @property
     def stack_id(self) -> str:
-        """e.g. mobilenet_v2-b1-i224, or resnet50-b32-i224-float16."""
-        sizes = f"{self.network}-b{self.batch}-i{self.image}"
-        return sizes if self.dtype == REFERENCE_DTYPE else f"{sizes}-{self.dtype}"
+        """e.g. mobilenet_v2-b1-i224, resnet50-b32-i224-float16, or mobilenet_v2-b32-i224-train."""
+        return _with_dtype_and_pass(f"{self.network}-b{self.batch}-i{self.image}", self)
 
     @property
     def reference(self) -> NetworkSpec:
-        return replace(self, dtype=REFERENCE_DTYPE)
+        return replace(self, dtype=REFERENCE_DTYPE, pass_="forward")
+
+    @property
+    def as_forward(self) -> NetworkSpec:
+        return replace(self, pass_="forward")
 
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -131,13 +153,16 @@ class NetworkSpec:
 
     @property
     def flops(self) -> int:
-        return sum(node.flops(self.batch) for node in convs(self.nodes))
+        """FLOPs of one pass of the conv layers: a forward, or a training step (3x the forward's)."""
+        return PASS_FLOP_FACTOR[self.pass_] * sum(node.flops(self.batch) for node in convs(self.nodes))
 
     @property
     def memory_bytes(self) -> int:
-        """The weights and, at most, the activations of every layer at once, in float32."""
+        """The weights and, at most, the activations of every layer at once, in float32 (train: and their
+        gradients)."""
         layers = convs(self.nodes)
-        return 4 * sum(math.prod(n.weight_shape) + n.activation_elements(self.batch) for n in layers)
+        gradients = 2 if self.pass_ == "train" else 1
+        return 4 * gradients * sum(math.prod(n.weight_shape) + n.activation_elements(self.batch) for n in layers)
 
     @property
     def input_shape_nchw(self) -> tuple[int, int, int, int]:
@@ -145,10 +170,16 @@ class NetworkSpec:
 
     def columns(self) -> dict[str, object]:
         return {"variant": "", "channels": None, "layers": self.layers, "batch": self.batch, "image": self.image,
-                "dtype": self.dtype, "seed": self.seed, "network": self.network}
+                "dtype": self.dtype, "seed": self.seed, "pass": self.pass_, "network": self.network}
 
 
 Workload = StackSpec | NetworkSpec
+
+
+def _with_dtype_and_pass(sizes: str, spec: Workload) -> str:
+    """A workload id: its sizes, then its dtype unless float32, then "train" in the train pass."""
+    dtype = "" if spec.dtype == REFERENCE_DTYPE else f"-{spec.dtype}"
+    return f"{sizes}{dtype}{'-train' if spec.pass_ == 'train' else ''}"
 
 
 def _check_sizes_dtype_memory(spec: Workload, sizes: tuple[str, ...]) -> None:
@@ -160,6 +191,8 @@ def _check_sizes_dtype_memory(spec: Workload, sizes: tuple[str, ...]) -> None:
             raise UsageError(f"{name} must be a positive integer, got {value!r}")
     if spec.dtype not in DTYPES:
         raise UsageError(f"unknown dtype {spec.dtype!r}; valid: {', '.join(DTYPES)}")
+    if spec.pass_ not in PASSES:
+        raise UsageError(f"unknown pass {spec.pass_!r}; valid: {', '.join(PASSES)}")
     if spec.memory_bytes > host_memory_bytes():
         raise UsageError(f"{spec.stack_id} needs {spec.memory_bytes / 2**30:.0f} GiB for its weights and activations "
                          f"in float32, more than this machine's {host_memory_bytes() / 2**30:.0f} GiB of memory; use "
@@ -194,17 +227,19 @@ def expand_specs(
     batch: int | Sequence[int] = DEFAULT_BATCH,
     image: int = DEFAULT_IMAGE,
     dtypes: Sequence[str] = (REFERENCE_DTYPE,),
+    passes: Sequence[str] = ("forward",),
 ) -> list[StackSpec]:
-    """Every stack of the sweep, dtype-major, then variant-major in the order given (then channels, batch)."""
+    """Every stack of the sweep, pass-major, then dtype, then variant in the order given (then channels, batch)."""
     batches = [batch] if isinstance(batch, int) else list(batch)
-    return [StackSpec(v, c, layers, b, image, dtype)
-            for dtype, v, c, b in itertools.product(dtypes, variants, channels, batches)]
+    return [StackSpec(v, c, layers, b, image, dtype, pass_=p)
+            for p, dtype, v, c, b in itertools.product(passes, dtypes, variants, channels, batches)]
 
 
 def expand_networks(networks: Sequence[str], batches: Sequence[int], dtypes: Sequence[str] = (REFERENCE_DTYPE,),
-                    image: int = NETWORK_IMAGE) -> list[NetworkSpec]:
-    """Every network workload of the sweep, dtype-major, then network, then batch."""
-    return [NetworkSpec(n, b, image, dtype) for dtype, n, b in itertools.product(dtypes, networks, batches)]
+                    image: int = NETWORK_IMAGE, passes: Sequence[str] = ("forward",)) -> list[NetworkSpec]:
+    """Every network workload of the sweep, pass-major, then dtype, then network, then batch."""
+    return [NetworkSpec(n, b, image, dtype, pass_=p)
+            for p, dtype, n, b in itertools.product(passes, dtypes, networks, batches)]
 
 
 def host_memory_bytes() -> int:
@@ -214,3 +249,8 @@ def host_memory_bytes() -> int:
 
 def unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
+
+
+def unique_specs(specs: Iterable[Workload]) -> list[Workload]:
+    """`specs` without repeats, in order."""
+    return list(dict.fromkeys(specs))

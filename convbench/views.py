@@ -38,11 +38,13 @@ def print_frame(frame: pd.DataFrame, title: str, index_label: str = "") -> None:
 def print_seed_tables(results: pd.DataFrame) -> None:
     """The seed's three-row table for every runtime/source/device of the run, at its largest channel count."""
     from convbench.analysis.ratios import label
-    from convbench.analysis.seed_table import seed_tables
+    from convbench.analysis.seed_table import STEP_TIME_ROW, TIME_ROW, seed_tables
+    from convbench.analysis.training import pass_rows
     from convbench.analysis.workloads import seed_rows
 
-    for key, channels, table in seed_tables(seed_rows(results)):
-        print_frame(table, f"{label(*key)}, C={channels}")
+    for name, time_row in (("forward", TIME_ROW), ("train", STEP_TIME_ROW)):
+        for key, channels, table in seed_tables(seed_rows(pass_rows(results, name)), time_row):
+            print_frame(table, f"{label(*key)}, C={channels}" + (", training step" if name == "train" else ""))
     bad = results[results["status"] != "ok"]
     if not bad.empty:
         console.print(f"{len(bad)} case(s) not ok:")

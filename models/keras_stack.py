@@ -81,3 +81,12 @@ def build_keras_stack(spec: Workload) -> keras.Model:
     for (layer, node), weight in zip(layers, make_weights(spec), strict=True):
         layer.set_weights([to_keras_kernel(weight, node.depthwise)])
     return model
+
+
+def conv_kernels(model: keras.Model, spec: Workload) -> list[tuple[ConvNode, keras.Variable]]:
+    """Each conv layer's node and kernel variable, in the skeleton's order (the order of its gradients)."""
+    out = []
+    for node in convs(spec.nodes):
+        layer = model.get_layer(layer_name(node))
+        out.append((node, layer.kernel))  # Keras 3 names a DepthwiseConv2D's kernel `kernel` too
+    return out

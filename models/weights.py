@@ -40,7 +40,14 @@ def nhwc_to_nchw(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array.transpose(0, 3, 1, 2))
 
 
+KERAS_KERNEL_AXES = {False: (2, 3, 1, 0), True: (2, 3, 0, 1)}  # by depthwise: OIHW -> Keras's kernel layout
+
+
+def from_keras_kernel(kernel: np.ndarray, depthwise: bool) -> np.ndarray:
+    """The inverse of to_keras_kernel: a Keras kernel (or its gradient) in PyTorch's (C_out, C_in/g, kh, kw)."""
+    return np.ascontiguousarray(kernel.transpose(np.argsort(KERAS_KERNEL_AXES[depthwise])))
+
+
 def to_keras_kernel(weight_oihw: np.ndarray, depthwise: bool) -> np.ndarray:
     """PyTorch (C_out, C_in/g, kh, kw) -> Keras Conv2D (kh, kw, C_in, C_out) or DepthwiseConv2D (kh, kw, C, 1)."""
-    axes = (2, 3, 0, 1) if depthwise else (2, 3, 1, 0)
-    return np.ascontiguousarray(weight_oihw.transpose(axes))
+    return np.ascontiguousarray(weight_oihw.transpose(KERAS_KERNEL_AXES[depthwise]))

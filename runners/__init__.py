@@ -20,6 +20,7 @@ class RuntimeInfo:
     description: str
     default_on: tuple[str, ...] = ("cpu", "cuda")  # devices whose default sweep includes it
     setup_allowance_s: float = 120.0  # set-up time the per-case time limit allows on top of the timing
+    inference_only: str | None = None  # why it has no training step (its train cases are skipped rows), if so
 
     @property
     def module_and_class(self) -> tuple[str, str]:
@@ -27,6 +28,7 @@ class RuntimeInfo:
         return (module if "." in module else f"convbench.runners.{module}"), class_name
 
 
+ONNX_INFERENCE = "runs ONNX files, which hold the forward only: inference, no training step"
 # Worker environment per family: Keras reads KERAS_BACKEND once, at import.
 FAMILY_ENV: dict[str, dict[str, str]] = {
     "torch": {},
@@ -63,23 +65,30 @@ RUNTIMES: dict[str, RuntimeInfo] = {
         RuntimeInfo("keras-tf", "tensorflow", ("keras",), "keras_runner:KerasTFFunction",
                     ("tensorflow", "keras"), "Keras on TensorFlow, forward compiled with tf.function"),
         RuntimeInfo("keras-predict", "tensorflow", ("keras",), "keras_runner:KerasPredict",
-                    ("tensorflow", "keras"), "Keras on TensorFlow, model.predict as the seed timed it"),
+                    ("tensorflow", "keras"), "Keras on TensorFlow, model.predict as the seed timed it",
+                    inference_only="model.predict runs inference only (keras-tf times the training step)"),
         RuntimeInfo("keras-jax", "keras-jax", ("keras",), "keras_backends:KerasJax", ("keras", "jax"),
                     "Keras on JAX, jax.jit of model.stateless_call", CUDA),
         RuntimeInfo("keras-torch", "keras-torch", ("keras",), "keras_backends:KerasTorch", ("keras", "torch"),
                     "Keras on its torch backend, eager model(x)", CUDA),
         RuntimeInfo("ort", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtRunner",
-                    ("onnxruntime",), "onnxruntime InferenceSession.run, numpy in and out, on each ONNX export"),
+                    ("onnxruntime",), "onnxruntime InferenceSession.run, numpy in and out, on each ONNX export",
+                    inference_only=f"onnxruntime {ONNX_INFERENCE}"),
         RuntimeInfo("ort-iobinding", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtIOBinding",
-                    ("onnxruntime",), "onnxruntime with IO binding on device-resident tensors", CUDA),
+                    ("onnxruntime",), "onnxruntime with IO binding on device-resident tensors", CUDA,
+                    inference_only=f"onnxruntime {ONNX_INFERENCE}"),
         RuntimeInfo("ort-cuda-graph", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtCudaGraph",
-                    ("onnxruntime",), "onnxruntime CUDA EP with enable_cuda_graph, IO binding", CUDA),
+                    ("onnxruntime",), "onnxruntime CUDA EP with enable_cuda_graph, IO binding", CUDA,
+                    inference_only=f"onnxruntime {ONNX_INFERENCE}"),
         RuntimeInfo("ort-cuda-nhwc", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtCudaNhwc",
-                    ("onnxruntime",), "onnxruntime CUDA EP, IO binding, NHWC kernels (prefer_nhwc)", CUDA),
+                    ("onnxruntime",), "onnxruntime CUDA EP, IO binding, NHWC kernels (prefer_nhwc)", CUDA,
+                    inference_only=f"onnxruntime {ONNX_INFERENCE}"),
         RuntimeInfo("ort-cuda-heuristic", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtCudaHeuristic",
-                    ("onnxruntime",), "onnxruntime CUDA EP, IO binding, cuDNN algorithm search HEURISTIC", CUDA),
+                    ("onnxruntime",), "onnxruntime CUDA EP, IO binding, cuDNN algorithm search HEURISTIC", CUDA,
+                    inference_only=f"onnxruntime {ONNX_INFERENCE}"),
         RuntimeInfo("openvino", "openvino", ("torch.onnx", "tf2onnx"), "openvino_runner:OpenVinoCpu",
-                    ("openvino",), "OpenVINO on the CPU (float32, latency hint) on each ONNX export", ("cpu",)),
+                    ("openvino",), "OpenVINO on the CPU (float32, latency hint) on each ONNX export", ("cpu",),
+                    inference_only=f"OpenVINO {ONNX_INFERENCE}"),
     )
 }
 

@@ -21,18 +21,27 @@ class Skip(Exception):
 class Prepared:
     """A case made ready to time.
 
-    `forward()` issues one forward and returns its output. Where that output may still be in flight on a device
-    when forward() returns (CUDA launches, JAX's async dispatch), `sync(output)` waits until the device is done
-    with it; `sync` is None for a forward that returns only when its work is done (every CPU runtime, numpy
-    outputs). `clock` times throughput samples on the device (CUDA events) where the runtime has one; the
-    harness uses the host clock and `sync` otherwise."""
+    `forward()` issues one call of the case's pass and returns its result: one forward and its output, or (train
+    pass, convbench.passes) one training step and its gradients, which `gradients(result)` turns into float32
+    numpy arrays by name (the input's NCHW, each conv layer's in PyTorch's weight layout) for the parity check.
+    Where that result may still be in flight on a device when forward() returns (CUDA launches, JAX's async
+    dispatch), `sync(result)` waits until the device is done with it; `sync` is None for a call that returns only
+    when its work is done (every CPU runtime, numpy outputs). `clock` times throughput samples on the device (CUDA
+    events) where the runtime has one; the harness uses the host clock and `sync` otherwise."""
 
     forward: Callable[[], Any]
-    to_nchw: Callable[[Any], np.ndarray]  # an output as a float32 NCHW numpy array, for the parity check
+    to_nchw: Callable[[Any], np.ndarray]  # an output as a float32 NCHW numpy array, for the parity check (train:
+    # no_output)
     options: dict[str, object] = field(default_factory=dict)  # runtime options in force, for the results
     sync: Sync | None = None
     clock: Clock | None = None
     compile_ms: float | None = None  # compilation / graph capture / tracing done inside prepare(), if separable
+    gradients: Callable[[Any], dict[str, np.ndarray]] | None = None  # train pass: a step's gradients by name
+
+
+def no_output(_result: object) -> np.ndarray:
+    """`to_nchw` of a training step, which returns gradients (see `gradients`), not an output."""
+    raise TypeError("a training step returns gradients, not an output")
 
 
 class Runner(Protocol):
@@ -47,6 +56,8 @@ class Runner(Protocol):
         """Build or load the model and its input for `case` (compiling it where the runtime compiles); raise Skip
         when it cannot run. Everything before the first forward happens here: it is timed as `setup_ms`."""
 
+    # Optional: prepare_train(case, artifacts) -> Prepared, the same for one training step (convbench.passes says
+    # what it computes); a runner without it is skipped in the train pass.
     # Optional: kernel_time(case, artifacts, forwards) -> runners.profilers.KernelTime, the kernel milliseconds
     # per forward from the runtime's own profiler, in a run separate from the timed one; the runner prepares
     # what it profiles itself (or nothing, where it cannot profile).

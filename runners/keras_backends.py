@@ -8,12 +8,13 @@ import time
 
 import keras
 
+from convbench import passes
 from convbench.artifacts import Artifacts
-from convbench.models.keras_stack import build_keras_stack
+from convbench.models.keras_stack import build_keras_stack, conv_kernels
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
-from convbench.runners.base import Prepared
+from convbench.runners.base import Prepared, no_output
 from convbench.runners.cuda_clock import CudaEventClock
-from convbench.runners.keras_common import keras_spec
+from convbench.runners.keras_common import keras_gradients, keras_spec
 from convbench.runners.profilers import KernelTime, cupti_kernel_time, not_measured, torch_kernel_time
 from convbench.spec import Case
 
@@ -67,11 +68,49 @@ class KerasJax(_KerasBackend):
                             if case.device == "cuda" else {})},
                         sync=lambda out: out.block_until_ready(), compile_ms=compile_ms)
 
+    def prepare_train(self, case: Case, artifacts: Artifacts) -> Prepared:
+        """jax.jit of jax.value_and_grad over model.stateless_call, with respect to the trainable variables and the
+        input: the output's sum in float32, and its gradients."""
+        import jax
+
+        spec = keras_spec(case)
+        with keras.device(KERAS_DEVICE[case.device]):
+            model = build_keras_stack(spec)
+            nodes, kernels = zip(*conv_kernels(model, spec), strict=True)
+            trainable_vars = list(model.trainable_variables)
+            kernel_index = [next(i for i, v in enumerate(trainable_vars) if v is k) for k in kernels]
+            trainable = [v.value for v in trainable_vars]
+            non_trainable = [v.value for v in model.non_trainable_variables]
+            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(spec)), dtype=spec.dtype)
+
+        def loss(t, inputs):
+            out = model.stateless_call(t, non_trainable, inputs, training=True)[0]
+            return keras.ops.sum(keras.ops.cast(out, "float32"))
+
+        start = time.perf_counter()
+        compiled = jax.jit(jax.value_and_grad(loss, argnums=(0, 1))).lower(trainable, x).compile()
+        compile_ms = (time.perf_counter() - start) * 1e3
+
+        def call():
+            return compiled(trainable, x)  # (loss, (weight gradients, input gradient)), dispatched asynchronously
+
+        def gradients(result) -> dict:
+            _, (weight_grads, input_grad) = result
+            return keras_gradients(jax.device_get(input_grad), [jax.device_get(weight_grads[i]) for i in kernel_index],
+                                   nodes)
+
+        return Prepared(call, no_output,
+                        {"call": "jax.jit(jax.value_and_grad(loss of model.stateless_call))",
+                         "jax_device": str(x.devices()),
+                         **({"tf32": jax.config.jax_default_matmul_precision in (None, "default")}
+                            if case.device == "cuda" else {})},
+                        sync=lambda result: jax.block_until_ready(result), compile_ms=compile_ms, gradients=gradients)
+
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
         if case.device != "cuda":
             return not_measured("XLA's CPU ops are invisible to CUPTI, and JAX's own profiler writes XPlane traces "
                                 "that convbench does not read")
-        prepared = self.prepare(case, artifacts)
+        prepared = passes.prepare(self, case, artifacts)
         return cupti_kernel_time(prepared.forward, prepared.sync, forwards)
 
 
@@ -105,6 +144,36 @@ class KerasTorch(_KerasBackend):
                         sync=(lambda _out: torch.cuda.synchronize()) if cuda else None,
                         clock=CudaEventClock() if cuda else None)
 
+    def prepare_train(self, case: Case, artifacts: Artifacts) -> Prepared:
+        """model(x, training=True) eagerly, then torch.autograd.grad of the output's sum (in float32) with respect
+        to the input and every conv kernel (each a torch Parameter under Keras's variable)."""
+        import torch
+
+        torch.set_num_threads(self.threads)
+        spec = keras_spec(case)
+        with keras.device(KERAS_DEVICE[case.device]):
+            model = build_keras_stack(spec)
+            nodes, kernels = zip(*conv_kernels(model, spec), strict=True)
+            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(spec)), dtype=spec.dtype)
+        x.requires_grad_(True)
+        weights = [k.value for k in kernels]
+        cuda = case.device == "cuda"
+
+        def call():
+            return torch.autograd.grad(model(x, training=True).float().sum(), [x, *weights])
+
+        def gradients(grads) -> dict:
+            arrays = [g.detach().float().cpu().numpy() for g in grads]
+            return keras_gradients(arrays[0], arrays[1:], nodes)
+
+        return Prepared(call, no_output,
+                        {"call": "torch.autograd.grad(model(x).sum()) eager", "torch_device": str(x.device),
+                         "intra_op_threads": torch.get_num_threads(),
+                         **({"tf32": torch.backends.cudnn.allow_tf32} if cuda else {})},
+                        sync=(lambda _out: torch.cuda.synchronize()) if cuda else None,
+                        clock=CudaEventClock() if cuda else None, gradients=gradients)
+
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
-        prepared = self.prepare(case, artifacts)
-        return torch_kernel_time(prepared.forward, prepared.sync, forwards, cuda=case.device == "cuda")
+        prepared = passes.prepare(self, case, artifacts)
+        return torch_kernel_time(prepared.forward, prepared.sync, forwards, cuda=case.device == "cuda",
+                                 train=case.spec.pass_ == "train")

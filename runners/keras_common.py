@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
 from convbench.models.keras_stack import KERAS_DTYPES
+from convbench.models.weights import from_keras_kernel, nhwc_to_nchw
+from convbench.passes import INPUT_GRADIENT
 from convbench.runners.base import Skip
+from convbench.skeleton import ConvNode
 from convbench.spec import Case, Workload
 
 
@@ -13,3 +20,12 @@ def keras_spec(case: Case) -> Workload:
         raise Skip(f"Keras has no {case.spec.dtype} stack; convbench times {case.spec.dtype} through the quantised "
                    "ONNX files (ort, openvino)")
     return case.spec
+
+
+def keras_gradients(input_gradient: np.ndarray, kernel_gradients: Sequence[np.ndarray],
+                    nodes: Sequence[ConvNode]) -> dict[str, np.ndarray]:
+    """A Keras step's gradients (NHWC input, Keras kernel layouts) as convbench.passes names and lays them out."""
+    out = {INPUT_GRADIENT: nhwc_to_nchw(np.asarray(input_gradient, dtype=np.float32))}
+    for node, grad in zip(nodes, kernel_gradients, strict=True):
+        out[node.name] = from_keras_kernel(np.asarray(grad, dtype=np.float32), node.depthwise)
+    return out

@@ -11,11 +11,12 @@ import keras  # noqa: E402  (KERAS_BACKEND must be set before keras is imported)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from convbench import passes  # noqa: E402
 from convbench.artifacts import Artifacts  # noqa: E402
-from convbench.models.keras_stack import build_keras_stack  # noqa: E402
+from convbench.models.keras_stack import build_keras_stack, conv_kernels  # noqa: E402
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
-from convbench.runners.base import Prepared  # noqa: E402
-from convbench.runners.keras_common import keras_spec  # noqa: E402
+from convbench.runners.base import Prepared, no_output  # noqa: E402
+from convbench.runners.keras_common import keras_gradients, keras_spec  # noqa: E402
 from convbench.runners.profilers import KernelTime, not_measured, tf_kernel_time  # noqa: E402
 from convbench.spec import Case  # noqa: E402
 
@@ -40,7 +41,7 @@ class _KerasOnTensorFlow:
         if case.device != "cpu":
             return not_measured("TensorFlow's GPU kernels are timed on CUDA through its profiler's device plane, "
                                 "which convbench reads only on the CPU")
-        prepared = self.prepare(case, artifacts)
+        prepared = passes.prepare(self, case, artifacts)
         return tf_kernel_time(prepared.forward, forwards, scope=model_scope(case))
 
     def _device_name(self, device: str) -> str:
@@ -82,6 +83,37 @@ class KerasTFFunction(_KerasOnTensorFlow):
         return Prepared(forward, lambda out: nhwc_to_nchw(tf.cast(out, tf.float32).numpy()),
                         {**self._options(), "call": "tf.function"},
                         sync=_sync if case.device == "cuda" else None, compile_ms=trace_ms)
+
+
+    def prepare_train(self, case: Case, artifacts: Artifacts) -> Prepared:
+        """One training step in one tf.function: a GradientTape that watches the input, model(x, training=True),
+        the output's sum in float32, the gradients of the input and every conv kernel."""
+        spec = keras_spec(case)
+        with tf.device(self._device_name(case.device)):
+            model = build_keras_stack(spec)
+            nodes, kernels = zip(*conv_kernels(model, spec), strict=True)
+            x = tf.cast(tf.constant(nchw_to_nhwc(make_input(spec))), spec.dtype)
+
+            def step(inputs: tf.Tensor) -> list[tf.Tensor]:
+                with tf.GradientTape() as tape:
+                    tape.watch(inputs)
+                    loss = tf.reduce_sum(tf.cast(model(inputs, training=True), tf.float32))
+                # the loss is returned too: a step whose loss nobody reads lets grappler prune the last layer's
+                # forward (d loss / d output is 1 whatever the output is)
+                return [loss, *tape.gradient(loss, [inputs, *kernels])]
+
+            start = time.perf_counter()
+            compiled = tf.function(step).get_concrete_function(x)
+            trace_ms = (time.perf_counter() - start) * 1e3
+
+        def call() -> list[tf.Tensor]:
+            with tf.device(self._device_name(case.device)):
+                return compiled(x)
+
+        return Prepared(call, no_output, {**self._options(), "call": "tf.function(GradientTape step)"},
+                        sync=_sync if case.device == "cuda" else None, compile_ms=trace_ms,
+                        gradients=lambda result: keras_gradients(result[1].numpy(),
+                                                                 [g.numpy() for g in result[2:]], nodes))
 
 
 class KerasPredict(_KerasOnTensorFlow):

@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,10 @@ class KernelTime:
     copy_ms: float = NAN  # device memory copies (CUDA), ms per forward
     launches: float = NAN  # host kernel/graph launch calls per forward (CUDA)
     gpu_idle_ms: float = NAN  # per forward: the gaps between its first kernel's start and last kernel's end
+    # A training step's convolution kernel time by phase (runners.phases.PHASES), where a library profiler says it
+    # directly (oneDNN's verbose log on the CPU) rather than through kernel names; empty otherwise.
+    phases: tuple[tuple[str, float], ...] = field(default=())
+    phase_method: str = ""
     # Each convolution event's time per forward, by the profiler's name for it (an op, node or position "#i" in
     # the forward's order), for convbench.layer_map to attribute to the workload's layers; empty where the
     # profiler cannot tell one conv from another.
@@ -151,11 +155,23 @@ def _device_kind(name: str) -> str:
 
 
 def torch_kernel_time(forward: Callable[[], Any], sync: Callable[[Any], None] | None, forwards: int,
-                      cuda: bool) -> KernelTime:
+                      cuda: bool, train: bool = False) -> KernelTime:
     """torch.profiler over `forwards` calls, each synchronised. CPU: the self time of every aten operator.
-    CUDA: CUPTI's device records of the process (see cupti_kernel_time). Conv events: aten::conv2d calls."""
+    CUDA: CUPTI's device records of the process (see cupti_kernel_time). Conv events: aten::conv2d calls.
+    `train` (calls are training steps) on the CPU: the phases from oneDNN's log too, in calls of their own (aten's
+    convolution_backward computes the input's and the weight's gradient in one operator)."""
     if cuda:
         return cupti_kernel_time(forward, sync, forwards)
+    kt = _torch_cpu_kernel_time(forward, forwards)
+    if not train or kt.kernel_ms != kt.kernel_ms:
+        return kt
+    phases = onednn_phases(forward, forwards)
+    if isinstance(phases, str):
+        return replace(kt, phase_method=f"oneDNN: {phases}")
+    return replace(kt, phases=phases, phase_method="oneDNN's verbose log: convolution primitives by propagation kind")
+
+
+def _torch_cpu_kernel_time(forward: Callable[[], Any], forwards: int) -> KernelTime:
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
@@ -372,7 +388,14 @@ def tf_profiled_forward(forward: Callable[[], Any], scope: str) -> tuple[float, 
         ops = _tf_framework_ops([str(p) for p in Path(logdir).rglob("*.xplane.pb")])
     if isinstance(ops, str):
         return ops
-    return wall_ms, [op for op in ops if str(op["operation"]).split("/")[0].startswith(scope)]
+    return wall_ms, [op for op in ops if _in_scope(str(op["operation"]), scope)]
+
+
+def _in_scope(operation: str, scope: str) -> bool:
+    """Whether an op is the model's: under its name scope, or under the GradientTape's gradient of it (a
+    training step's backward ops are named gradient_tape/<model>/...)."""
+    parts = operation.split("/")
+    return parts[0].startswith(scope) or (len(parts) > 1 and parts[0] == "gradient_tape" and parts[1].startswith(scope))
 
 
 def _tf_framework_ops(spaces: list[str]) -> list[dict[str, Any]] | str:
@@ -394,3 +417,44 @@ def profile_forwards(ms_per_forward: float, seconds: float = 0.2, lowest: int = 
     if not ms_per_forward > 0:
         return lowest
     return int(min(highest, max(lowest, math.ceil(seconds * 1e3 / ms_per_forward))))
+
+
+ONEDNN_PHASE = {"forward_training": "forward", "forward_inference": "forward", "forward": "forward",
+                "backward_data": "backward_data", "backward_weights": "backward_weights", "backward": "backward"}
+
+
+def onednn_phases(call: Callable[[], Any], calls: int) -> tuple[tuple[str, float], ...] | str:
+    """oneDNN's own per-primitive timing (its verbose log, switched on through torch.backends.mkldnn.verbose) over
+    `calls` calls: each convolution primitive's execution time by its propagation kind (forward_training,
+    backward_data, backward_weights), ms per call. A string says why there is none (PyTorch ran no convolution
+    through oneDNN: its own kernels, or a dtype oneDNN does not take here)."""
+    import torch
+
+    settle(call)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile(mode="w+") as log:
+        os.dup2(log.fileno(), 1)
+        try:
+            with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+                for _ in range(calls):
+                    call()
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+        log.seek(0)
+        lines = log.read().splitlines()
+    totals: dict[str, float] = defaultdict(float)
+    for line in lines:
+        fields = line.split(",")
+        if "exec" not in fields or "convolution" not in fields:
+            continue
+        at = fields.index("convolution")
+        phase = ONEDNN_PHASE.get(fields[at + 2]) if at + 2 < len(fields) else None
+        with contextlib.suppress(ValueError):
+            if phase:
+                totals[phase] += float(fields[-1])
+    if not totals:
+        return "oneDNN's verbose log shows no convolution (PyTorch ran its own kernels)"
+    return tuple((phase, ms / calls) for phase, ms in totals.items())

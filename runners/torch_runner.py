@@ -9,15 +9,18 @@ from collections.abc import Callable
 
 import torch
 
+from convbench import passes
 from convbench.artifacts import Artifacts
 from convbench.models.torch_stack import TORCH_DTYPES, build_torch_stack
 from convbench.models.weights import make_input
-from convbench.runners.base import Prepared, Skip
+from convbench.passes import gradient_names
+from convbench.runners.base import Prepared, Skip, no_output
 from convbench.runners.cuda_clock import CudaEventClock
 from convbench.runners.profilers import KernelTime, torch_kernel_time
 from convbench.spec import Case
 
 Forward = Callable[[], torch.Tensor]
+Step = Callable[[], tuple[torch.Tensor, ...]]  # one training step: the input's gradient, then each conv weight's
 CUDA_GRAPH_COMPILE_MODES = ("reduce-overhead", "max-autotune")  # torch.compile modes that record CUDA graphs
 
 
@@ -44,12 +47,32 @@ class TorchEager:
         return None
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
+        model, x, options = self._build(case)
+        start = time.perf_counter()
+        forward = self.make_forward(model, x, options)
+        return self._prepared(forward, x, options, start,
+                              to_nchw=lambda out: out.detach().float().cpu().contiguous().numpy())
+
+    def prepare_train(self, case: Case, artifacts: Artifacts) -> Prepared:
+        """One training step (convbench.passes): forward, the output's sum, torch.autograd.grad of it with respect
+        to the input and every conv weight; nothing accumulates into .grad, and there is no optimizer."""
+        model, x, options = self._build(case)
+        x.requires_grad_(True)
+        weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+        names = gradient_names(case.spec)
+        options.update(inference_mode=False, step="autograd.grad(output.sum(), [input, *conv weights])")
+        start = time.perf_counter()
+        step = self.make_step(model, x, weights, options)
+        return self._prepared(step, x, options, start, to_nchw=no_output,
+                              gradients=lambda grads: {n: g.detach().float().cpu().contiguous().numpy()
+                                                       for n, g in zip(names, grads, strict=True)})
+
+    def _build(self, case: Case) -> tuple[torch.nn.Module, torch.Tensor, dict[str, object]]:
         if case.spec.dtype not in TORCH_DTYPES:
             raise Skip(f"PyTorch runs {case.spec.dtype} only as a quantised model; convbench times {case.spec.dtype} "
                        "through the quantised ONNX files (ort, openvino)")
         device = torch.device(case.device)
-        cuda = device.type == "cuda"
-        if cuda:
+        if device.type == "cuda":
             torch.backends.cudnn.benchmark = self.cudnn_benchmark  # process-wide: set for every case
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         model = build_torch_stack(case.spec).to(device=device, memory_format=layout)
@@ -61,16 +84,19 @@ class TorchEager:
             "intra_op_threads": torch.get_num_threads(),
             "inter_op_threads": torch.get_num_interop_threads(),
         }
-        if cuda:
+        if device.type == "cuda":
             options.update(cudnn_benchmark=torch.backends.cudnn.benchmark, cuda_graph=self.cuda_graph,
                            tf32=torch.backends.cudnn.allow_tf32,  # convolutions: cuDNN's flag (default on)
                            matmul_allow_tf32=torch.backends.cuda.matmul.allow_tf32)
-        start = time.perf_counter()
-        forward = self.make_forward(model, x, options)
+        return model, x, options
+
+    def _prepared(self, call: Callable[[], object], x: torch.Tensor, options: dict[str, object], start: float,
+                  **outputs: object) -> Prepared:
+        """`start`: when making `call` began (compiling or capturing, where the mode does)."""
         compile_ms = (time.perf_counter() - start) * 1e3 if self.compiles else None
-        return Prepared(forward, lambda out: out.detach().float().cpu().contiguous().numpy(), options,
-                        sync=_cuda_sync if cuda else None, clock=CudaEventClock() if cuda else None,
-                        compile_ms=compile_ms)
+        cuda = x.is_cuda
+        return Prepared(call, options=options, sync=_cuda_sync if cuda else None,
+                        clock=CudaEventClock() if cuda else None, compile_ms=compile_ms, **outputs)
 
     @property
     def compiles(self) -> bool:
@@ -87,9 +113,20 @@ class TorchEager:
 
         return forward
 
+    def make_step(self, model: torch.nn.Module, x: torch.Tensor, weights: list[torch.Tensor],
+                  options: dict[str, object]) -> Step:
+        if self.cuda_graph:
+            return _graph_step(model, x, weights)
+
+        def step() -> tuple[torch.Tensor, ...]:
+            return torch.autograd.grad(model(x).float().sum(), [x, *weights])
+
+        return step
+
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
-        prepared = self.prepare(case, artifacts)
-        return torch_kernel_time(prepared.forward, prepared.sync, forwards, cuda=case.device == "cuda")
+        prepared = passes.prepare(self, case, artifacts)
+        return torch_kernel_time(prepared.forward, prepared.sync, forwards, cuda=case.device == "cuda",
+                                 train=case.spec.pass_ == "train")
 
 
 class TorchCudnnBenchmark(TorchEager):
@@ -138,6 +175,29 @@ class TorchCompile(TorchEager):
             options["cuda_graph"] = self.mode in CUDA_GRAPH_COMPILE_MODES
         return forward
 
+    def make_step(self, model: torch.nn.Module, x: torch.Tensor, weights: list[torch.Tensor],
+                  options: dict[str, object]) -> Step:
+        """The forward compiled as for inference (outside inference mode), its backward by AOTAutograd, compiled on
+        the first step, which happens here."""
+        torch._dynamo.reset()
+        compiled = torch.compile(model, mode=self.mode, fullgraph=True)
+        cuda_graphs = x.is_cuda and self.mode in CUDA_GRAPH_COMPILE_MODES
+
+        def step() -> tuple[torch.Tensor, ...]:
+            if cuda_graphs:
+                torch.compiler.cudagraph_mark_step_begin()
+            return torch.autograd.grad(compiled(x).float().sum(), [x, *weights])
+
+        grads = step()  # compiles forward and backward now
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        del grads
+        options.update(compiler="torch.compile (inductor), backward by AOTAutograd",
+                       compile_mode=self.mode or "default", graph_breaks="none (fullgraph=True)")
+        if x.is_cuda:
+            options["cuda_graph"] = cuda_graphs
+        return step
+
     def _compiled(self, model: torch.nn.Module, x: torch.Tensor, fullgraph: bool) -> Forward:
         compiled = torch.compile(model, mode=self.mode, fullgraph=fullgraph)
         cuda_graphs = x.is_cuda and self.mode in CUDA_GRAPH_COMPILE_MODES
@@ -181,6 +241,30 @@ def _graph_forward(model: torch.nn.Module, x: torch.Tensor) -> Forward:
         return static_out
 
     return forward
+
+
+def _graph_step(model: torch.nn.Module, x: torch.Tensor, weights: list[torch.Tensor]) -> Step:
+    """Capture a whole training step (forward, the output's sum, autograd.grad) once as a CUDA graph, as PyTorch's
+    CUDA-graph notes capture a whole network's training step; each call replays it. The gradients are the
+    graph's static outputs, overwritten by each replay."""
+    def step() -> tuple[torch.Tensor, ...]:
+        return torch.autograd.grad(model(x).float().sum(), [x, *weights])
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):  # warm-up on a side stream before capture (cuDNN picks its algorithms here)
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_grads = step()
+
+    def replay() -> tuple[torch.Tensor, ...]:
+        graph.replay()
+        return static_grads
+
+    return replay
 
 
 def _cuda_sync(_output: object) -> None:

@@ -7,9 +7,14 @@ so the reference, like convbench, times every stack in `--processes` fresh Pytho
 shuffled order; torch.compile modes last in each, so no eager figure follows a compile) and reports the median
 of the process medians with its range.
 
+With `--pass train` each call is one training step instead (forward, the output's sum, the gradients of the input
+and every conv weight, written here with loss.backward() on leaf tensors rather than convbench's autograd.grad),
+in the modes that have one: eager, channels_last, and the whole step captured as one CUDA graph (NCHW or
+channels_last), as PyTorch's CUDA-graph notes capture a whole network's step.
+
 Run on the GPU machine (same call as the convbench sweep it checks):
     python3 scripts/cuda-event-reference.py --out ref.csv [--processes 3] [--channels 8 64] [--variants ...]
-                                            [--modes ...]
+                                            [--modes ...] [--pass train] [--dtype bfloat16]
     python3 scripts/cuda-event-reference.py --check RUN_DIR ref.csv
 The check prints, per stack and mode, convbench's ms_per_forward beside the reference and their ratio, whether
 their process ranges overlap, and for each stack the fastest configuration convbench found beside the fastest
@@ -45,10 +50,42 @@ MODES = {
 }
 
 
+TRAIN_MODES = ("eager", "channels_last", "cuda_graph", "channels_last_cuda_graph")
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def train_step_of(spec: StackSpec, mode: str):
+    """One training step per call: weights' and input's .grad set to None, forward, sum, backward."""
+    layout = torch.channels_last if mode.startswith("channels_last") else torch.contiguous_format
+    model = build_torch_stack(spec).cuda().to(memory_format=layout)
+    x = torch.from_numpy(make_input(spec)).cuda().to(DTYPES[spec.dtype]).contiguous(memory_format=layout)
+    x.requires_grad_(True)
+    params = list(model.parameters())
+
+    def step():
+        x.grad = None
+        for p in params:
+            p.grad = None
+        model(x).float().sum().backward()
+
+    if not mode.endswith("cuda_graph"):
+        return step
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        step()  # grads set to None, then made again from the graph's pool: replayed in place
+    return graph.replay
+
+
 def forward_of(spec: StackSpec, mode: str):
     layout = torch.channels_last if mode.startswith("channels_last") else torch.contiguous_format
     model = build_torch_stack(spec).cuda().to(memory_format=layout)
-    x = torch.from_numpy(make_input(spec)).cuda().contiguous(memory_format=layout)
+    x = torch.from_numpy(make_input(spec)).cuda().to(DTYPES[spec.dtype]).contiguous(memory_format=layout)
     if mode.startswith("compile"):
         torch._dynamo.reset()  # a new model each time: stay under dynamo's recompile limit
         compiled = torch.compile(model, mode="reduce-overhead", fullgraph=True)
@@ -73,9 +110,11 @@ def forward_of(spec: StackSpec, mode: str):
 
 
 def time_mode(spec: StackSpec, mode: str, forwards: int = 100, repeats: int = 5) -> float:
-    """Median over `repeats` of (CUDA-event time of `forwards` back-to-back forwards) / forwards, in ms."""
-    with torch.inference_mode():
-        step = forward_of(spec, mode)
+    """Median over `repeats` of (CUDA-event time of `forwards` back-to-back calls) / forwards, in ms: forwards, or
+    training steps where the spec's pass is train."""
+    train = spec.pass_ == "train"
+    with torch.inference_mode(not train):
+        step = train_step_of(spec, mode) if train else forward_of(spec, mode)
         start = time.perf_counter()
         warmup = 0
         while warmup < 20 or time.perf_counter() - start < 0.2:  # allocator, cuDNN, inductor's graph recording
@@ -99,8 +138,8 @@ FIELDS = ["stack_id", "variant", "channels", "mode", "runtime", "ms_per_forward"
 
 def measure_one_process(args: argparse.Namespace) -> None:
     """This process's timings of every (stack, mode) in its own order, compile modes last, into args.out."""
-    pairs = [(StackSpec(variant, channels), mode) for channels in args.channels for variant in args.variants
-             for mode in args.modes]
+    pairs = [(StackSpec(variant, channels, dtype=args.dtype, pass_=args.pass_), mode) for channels in args.channels
+             for variant in args.variants for mode in args.modes]
     random.Random(args.child).shuffle(pairs)
     pairs.sort(key=lambda pair: pair[1].startswith("compile"))  # stable: the shuffled order within each group
     with open(args.out, "w", newline="") as handle:
@@ -122,7 +161,8 @@ def measure(args: argparse.Namespace) -> None:
         for process in range(args.processes):
             part = os.path.join(scratch, f"process-{process}.csv")
             command = [sys.executable, __file__, "--child", str(process), "--out", part,
-                       "--channels", *map(str, args.channels), "--variants", *args.variants, "--modes", *args.modes]
+                       "--channels", *map(str, args.channels), "--variants", *args.variants, "--modes", *args.modes,
+                       "--pass", args.pass_, "--dtype", args.dtype]
             subprocess.run(command, check=True)
             rows.append(pd.read_csv(part))
     each = pd.concat(rows, ignore_index=True)
@@ -181,11 +221,18 @@ def main() -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--processes", type=int, default=3, help="fresh processes, each timing every pair")
+    parser.add_argument("--pass", dest="pass_", choices=["forward", "train"], default="forward",
+                        help="time forwards (default) or training steps")
+    parser.add_argument("--dtype", choices=list(DTYPES), default="float32")
     parser.add_argument("--check", nargs=2, metavar=("RUN_DIR", "REFERENCE_CSV"))
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)  # one process of a measurement
     args = parser.parse_args()
     if args.processes < 1:
         parser.error(f"--processes must be at least 1, got {args.processes}")
+    if args.pass_ == "train" and args.modes == list(MODES):
+        args.modes = list(TRAIN_MODES)
+    if args.pass_ == "train" and set(args.modes) - set(TRAIN_MODES):
+        parser.error(f"--pass train times the modes {', '.join(TRAIN_MODES)}")
     if args.check:
         check(*args.check)
     elif args.out and args.child is not None:

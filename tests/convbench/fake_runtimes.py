@@ -56,3 +56,26 @@ class OutOfMemory(_ReturnsTheReference):
 
     def misbehave(self) -> None:
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (pretend)")
+
+
+class WrongBackward(_ReturnsTheReference):
+    """A training step whose gradients are PyTorch's own (read from the reference) except conv3x3's last layer's,
+    which is doubled: a backward that is wrong in one weight's gradient. Its step counts its calls, so a test can
+    tell whether conv3x3's was ever timed."""
+
+    def prepare_train(self, case, artifacts) -> Prepared:
+        from convbench import passes
+
+        gradients = passes.reference(case, artifacts)
+        if case.spec.variant == "conv3x3":
+            last = list(gradients)[-1]
+            gradients = {**gradients, last: 2 * gradients[last]}
+        calls = []
+
+        def step():
+            calls.append(1)
+            if case.spec.variant == "conv3x3" and len(calls) > 1:  # parity took the first; a second is timing
+                raise AssertionError("a step whose gradients failed parity was timed")
+            return gradients
+
+        return Prepared(step, lambda out: out, gradients=lambda out: out)

@@ -1,0 +1,97 @@
+"""What one timed call of a case does: the forward pass, or one training step.
+
+A runner offers the forward (`prepare`) and, where its framework has a backward, the training step
+(`prepare_train`); the case's pass decides which is timed, so no runner carries a pass flag. A training step here
+is forward, loss = the output's sum (accumulated in float32), and the gradients of every conv weight and of the
+input, with no optimizer: every layer runs its forward, its backward-data and its backward-weights (3x the
+forward's FLOPs, convbench.spec.PASS_FLOP_FACTOR).
+
+Parity is one check for both passes: the arrays a call returns (the output; or the input's and each weight's
+gradient, in PyTorch's layouts) against PyTorch float32's on the CPU, the worst relative error of any of them
+against the tolerance of the dtype, device and pass (convbench.parity).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convbench.artifacts import Artifacts
+from convbench.parity import relative_error
+from convbench.runners.base import Prepared, Runner, Skip
+from convbench.skeleton import convs
+from convbench.spec import Case, Workload
+
+INPUT_GRADIENT = "input"  # the key of the input's gradient; every other key is a conv layer's name
+
+
+def prepare(runner: Runner, case: Case, artifacts: Artifacts) -> Prepared:
+    """The runner's callable for the case's pass; Skip where the runner has no training step."""
+    if case.spec.pass_ == "train":
+        if not hasattr(runner, "prepare_train"):
+            raise Skip(f"{case.runtime} has no training step here")
+        return runner.prepare_train(case, artifacts)
+    return runner.prepare(case, artifacts)
+
+
+def arrays(prepared: Prepared, out: Any) -> dict[str, np.ndarray]:
+    """What the parity check compares of one call's result: the NCHW output, or the gradients by name."""
+    if prepared.gradients is not None:
+        return prepared.gradients(out)
+    return {"output": prepared.to_nchw(out)}
+
+
+def reference(case: Case, artifacts: Artifacts) -> dict[str, np.ndarray]:
+    """PyTorch float32's arrays for the case's pass (as `arrays` names them)."""
+    if case.spec.pass_ == "train":
+        with np.load(artifacts.gradient_reference_path(case.spec)) as stored:
+            return {name: stored[name] for name in stored.files}
+    return {"output": np.load(artifacts.reference_path(case.spec))}
+
+
+def worst_error(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> tuple[float, str]:
+    """The largest relative error of any array and its name; a missing or extra array is a ValueError."""
+    if set(got) != set(expected):
+        missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+        raise ValueError(f"gradients differ in what they name: missing {missing[:3]}, unexpected {extra[:3]}")
+    errors = {name: relative_error(got[name], expected[name]) for name in expected}
+    name = max(errors, key=lambda n: errors[n])
+    return errors[name], name
+
+
+def gradient_names(spec: Workload) -> list[str]:
+    """The gradients a training step returns, in order: the input's, then each conv layer's weight's."""
+    return [INPUT_GRADIENT, *(node.name for node in convs(spec.nodes))]
+
+
+def compute_gradient_reference(spec: Workload, artifacts_root: str, threads: int) -> dict[str, object]:
+    """Worker side (torch family): PyTorch float32's training-step gradients on the CPU for `spec`, saved as the
+    reference of every runtime and dtype of its train cases: {"path": the file}, or {"error": why not}."""
+    try:
+        return {"path": _save_gradient_reference(spec, artifacts_root, threads)}
+    except Exception as error:  # out of memory, say: the parent fails the workload's train cases with this
+        from convbench.errors import one_line
+
+        return {"error": one_line(error)}
+
+
+def _save_gradient_reference(spec: Workload, artifacts_root: str, threads: int) -> str:
+    import torch
+
+    from convbench.models.torch_stack import build_torch_stack
+    from convbench.models.weights import make_input
+
+    torch.set_num_threads(threads)
+    reference_spec = spec.reference
+    model = build_torch_stack(reference_spec)
+    x = torch.from_numpy(make_input(reference_spec)).requires_grad_(True)
+    weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    gradients = torch.autograd.grad(model(x).sum(), [x, *weights])
+    path = Artifacts(Path(artifacts_root)).gradient_reference_path(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **{name: g.numpy() for name, g in zip(gradient_names(spec), gradients, strict=True)})
+    tmp.replace(path)
+    return str(path)
