@@ -7,8 +7,12 @@
 # $SWEEP holds the sweep flags that export and bench share (default: the seed's stacks), e.g.
 #   SWEEP="--networks mobilenet_v2 resnet50 efficientnet_b0 --batch 1 32"
 #   scripts/gpu-sweep.sh restore                unpack a checkpoint carried in .gpu/run/run.tgz into $RUN_DIR's parent
+#   scripts/gpu-sweep.sh ensure                 on a machine that may be fresh: install the carried wheels (.gpu/p1)
+#                                               and convbench, export, and restore the checkpoint, each only if missing
 #   scripts/gpu-sweep.sh bench [BENCH FLAGS]    time into $RUN_DIR (resumes), e.g. --runtimes ... --channels 8 64;
-#                                               then pack $RUN_DIR into $OUT/run.tgz as a checkpoint
+#                                               then pack $RUN_DIR into $OUT/run.tgz as a checkpoint; with
+#                                               LIMIT_S=N, bench is interrupted (SIGINT: it keeps every row) after
+#                                               N seconds, so the checkpoint comes back within one call
 #   scripts/gpu-sweep.sh reference [FLAGS]      the hand-written CUDA-event reference (scripts/cuda-event-reference.py)
 #   scripts/gpu-sweep.sh pack                   report, reference check, and the run directory into $OUT/run.tgz
 # Expects PYTHONPATH to include the carried wheels (/tmp/site).
@@ -33,9 +37,15 @@ case "$step" in
   restore)
     mkdir -p "$(dirname "$RUN_DIR")" && tar xzf .gpu/run/run.tgz -C "$(dirname "$RUN_DIR")"
     ;;
+  ensure)
+    [ -d /tmp/site/keras ] || bash .gpu/p1/install.sh
+    command -v convbench >/dev/null || python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . 2>&1 | tail -2
+    [ -f artifacts/onnx/manifest.csv ] || convbench export --sources torch --dtype float32 $SWEEP >/dev/null
+    if [ ! -d "$RUN_DIR" ] && [ -f .gpu/run/run.tgz ]; then "$0" restore; fi
+    ;;
   bench)
     status=0
-    convbench bench --device cuda --run-dir "$RUN_DIR" $TIMING $SWEEP "$@" || status=$?
+    timeout -s INT "${LIMIT_S:-0}" convbench bench --device cuda --run-dir "$RUN_DIR" $TIMING $SWEEP "$@" || status=$?
     tar czf "$OUT/run.tgz" -C "$(dirname "$RUN_DIR")" "$(basename "$RUN_DIR")"
     exit $status
     ;;
