@@ -149,6 +149,9 @@ def _training_section(train: pd.DataFrame, forward: pd.DataFrame, run_dir: Path)
                 "(3 if the backward cost twice the forward, as FLOPs say); `step vs conv3x3` against `FLOPs vs "
                 "conv3x3` says whether a conv type keeps its FLOP advantage in training.", "",
                 _md(costs, ".3g", index=False), ""]
+    if costs.empty or costs["ms per forward"].isna().all():
+        out += ["No forward of the same cases in this run: `step / forward` and the cheapest-to-deploy comparison "
+                "need `--pass forward train` (or a forward run resumed into the same run directory).", ""]
     both = train_vs_deploy(seed_train, seed_forward)
     if not both.empty:
         out += ["### Cheapest to train, cheapest to deploy", "",

@@ -50,9 +50,7 @@ def step_costs(train: pd.DataFrame, forward: pd.DataFrame) -> pd.DataFrame:
     table["FLOPs vs conv3x3"] = [theoretical_vs_conv3x3(v, int(c)) for v, c in zip(table["variant"],
                                                                                     table["channels"], strict=True)]
     table["runtime"] = [label(*key) for key in table[GROUP].itertuples(index=False)]
-    order = {v: i for i, v in enumerate(VARIANTS)}
-    table = table.sort_values(["runtime", "variant"], key=lambda s: s.map(order) if s.name == "variant" else s)
-    return table[["runtime", "channels", "variant", "ms per step", "ms per forward", "step / forward",
+    return _in_seed_order(table)[["runtime", "channels", "variant", "ms per step", "ms per forward", "step / forward",
                   "step vs conv3x3", "forward vs conv3x3", "FLOPs vs conv3x3"]].reset_index(drop=True)
 
 
@@ -67,7 +65,13 @@ def phase_split(train: pd.DataFrame) -> pd.DataFrame:
     table = steps[["channels", "variant", "ms_per_forward", *present, "phase_method"]].rename(
         columns={"ms_per_forward": "ms per step", **PHASES, "phase_method": "how"})
     table.insert(0, "runtime", [label(*key) for key in steps[GROUP].itertuples(index=False)])
-    return table.reset_index(drop=True)
+    return _in_seed_order(table).reset_index(drop=True)
+
+
+def _in_seed_order(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows by runtime, then conv type in the seed's order."""
+    order = {v: i for i, v in enumerate(VARIANTS)}
+    return table.sort_values(["runtime", "variant"], key=lambda s: s.map(order) if s.name == "variant" else s)
 
 
 def train_vs_deploy(train: pd.DataFrame, forward: pd.DataFrame) -> pd.DataFrame:

@@ -35,11 +35,13 @@ def relative_error(output: np.ndarray, reference: np.ndarray) -> float:
 
 # Gradients of a training step (convbench.passes), each against PyTorch float32's on the CPU, the worst of them
 # counted. A weight's gradient sums its layer's input times the output's gradient over every position, and the
-# input's gradient goes back through every layer, so they drift further than one forward's output; measured on the
-# 2-core CPU (2026-12-02), see the README's training-step section.
+# input's gradient goes back through every layer, so they drift further than one forward's output. Measured
+# 2026-12-02: float32 on the 2-core CPU 0 to 1.0e-5 (seed stacks and MobileNetV2, four runtimes); on an H200 6.4e-6
+# to 2.2e-2 (TF32), bfloat16 9.9e-3 to 7.8e-2 (docs/results/h200-train). float16 is set from bfloat16's and
+# float16's forward tolerances, not yet measured on a step.
 GRADIENT_TOLERANCE = {
     ("float32", "cpu"): 1e-4,
-    ("float32", "cuda"): 1e-2,
+    ("float32", "cuda"): 5e-2,  # TF32: ResNet-50's input gradient 2.2e-2 off on an H200 (53 layers, 16 adds)
     ("float16", "cpu"): 3e-2,
     ("float16", "cuda"): 3e-2,
     ("bfloat16", "cpu"): 1e-1,

@@ -115,13 +115,10 @@ class TorchEager:
 
     def make_step(self, model: torch.nn.Module, x: torch.Tensor, weights: list[torch.Tensor],
                   options: dict[str, object]) -> Step:
-        if self.cuda_graph:
-            return _graph_step(model, x, weights)
-
         def step() -> tuple[torch.Tensor, ...]:
             return torch.autograd.grad(model(x).float().sum(), [x, *weights])
 
-        return step
+        return _graph_step(step) if self.cuda_graph else step
 
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
         prepared = passes.prepare(self, case, artifacts)
@@ -243,13 +240,10 @@ def _graph_forward(model: torch.nn.Module, x: torch.Tensor) -> Forward:
     return forward
 
 
-def _graph_step(model: torch.nn.Module, x: torch.Tensor, weights: list[torch.Tensor]) -> Step:
+def _graph_step(step: Step) -> Step:
     """Capture a whole training step (forward, the output's sum, autograd.grad) once as a CUDA graph, as PyTorch's
     CUDA-graph notes capture a whole network's training step; each call replays it. The gradients are the
     graph's static outputs, overwritten by each replay."""
-    def step() -> tuple[torch.Tensor, ...]:
-        return torch.autograd.grad(model(x).float().sum(), [x, *weights])
-
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
