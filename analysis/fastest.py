@@ -32,7 +32,7 @@ def fastest_table(results: pd.DataFrame) -> pd.DataFrame:
             default = same[(same["runtime"] == runtime) & (same["source"] == source)]["ms_per_forward"]
             entry[f"x vs {name}"] = float(default.iloc[0]) / row.ms_per_forward if len(default) else float("nan")
         entry["efficiency"] = getattr(row, "efficiency", float("nan"))
-        entry["unstable"] = str(getattr(row, "unstable", "")) == "True"
+        entry["unstable"] = _flag(getattr(row, "unstable", False))
         rows.append(entry)
     table = pd.DataFrame(rows)
     order = {v: i for i, v in enumerate(VARIANTS)}
@@ -49,3 +49,8 @@ def fastest_as_runtime(results: pd.DataFrame) -> pd.DataFrame:
     best = ok.loc[ok.groupby(CELL)["ms_per_forward"].idxmin()].copy()
     best["runtime"], best["source"] = FASTEST, "any config"
     return best
+
+
+def _flag(value: object) -> bool:
+    """A flag cell as a bool: NA (not judged) is False."""
+    return bool(pd.notna(value) and value)

@@ -15,6 +15,18 @@ from convbench.models.variants import REFERENCE_VARIANT, theoretical_vs_conv3x3
 class Finding:
     claim: str  # the 2017 conclusion
     text: str  # what this run says about it
+    held: int = 0  # runtimes in which it holds...
+    measured: int = 0  # ...of those that measured it
+    unstable: bool = False  # whether a verdict rests on a case whose processes disagreed
+
+    @property
+    def verdict(self) -> str:
+        """holds, does not hold, holds in k of n, or not measured."""
+        if not self.measured:
+            return "not measured"
+        if self.held == self.measured:
+            return "holds"
+        return "does not hold" if not self.held else f"holds in {self.held} of {self.measured}"
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,7 @@ def unstable_keys(results: pd.DataFrame) -> set[tuple[str, str, str, int, str]]:
     """(runtime, source, device, channels, variant) of every ok case flagged unstable."""
     if "unstable" not in results:
         return set()
-    flagged = results[(results["status"] == "ok") & (results["unstable"].astype(str) == "True")]
+    flagged = results[(results["status"] == "ok") & results["unstable"].eq(True)]
     return {(*key, int(c), v) for *key, c, v in flagged[[*GROUP, "channels", "variant"]].itertuples(index=False)}
 
 
@@ -96,4 +108,4 @@ def _judge(test: _Test, times: pd.DataFrame, ratios: pd.DataFrame,
         parts.append(f"Does not hold: {', '.join(not_held)}.")
     if shaky:
         parts.append(f"Rests on cases whose processes disagreed (unstable): {', '.join(shaky)}.")
-    return Finding(test.claim, " ".join(parts))
+    return Finding(test.claim, " ".join(parts), len(held), len(verdicts), bool(shaky))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from convbench.analysis.answers import answers
 from convbench.analysis.fastest import fastest_as_runtime, fastest_table
 from convbench.analysis.findings import findings
 from convbench.analysis.kernels import launch_view, read_kernels, what_ran
@@ -101,12 +102,14 @@ def write_report(run_dir: Path) -> Path:
                       "device synchronised once per sample; in the training-step section, per training step), the "
                       "median over fresh processes of each process's median; the 2017 unit is seconds per 100 "
                       "forwards of the 16-layer stack.", ""]
+    out += answers(forward, train, every_row, read_if_present(run_dir / "layers.csv"),
+                   read_conditions(run_dir / "conditions.jsonl"), env.get("cpu_count"))
     out += _environment(env)
-    out += _trust_section(every_row, run_dir, env)
     out += _networks_section(networks, run_dir)
     if not results.empty:
         out += _seed_sections(results, env, run_dir)
     out += _training_section(train, forward, run_dir)
+    out += _trust_section(every_row, run_dir, env)
     out += _graphs_section(run_dir)
     out += _problems_section(every_row)
     path = run_dir / "report.md"

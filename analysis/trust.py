@@ -41,7 +41,7 @@ def spread_summary(results: pd.DataFrame) -> pd.DataFrame:
     ok = ok[ok["process_spread"].notna()]  # runs from before repeats have no spread
     if ok.empty:
         return pd.DataFrame()
-    ok = ok.assign(iqr_rel=ok["ms_iqr"] / ok["ms_per_forward"], unstable=ok["unstable"].astype(str) == "True")
+    ok = ok.assign(iqr_rel=ok["ms_iqr"] / ok["ms_per_forward"], unstable=ok["unstable"].eq(True))
     rows = []
     for key, group in ok.groupby(GROUP, sort=False):
         rows.append({"runtime": label(*key), "cases": len(group), "processes": int(group["processes"].median()),
@@ -55,7 +55,7 @@ def unstable_cases(results: pd.DataFrame, processes: pd.DataFrame | None) -> pd.
     ok = _ok(results)
     if "unstable" not in ok:
         return pd.DataFrame()
-    flagged = ok[ok["unstable"].astype(str) == "True"]
+    flagged = ok[ok["unstable"].eq(True)]
     per_process: dict[tuple[str, ...], str] = {}
     if processes is not None and not processes.empty:
         done = processes[processes["status"] == "ok"].sort_values("process")

@@ -143,6 +143,8 @@ def read_csv_checked(path: Path, required: Sequence[str] = ()) -> pd.DataFrame:
     table = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
     for name in table.columns:
         _check_kind(path, name, table[name])
+        if kind_of(name) == "flag":  # read back as booleans (nullable: an empty cell is NA), never as "True"
+            table[name] = table[name].map({True: True, False: False, "True": True, "False": False}).astype("boolean")
     return table
 
 

@@ -68,3 +68,13 @@ def test_a_damaged_file_is_one_error_naming_the_file_and_line(tmp_path, content,
         read_csv_checked(path)
     for needle in [str(path), *needles]:
         assert needle in str(error.value)
+
+
+def test_flags_are_read_back_as_booleans_and_an_empty_flag_as_missing(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_text("stack_id,runtime,source,device,unstable,tf32\nA,torch,torch,cpu,True,\nB,torch,torch,cpu,False,"
+                    "False\n")
+    table = read_csv_checked(path, required=["stack_id"])
+    assert table["unstable"].tolist() == [True, False] and str(table["unstable"].dtype) == "boolean"
+    assert table["tf32"].isna().tolist() == [True, False] and table["tf32"].iloc[1] is not True  # False, not "False"
+    assert not table["tf32"].iloc[1]

@@ -1,0 +1,215 @@
+"""The report's first screen: what this run answers, per device and dtype, before any evidence.
+
+- the fastest way to run each conv type (runtime, ms with the spread between processes, and how much faster than
+  each framework's default);
+- the five 2017 conclusions as verdicts, per device, on the frameworks' defaults and on the fastest configurations;
+- native vs ONNX, one line per framework, device and dtype;
+- the headline of each other part the run measured (networks, training step, precision, roofline);
+- what it could not measure and why;
+- how far to trust it, in three lines.
+
+Everything here is computed from the results table by the same functions as the sections below it; nothing runs."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from convbench.analysis.fastest import DEFAULTS, fastest_as_runtime
+from convbench.analysis.findings import TESTS, findings
+from convbench.analysis.native_vs_onnx import native_vs_onnx
+from convbench.analysis.networks import depthwise_verdicts, kind_shares, network_times
+from convbench.analysis.precision import precision_speedups
+from convbench.analysis.training import cheapest_lines, train_vs_deploy
+from convbench.analysis.trust import conditions_lines
+from convbench.analysis.workloads import network_rows, seed_rows
+from convbench.models.variants import VARIANTS
+
+TRUST_ANCHOR = "#how-far-the-numbers-can-be-trusted"
+SHORT_CLAIMS = ("depthwise far slower than its FLOPs", "3x1 + 1x3 saves ~1/3 on CPU", "3x1 / 1x3 save little on GPU",
+                "5x5 costlier than its FLOPs on GPU", "dilated costlier than 3x3")
+
+
+def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame, layers: pd.DataFrame,
+            snapshots: list[dict], cpu_count: int | None) -> list[str]:
+    """The first screen of report.md (markdown lines)."""
+    seed = seed_rows(forward)
+    out = ["## The answers", "",
+           "What this run found, per device and dtype; the evidence for every line is in the sections below.", ""]
+    out += _fastest(seed)
+    out += _verdicts(seed)
+    out += _native_vs_onnx(seed)
+    out += _headlines(forward, train, layers)
+    out += _not_measured(every_row)
+    out += _trust(every_row, snapshots, cpu_count)
+    return out
+
+
+def _fastest(seed: pd.DataFrame) -> list[str]:
+    """One table: conv types down, each device and dtype across; a cell names the fastest runtime at the largest
+    channel count, its ms (process range) and its speed-up over each framework default that ran the case."""
+    ok = seed[seed["status"] == "ok"]
+    if ok.empty:
+        return []
+    columns: dict[str, dict[str, str]] = {}
+    for (device, dtype), group in ok.groupby(["device", "dtype"], sort=False):
+        channels = int(group["channels"].max())
+        at = group[group["channels"] == channels]
+        cells = {}
+        for variant, cases in at.groupby("variant"):
+            best = cases.loc[cases["ms_per_forward"].idxmin()]
+            cell = f"{best['runtime']}[{best['source']}] {_ms(best)}"
+            for name, (runtime, source) in DEFAULTS.items():
+                default = cases[(cases["runtime"] == runtime) & (cases["source"] == source)]
+                if len(default) and not (runtime == best["runtime"] and source == best["source"]):
+                    cell += f", {float(default['ms_per_forward'].iloc[0]) / best['ms_per_forward']:.1f}x {name}"
+            cells[variant] = cell
+        columns[f"{device} {dtype}, C={channels}"] = cells
+    table = pd.DataFrame(columns).reindex([v for v in VARIANTS if v in set(ok["variant"])])
+    table.index.name = "conv type"
+    return ["### The fastest way to run each conv type", "",
+            f"ms per forward of the 16-layer stack (batch {int(ok['batch'].iloc[0])}), the fastest runtime of this run "
+            "with the range of its process medians, and how many times faster it is than each framework's plain "
+            "default (torch eager, keras-tf) where that default ran.", "",
+            table.fillna("").to_markdown(), ""]
+
+
+def _ms(row: pd.Series) -> str:
+    low, high = row.get("ms_process_min"), row.get("ms_process_max")
+    spread = f" ({low:.3g}-{high:.3g})" if pd.notna(low) and pd.notna(high) and low != high else ""
+    return f"**{row['ms_per_forward']:.3g} ms**{spread}"
+
+
+def _verdicts(seed: pd.DataFrame) -> list[str]:
+    """The five conclusions down; per device, on the defaults and on the fastest configuration, across."""
+    ok = seed[seed["status"] == "ok"]
+    if ok.empty:
+        return []
+    defaults = pd.concat([ok[(ok["runtime"] == r) & (ok["source"] == s)] for r, s in DEFAULTS.values()])
+    columns = {}
+    for device in dict.fromkeys(ok["device"]):
+        for what, rows in (("defaults", defaults), ("fastest", fastest_as_runtime(ok))):
+            found = findings(rows[rows["device"] == device])
+            columns[f"{device}: {what}"] = [
+                "n/a" if device not in test.devices else f.verdict + (" (unstable)" if f.unstable else "")
+                for test, f in zip(TESTS, found, strict=True)]
+    table = pd.DataFrame(columns, index=pd.Index(SHORT_CLAIMS, name="2017 conclusion"))
+    return ["### The 2017 conclusions, re-tested", "",
+            "At each runtime's largest channel count; *defaults* are torch eager and keras-tf, *fastest* the fastest "
+            "configuration of each case; \"holds in k of n\" counts runtimes (and dtypes). The reasoning and the "
+            "figures: \"Findings\" below.", "", table.to_markdown(), ""]
+
+
+def _native_vs_onnx(seed: pd.DataFrame) -> list[str]:
+    table = native_vs_onnx(seed)
+    if table.empty:
+        return []
+    out = ["### Native vs ONNX", ""]
+    for (framework, device, dtype, native, onnx), group in table.groupby(
+            ["framework", "device", "dtype", "native", "onnx"], sort=False):
+        ratio = group["onnx_vs_native"]
+        verdict = "faster" if ratio.median() < 1 else "slower"
+        out.append(f"- {framework} on {device} {dtype}: {onnx} runs the export {verdict} than {native} runs the model, "
+                   f"at a median {ratio.median():.2f}x its time ({ratio.min():.2f}-{ratio.max():.2f}x over "
+                   f"{len(group)} cases).")
+    return [*out, ""]
+
+
+def _headlines(forward: pd.DataFrame, train: pd.DataFrame, layers: pd.DataFrame) -> list[str]:
+    """One or two lines for each other part the run measured."""
+    lines = []
+    networks = network_rows(forward)
+    if not networks.empty:
+        times = network_times(networks)
+        if not times.empty:
+            best = times.loc[times.groupby(["network", "batch", "dtype"], sort=False)["ms per forward"].idxmin()]
+            lines.append("Real networks' conv layers, fastest runtime: " + "; ".join(
+                f"{r['network']} b{r['batch']} {r['dtype']} {r['runtime'].split('/')[0]} {r['ms per forward']:.3g} ms"
+                for _, r in best.iterrows()) + ".")
+        shares = kind_shares(layers, networks)
+        if not shares.empty:
+            lines += depthwise_verdicts(shares)[:2]
+    if not train.empty:
+        both = train_vs_deploy(seed_rows(train), seed_rows(forward))
+        lines += cheapest_lines(both) if not both.empty else _cheapest_steps(seed_rows(train))
+    seed = seed_rows(forward)
+    precision = precision_speedups(seed)
+    if not precision.empty:
+        speedups = precision[[v for v in VARIANTS if v in precision]].stack()
+        lines.append(f"Lower precision: {len(precision)} runtime/dtype pairs, a median {speedups.median():.2f}x the "
+                     f"float32 speed ({speedups.min():.2f}-{speedups.max():.2f}x over conv types).")
+    if "efficiency" in seed and seed["efficiency"].notna().any():
+        for device, group in seed[seed["status"] == "ok"].groupby("device", sort=False):
+            eff = group["efficiency"].dropna()
+            if len(eff):
+                lines.append(f"Roofline on {device}: a median efficiency (roofline floor / time) of "
+                             f"{eff.median():.0%}, best {eff.max():.0%}; the floor takes the measured matmul peak, so "
+                             "above 100% means a runtime's convs beat that matmul, not the hardware.")
+    return ["### Headlines of the other parts", "", *[f"- {line}" for line in lines], ""] if lines else []
+
+
+def _cheapest_steps(train: pd.DataFrame) -> list[str]:
+    """Where a run timed only training steps: per device and dtype, the cheapest conv type to train and how
+    depthwise's step compares with conv3x3's (fastest way each)."""
+    ok = train[train["status"] == "ok"]
+    lines = []
+    for (device, dtype), group in ok.groupby(["device", "dtype"], sort=False):
+        at = group[group["channels"] == group["channels"].max()]
+        best = at.loc[at.groupby("variant")["ms_per_forward"].idxmin()].set_index("variant")
+        cheapest = best["ms_per_forward"].idxmin()
+        line = (f"Training step, {device} {dtype} (C={int(at['channels'].iloc[0])}): cheapest to train "
+                f"**{cheapest}** ({best.loc[cheapest, 'ms_per_forward']:.3g} ms per step, "
+                f"{best.loc[cheapest, 'runtime']})")
+        if {"conv3x3sep", "conv3x3"} <= set(best.index):
+            ratio = best.loc["conv3x3sep", "ms_per_forward"] / best.loc["conv3x3", "ms_per_forward"]
+            line += f"; depthwise's step {ratio:.2f}x conv3x3's, fastest way each"
+        lines.append(line + ".")
+    return lines
+
+
+def _not_measured(every_row: pd.DataFrame) -> list[str]:
+    skipped = every_row[every_row["status"] == "skipped"]
+    failed = every_row[every_row["status"] == "failed"]
+    if skipped.empty and failed.empty:
+        return ["### Not measured here", "", "Every case of the sweep ran.", ""]
+    out = ["### Not measured here", ""]
+    for status, rows in (("failed", failed), ("skipped", skipped)):
+        rows = rows.assign(reason=rows["reason"].map(_general))
+        counts = rows.groupby("reason", sort=False).agg(cases=("reason", "size"), runtimes=("runtime", _names))
+        for reason, row in counts.sort_values("cases", ascending=False).head(4).iterrows():
+            out.append(f"- {row['cases']} {status} ({row['runtimes']}): {reason}")
+        if len(counts) > 4:
+            out.append(f"- ... and {int(counts['cases'].iloc[4:].sum())} more {status} with "
+                       f"{len(counts) - 4} other reasons (\"Skipped and failed cases\" at the end)")
+    return [*out, ""]
+
+
+def _general(reason: str) -> str:
+    """A reason without the file or stack it names, so that one cause is one line."""
+    reason = re.sub(r"[^\s:]*/[^\s:]+", "<file>", str(reason))
+    return re.sub(r"\b[a-z0-9_]+(-[a-z]?\d+)+(-(float16|bfloat16|int8|train))*\b", "<workload>", reason)
+
+
+def _names(values: pd.Series) -> str:
+    names = list(dict.fromkeys(values))
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _trust(every_row: pd.DataFrame, snapshots: list[dict], cpu_count: int | None) -> list[str]:
+    ok = every_row[every_row["status"] == "ok"]
+    if ok.empty:
+        return []
+    processes = ok["processes"].dropna() if "processes" in ok else pd.Series(dtype=float)
+    unstable = int(ok["unstable"].eq(True).sum()) if "unstable" in ok else 0
+    warnings = [line for line in conditions_lines(snapshots, cpu_count) if line.startswith("**Warning")]
+    spread = ok["process_spread"].dropna() if "process_spread" in ok else pd.Series(dtype=float)
+    return ["### How far to trust it", "",
+            f"- Processes: each case timed in {int(processes.median()) if len(processes) else 1} fresh worker "
+            f"process(es); the median spread between their medians is "
+            f"{spread.median():.1%}." if len(spread) else "- Processes: one per case (a run from before repeats).",
+            f"- Unstable: {unstable} of {len(ok)} ok cases, whose processes disagree far beyond their own noise.",
+            f"- Conditions: {len(warnings)} warning(s) about the machine while it ran"
+            + (f" (first: {warnings[0].removeprefix('**Warning:** ')})" if warnings else "") + ".",
+            f"- Details: [How far the numbers can be trusted]({TRUST_ANCHOR}).", ""]
+
