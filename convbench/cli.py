@@ -137,16 +137,10 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
 def _specs(args: argparse.Namespace, with_reference: bool = False) -> list[Workload]:
     """The sweep's stacks. `with_reference`: float32 first, added where only other dtypes were asked for (export
     needs it: the reference output is float32's, and int8 is quantised from the float32 file)."""
-    dtypes = _names(args.dtype, "--dtype", DTYPES)
-    for dtype in dtypes:
-        if dtype not in DTYPES:
-            raise UsageError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+    dtypes = _names(args.dtype, "--dtype", DTYPES)  # each dtype and pass is checked by the spec it makes
     if with_reference:
         dtypes = [REFERENCE_DTYPE, *(d for d in dtypes if d != REFERENCE_DTYPE)]
     passes = _names(args.passes, "--pass", PASSES)
-    for name in passes:
-        if name not in PASSES:
-            raise UsageError(f"unknown pass {name!r}; valid: {', '.join(PASSES)}")
     batches = list(dict.fromkeys(args.batch))
     if args.networks is not None:
         return expand_networks(_names(args.networks, "--networks", NETWORKS), batches, dtypes,
@@ -272,15 +266,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from convbench.bench import plan_cases
     from convbench.envinfo import gpus
-    from convbench.results import ResultsStore
-    from convbench.runlock import RunLock
+    from convbench.run import RunRequest, run
     from convbench.runners import RUNTIMES, check_runtimes, default_runtimes
 
     specs = _specs(args)
     runtimes = (check_runtimes(_names(args.runtimes, "--runtimes", RUNTIMES)) if args.runtimes is not None
                 else default_runtimes(args.device))
-    if args.max_samples < args.min_samples:
-        raise UsageError(f"--max-samples {args.max_samples} is below --min-samples {args.min_samples}")
+    config = _timing(args)
     if args.device == "cuda" and not gpus():
         raise UsageError("--device cuda: no NVIDIA GPU here (nvidia-smi is missing or lists none); use --device cpu")
     artifacts = Artifacts(args.artifacts)
@@ -289,28 +281,114 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if missing:
         raise UsageError(f"no exported reference for {_first_of(missing)} under {args.artifacts}/: run "
                          "`convbench export` with the same sweep flags first")
-    config = TimingConfig(warmup_seconds=args.warmup_seconds, sample_seconds=args.sample_seconds,
-                          budget_seconds=args.budget_seconds, min_samples=args.min_samples,
-                          max_samples=args.max_samples, processes=args.processes)
-    store = ResultsStore(_run_dir_to_write(args.run_dir) if args.run_dir else _new_run_dir(args.results))
-    lock = RunLock(store.run_dir)
-    took_over = lock.acquire()
+    run_dir = _run_dir_to_write(args.run_dir) if args.run_dir else _new_run_dir(args.results)
+    request = RunRequest(plan_cases(specs, runtimes, args.device), artifacts, config, args.threads, args.device,
+                         run_dir, args.results, args.profile, args.case_timeout, worker_log=not args.verbose)
+    observer = _ConsoleObserver(config.processes)
     try:
-        if took_over:
-            console.print(escape(took_over))
-        return _bench_locked(args, store, artifacts, config, plan_cases(specs, runtimes, args.device))
+        with observer:
+            outcome = run(request, observer)
     except KeyboardInterrupt:
-        if store.csv_path.exists():
-            store.write_parquet()
-            console.print(escape(f"interrupted: what was measured is in {store.csv_path} and "
-                                 f"{store.processes_path.name}; resume with `convbench bench --run-dir "
-                                 f"{store.run_dir}` and the same flags"))
+        if (run_dir / "results.csv").exists():
+            console.print(escape(f"interrupted: what was measured is in {run_dir / 'results.csv'} and "
+                                 f"processes.csv; resume with `convbench bench --run-dir {run_dir}` and the same "
+                                 "flags"))
         else:
-            console.print(escape(f"interrupted before any case was measured (run {store.run_dir}); nothing is lost: "
+            console.print(escape(f"interrupted before any case was measured (run {run_dir}); nothing is lost: "
                                  "run the same command again"))
         return 130
-    finally:
-        lock.release()
+    observer.reasons.summary(console)
+    if not outcome.results.empty:
+        print_seed_tables(outcome.results)
+    store = outcome.store
+    console.print(escape(f"results: {store.csv_path} (and {store.parquet_path.name}, {store.processes_path.name}, "
+                         f"env.json, {store.conditions_path.name}); report: {outcome.report}"
+                         + (f"; {outcome.latest} points here" if outcome.latest else "")))
+    counts = outcome.counts
+    line = (f"{len(request.cases)} cases: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed"
+            + (f", {counts['missing']} with no row" if counts["missing"] else ""))
+    if outcome.exit_status:
+        console.print(f"[red]{escape(line)}: exit status 1[/red]")
+    else:
+        console.print(escape(line))
+    return outcome.exit_status
+
+
+def _timing(args: argparse.Namespace) -> TimingConfig:
+    """The timing flags as a TimingConfig, which checks them (one place: convbench.harness)."""
+    return TimingConfig(warmup_seconds=args.warmup_seconds, sample_seconds=args.sample_seconds,
+                        budget_seconds=args.budget_seconds, min_samples=args.min_samples,
+                        max_samples=args.max_samples, processes=args.processes)
+
+
+class _ConsoleObserver:
+    """A run told on the console: a progress bar over case x process, a line per case and per profiled case, a
+    reason printed once and then counted."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.reasons = _ReasonCounter()
+        self.progress = _progress()
+        self.task = None
+        self.processes_run: dict[tuple[str, ...], int] = {}
+
+    def __enter__(self) -> _ConsoleObserver:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def note(self, text: str) -> None:
+        self.progress.console.print(escape(text))
+
+    def started(self, store, cases: int, already: int, resuming: bool, worker_log: Path | None) -> None:
+        self.progress.console.print(escape(
+            f"run {store.run_dir}: {cases} cases x {self.processes} processes"
+            + (f", {already} cases already measured" if resuming else "")
+            + (f"; worker output in {worker_log.name}" if worker_log else "")))
+        self.task = self.progress.add_task("bench", total=cases * self.processes, completed=already * self.processes)
+
+    def measuring_ceilings(self, device: str) -> None:
+        self.progress.console.print(f"measuring this machine's {device} ceilings (matmul peak, copy bandwidth; a few "
+                                    "seconds) ...")
+
+    def ceilings(self, device: str, ceilings: dict | None, why_not: str | None) -> None:
+        if ceilings:
+            tf32 = (f", {ceilings['peak_tf32_gflop_per_s']:.0f} GFLOP/s TF32"
+                    if "peak_tf32_gflop_per_s" in ceilings else "")
+            self.progress.console.print(f"{device} ceilings: {ceilings['peak_gflop_per_s']:.0f} GFLOP/s float32 "
+                                        f"matmul{tf32}, {ceilings['bandwidth_gb_per_s']:.0f} GB/s copy")
+        else:
+            self.progress.console.print(escape(f"{device} ceilings not measured ({why_not}): no roofline floor"))
+
+    def family(self, family: str, process: int, cases: int) -> None:
+        self.progress.console.print(escape(f"{family}: process {process + 1} of {self.processes}, {cases} cases in a "
+                                           "fresh worker"))
+
+    def process(self, case: Case, row: dict[str, object]) -> None:
+        self.processes_run[case.key] = self.processes_run.get(case.key, 0) + 1
+        self.progress.advance(self.task)
+
+    def row(self, case: Case, row: dict[str, object]) -> None:
+        # processes not run here (a case stopped early, or rebuilt from processes.csv) count as done for the bar
+        self.progress.advance(self.task, max(0, self.processes - self.processes_run.get(case.key, 0)))
+        if row["status"] != "ok":
+            self.reasons.print(self.progress.console, str(row["status"]), case, str(row["reason"]))
+            return
+        flag = "  UNSTABLE" if row["unstable"] else ""
+        self.progress.console.print(_case_line("ok", case, (
+            f"{row['ms_per_forward']:9.3f} ms/fwd  processes {row['ms_process_min']:.3g}-"
+            f"{row['ms_process_max']:.3g} ({row['process_spread']:.0%})  p99 {row['latency_ms_p99']:.3g} ms  "
+            f"parity {row['parity_rel_err']:.0e}{flag}")))
+
+    def kernel(self, case: Case, columns: dict[str, object]) -> None:
+        kernel = columns.get("kernel_ms_per_forward")
+        if isinstance(kernel, float) and kernel == kernel:  # not NaN
+            self.progress.console.print(_case_line("profile", case, f"kernel {kernel:.3f} ms/forward, overhead "
+                                                                    f"{columns['overhead_ms_per_forward']:.3f} ms"))
+        else:
+            self.reasons.print(self.progress.console, "profile", case, str(columns.get("kernel_method")))
 
 
 def _run_dir_to_write(path: Path) -> Path:
@@ -343,95 +421,6 @@ def _new_run_dir(results: Path) -> Path:
                          f"({error.strerror or error})") from None
 
 
-def _bench_locked(args: argparse.Namespace, store, artifacts: Artifacts, config: TimingConfig,
-                  cases: list[Case]) -> int:
-    import pandas as pd
-
-    from convbench.analysis.graph import inventory, updated_inventory
-    from convbench.analysis.report import GRAPHS_FILE, write_report
-    from convbench.bench import BenchOptions, run_bench
-    from convbench.results import read_results
-
-    resuming = store.csv_path.exists()
-    store.open()
-    log = None if args.verbose else store.log_path
-    latest = store.point_latest(args.results)
-    done = store.done_keys()
-    already = sum(c.key in done for c in cases)
-    console.print(escape(f"run {store.run_dir}: {len(cases)} cases x {config.processes} processes"
-                         + (f", {already} cases already measured" if resuming else "")
-                         + (f"; worker output in {log.name}" if log else "")))
-    env, ceilings = _env_and_ceilings(store, args.device, args.threads, log)
-    options = BenchOptions(config, args.threads, env["env_id"], args.case_timeout, log, args.profile, ceilings)
-    reasons = _ReasonCounter()
-
-    with _progress() as progress:
-        task = progress.add_task("bench", total=len(cases) * config.processes, completed=already * config.processes)
-
-        processes_run: dict[tuple[str, ...], int] = {}
-
-        def on_process(case: Case, row: dict[str, object]) -> None:
-            processes_run[case.key] = processes_run.get(case.key, 0) + 1
-            progress.advance(task)
-
-        def on_row(case: Case, row: dict[str, object]) -> None:
-            # processes not run here (a case stopped early, or rebuilt from processes.csv) count as done for the bar
-            progress.advance(task, max(0, config.processes - processes_run.get(case.key, 0)))
-            if row["status"] != "ok":
-                reasons.print(progress.console, str(row["status"]), case, str(row["reason"]))
-                return
-            flag = "  UNSTABLE" if row["unstable"] else ""
-            progress.console.print(_case_line("ok", case, (
-                f"{row['ms_per_forward']:9.3f} ms/fwd  processes {row['ms_process_min']:.3g}-"
-                f"{row['ms_process_max']:.3g} ({row['process_spread']:.0%})  p99 {row['latency_ms_p99']:.3g} ms  "
-                f"parity {row['parity_rel_err']:.0e}{flag}")))
-
-        def on_family(family: str, process: int, cases: int) -> None:
-            progress.console.print(escape(f"{family}: process {process + 1} of {config.processes}, "
-                                          f"{cases} cases in a fresh worker"))
-
-        def on_kernel(case: Case, columns: dict[str, object]) -> None:
-            kernel = columns.get("kernel_ms_per_forward")
-            if isinstance(kernel, float) and kernel == kernel:  # not NaN
-                progress.console.print(_case_line("profile", case, f"kernel {kernel:.3f} ms/forward, overhead "
-                                                                   f"{columns['overhead_ms_per_forward']:.3f} ms"))
-            else:
-                reasons.print(progress.console, "profile", case, str(columns.get("kernel_method")))
-
-        run_bench(cases, store, artifacts, options, on_row, on_process, on_kernel, on_family)
-    reasons.summary(console)
-    store.write_parquet()
-    results = read_results(store.csv_path) if store.csv_path.exists() else pd.DataFrame()
-    if not results.empty:
-        print_seed_tables(results)
-    if artifacts.manifest_path.exists():
-        graphs_path = store.run_dir / GRAPHS_FILE
-        previous = pd.read_csv(graphs_path) if graphs_path.exists() else None
-        graphs = updated_inventory(previous, inventory(artifacts))
-        replace_text(graphs_path, lambda tmp: graphs.to_csv(tmp, index=False))
-    report = write_report(store.run_dir) if not results.empty else None
-    console.print(escape(f"results: {store.csv_path} (and {store.parquet_path.name}, {store.processes_path.name}, "
-                         f"env.json, {store.conditions_path.name}); report: {report}"
-                         + (f"; {latest} points here" if latest else "")))
-    return _closing_summary(results, cases)
-
-
-def _closing_summary(results, cases: list[Case]) -> int:
-    """Count the sweep's cases by status; exit status 1 when any failed or has no row, else 0."""
-    from convbench.results import STATUSES, row_keys
-
-    status = dict(zip(row_keys(results), results["status"], strict=True)) if not results.empty else {}
-    counts = {name: sum(status.get(c.key) == name for c in cases) for name in STATUSES}
-    missing = sum(c.key not in status for c in cases)
-    line = (f"{len(cases)} cases: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed"
-            + (f", {missing} with no row" if missing else ""))
-    if counts["failed"] or missing:
-        console.print(f"[red]{escape(line)}: exit status 1[/red]")
-        return 1
-    console.print(escape(line))
-    return 0
-
-
 class _ReasonCounter:
     """Prints a case line with a given reason once; later cases with the same reason are only counted, and
     `summary` says how many there were."""
@@ -459,30 +448,6 @@ def _first_of(names: list[str]) -> str:
 
 def _case_line(status: str, case: Case, detail: str) -> str:
     return escape(f"  {status:>7}  {case.spec.stack_id:<26} {case.runtime + '[' + case.source + ']':<24} {detail}")
-
-
-def _env_and_ceilings(store, device: str, threads: int, log: Path | None) -> tuple[dict, dict | None]:
-    """The run's env.json (kept as it is when resuming), with this device's ceilings measured once per run."""
-    from convbench.bench import measure_ceilings_in_worker
-    from convbench.envinfo import collect_env
-
-    env = json.loads(store.env_path.read_text()) if store.env_path.exists() else collect_env(threads)
-    stored = env.setdefault("ceilings", {}).get(device)
-    if stored is None:
-        console.print(f"measuring this machine's {device} ceilings (matmul peak, copy bandwidth; a few seconds) ...")
-        measured = measure_ceilings_in_worker(device, threads, log)
-        stored = measured if isinstance(measured, dict) else {"not_measured": measured}
-        env["ceilings"][device] = stored
-        store.write_env(env)
-    ceilings = stored if "peak_gflop_per_s" in stored else None
-    if ceilings:
-        tf32 = (f", {ceilings['peak_tf32_gflop_per_s']:.0f} GFLOP/s TF32"
-                if "peak_tf32_gflop_per_s" in ceilings else "")
-        console.print(f"{device} ceilings: {ceilings['peak_gflop_per_s']:.0f} GFLOP/s float32 matmul{tf32}, "
-                      f"{ceilings['bandwidth_gb_per_s']:.0f} GB/s copy")
-    else:
-        console.print(escape(f"{device} ceilings not measured ({stored['not_measured']}): no roofline floor"))
-    return env, ceilings
 
 
 def _run_dir(path: Path) -> Path:

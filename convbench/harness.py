@@ -23,6 +23,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from convbench.errors import UsageError
+
 Sync = Callable[[Any], None]
 
 
@@ -46,9 +48,10 @@ class TimingConfig:
 
     def __post_init__(self) -> None:
         if self.min_samples < 1 or self.max_samples < self.min_samples:
-            raise ValueError(f"need 1 <= min_samples <= max_samples, got {self.min_samples}, {self.max_samples}")
+            raise UsageError(f"max samples {self.max_samples} is below min samples {self.min_samples} (or min "
+                             "samples below 1); give 1 <= --min-samples <= --max-samples")
         if self.processes < 1:
-            raise ValueError(f"need at least one process, got {self.processes}")
+            raise UsageError(f"need at least one process, got {self.processes}")
 
     @property
     def process_budget_seconds(self) -> float:

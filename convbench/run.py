@@ -1,0 +1,148 @@
+"""A whole `bench` run as one function, so that a run started from Python leaves the same complete run directory as
+the command line: the run lock, the environment and this machine's ceilings (measured once per run), every case
+timed (and profiled) through convbench.bench, results.parquet, graphs.csv merged from the export manifest, and
+report.md. What happens is told to a RunObserver (the CLI's shows progress); the run itself prints nothing.
+
+An interrupted run (Ctrl-C) writes results.parquet of what it kept, releases its lock and re-raises
+KeyboardInterrupt; `run` again with the same run directory resumes it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from convbench.artifacts import Artifacts
+from convbench.bench import BenchOptions, measure_ceilings_in_worker, run_bench
+from convbench.csvfile import replace_text
+from convbench.envinfo import collect_env
+from convbench.harness import TimingConfig
+from convbench.results import STATUSES, ResultsStore, read_results, row_keys
+from convbench.runlock import RunLock
+from convbench.spec import Case
+
+
+@dataclass
+class RunRequest:
+    """What to run and where: the cases (convbench.bench.plan_cases), the exported files, the timing, and the run
+    directory (new, empty, or a run's to resume)."""
+
+    cases: Sequence[Case]
+    artifacts: Artifacts
+    config: TimingConfig
+    threads: int
+    device: str
+    run_dir: Path
+    results_root: Path | None = None  # the folder whose `latest` link points at this run, if it lives there
+    profile: bool = False
+    case_timeout_s: float | None = None  # None: each runtime's default
+    worker_log: bool = True  # workers' output to the run's workers.log (False: to the terminal)
+
+
+class RunObserver:
+    """Hears what a run does; every method does nothing here. Rows are the results.csv rows as stored."""
+
+    def note(self, text: str) -> None: ...
+
+    def started(self, store: ResultsStore, cases: int, already: int, resuming: bool, worker_log: Path | None
+                ) -> None: ...
+
+    def measuring_ceilings(self, device: str) -> None: ...
+
+    def ceilings(self, device: str, ceilings: dict | None, why_not: str | None) -> None: ...
+
+    def family(self, family: str, process: int, cases: int) -> None: ...
+
+    def process(self, case: Case, row: dict[str, object]) -> None: ...
+
+    def row(self, case: Case, row: dict[str, object]) -> None: ...
+
+    def kernel(self, case: Case, columns: dict[str, object]) -> None: ...
+
+
+@dataclass
+class RunOutcome:
+    """The finished run: its store, its results table, report, `latest` link, and the sweep's cases by status."""
+
+    store: ResultsStore
+    results: pd.DataFrame
+    report: Path | None
+    latest: Path | None
+    counts: dict[str, int] = field(default_factory=dict)  # ok, skipped, failed, and "missing" (no row)
+
+    @property
+    def exit_status(self) -> int:
+        """1 when a case of the sweep failed or has no row, else 0."""
+        return 1 if self.counts.get("failed") or self.counts.get("missing") else 0
+
+
+def run(request: RunRequest, observer: RunObserver | None = None) -> RunOutcome:
+    """Time every case of `request` not yet in its run directory, then write the run's parquet, graphs.csv and
+    report; the lock is held throughout (RunLock refuses a second writer)."""
+    observer = observer or RunObserver()
+    store = ResultsStore(request.run_dir)
+    lock = RunLock(store.run_dir)
+    took_over = lock.acquire()
+    try:
+        if took_over:
+            observer.note(took_over)
+        return _locked(request, store, observer)
+    except KeyboardInterrupt:
+        if store.csv_path.exists():
+            store.write_parquet()
+        raise
+    finally:
+        lock.release()
+
+
+def _locked(request: RunRequest, store: ResultsStore, observer: RunObserver) -> RunOutcome:
+    from convbench.analysis.graph import inventory, updated_inventory
+    from convbench.analysis.report import GRAPHS_FILE, write_report
+
+    resuming = store.csv_path.exists()
+    store.open()
+    log = store.log_path if request.worker_log else None
+    latest = store.point_latest(request.results_root) if request.results_root else None
+    done = store.done_keys()
+    observer.started(store, len(request.cases), sum(c.key in done for c in request.cases), resuming, log)
+    env, ceilings = _env_and_ceilings(store, request.device, request.threads, log, observer)
+    options = BenchOptions(request.config, request.threads, env["env_id"], request.case_timeout_s, log,
+                           request.profile, ceilings)
+    run_bench(request.cases, store, request.artifacts, options, observer.row, observer.process, observer.kernel,
+              observer.family)
+    store.write_parquet()
+    results = read_results(store.csv_path) if store.csv_path.exists() else pd.DataFrame()
+    if request.artifacts.manifest_path.exists():
+        graphs_path = store.run_dir / GRAPHS_FILE
+        previous = pd.read_csv(graphs_path) if graphs_path.exists() else None
+        graphs = updated_inventory(previous, inventory(request.artifacts))
+        replace_text(graphs_path, lambda tmp: graphs.to_csv(tmp, index=False))
+    report = write_report(store.run_dir) if not results.empty else None
+    return RunOutcome(store, results, report, latest, case_counts(results, request.cases))
+
+
+def case_counts(results: pd.DataFrame, cases: Sequence[Case]) -> dict[str, int]:
+    """The sweep's cases by the status of their row, and "missing" for those without one."""
+    status = dict(zip(row_keys(results), results["status"], strict=True)) if not results.empty else {}
+    counts = {name: sum(status.get(c.key) == name for c in cases) for name in STATUSES}
+    counts["missing"] = sum(c.key not in status for c in cases)
+    return counts
+
+
+def _env_and_ceilings(store: ResultsStore, device: str, threads: int, log: Path | None,
+                      observer: RunObserver) -> tuple[dict, dict | None]:
+    """The run's env.json (kept as it is when resuming), with this device's ceilings measured once per run."""
+    env = json.loads(store.env_path.read_text()) if store.env_path.exists() else collect_env(threads)
+    stored = env.setdefault("ceilings", {}).get(device)
+    if stored is None:
+        observer.measuring_ceilings(device)
+        measured = measure_ceilings_in_worker(device, threads, log)
+        stored = measured if isinstance(measured, dict) else {"not_measured": measured}
+        env["ceilings"][device] = stored
+        store.write_env(env)
+    ceilings = stored if "peak_gflop_per_s" in stored else None
+    observer.ceilings(device, ceilings, None if ceilings else str(stored.get("not_measured")))
+    return env, ceilings
