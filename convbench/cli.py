@@ -38,7 +38,6 @@ from convbench.spec import (
     expand_networks,
     expand_specs,
     unique,
-    unique_specs,
 )
 from convbench.views import console, print_comparison, print_graph, print_seed_tables
 
@@ -217,7 +216,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from convbench.exporters.pipeline import SOURCE_REQUIRES, SOURCES, run_export
     from convbench.runners import missing_modules
 
-    specs = unique_specs(s.as_forward for s in _specs(args, with_reference=True))  # a train case has no file
+    specs = unique(s.as_forward for s in _specs(args, with_reference=True))  # a train case has no file
     sources = _names(args.sources, "--sources", SOURCES)
     for source in sources:
         if source not in SOURCES:

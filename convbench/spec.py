@@ -16,6 +16,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import TypeVar
 
 from convbench.errors import UsageError
 from convbench.models.networks import NETWORK_IMAGE, NETWORKS
@@ -30,6 +31,7 @@ PASSES = ("forward", "train")
 PASS_FLOP_FACTOR = {"forward": 1, "train": 3}  # train: forward + backward-data + backward-weights, each as costly
 DEVICES = ("cpu", "cuda")
 
+T = TypeVar("T")
 DEFAULT_CHANNELS = (8, 16, 32, 64)
 DEFAULT_LAYERS = 16
 DEFAULT_BATCH = 32
@@ -247,10 +249,6 @@ def host_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def unique(values: Iterable[str]) -> list[str]:
+def unique(values: Iterable[T]) -> list[T]:
+    """`values` without repeats, in order."""
     return list(dict.fromkeys(values))
-
-
-def unique_specs(specs: Iterable[Workload]) -> list[Workload]:
-    """`specs` without repeats, in order."""
-    return list(dict.fromkeys(specs))

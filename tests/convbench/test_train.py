@@ -143,3 +143,10 @@ def test_the_report_sets_a_step_against_its_forward_and_names_the_cheapest_to_tr
 
     costs = step_costs(pass_rows(results, "train"), pass_rows(results, "forward"))
     assert len(costs) == 6 and (costs["step / forward"] > 1).all()  # a step is never cheaper than its forward
+
+
+def test_export_of_a_train_sweep_makes_the_forwards_files_once(tmp_path):
+    run = convbench("export", "--variants", "conv1x1", *SMALL_SWEEP, "--pass", "forward", "train", "--sources",
+                    "torch", "--artifacts", str(tmp_path))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted(p.name for p in (tmp_path / "onnx" / "torch").glob("*.onnx")) == ["conv1x1-c8-l2-b2-i8.onnx"]
