@@ -14,6 +14,13 @@ def label(runtime: str, source: str, device: str, dtype: str = "float32") -> str
     return f"{runtime}[{source}]/{device}" + ("" if dtype == "float32" else f" {dtype}")
 
 
+def ok_at_largest_channels(results: pd.DataFrame) -> pd.DataFrame:
+    """The ok rows of each runtime/source/device/dtype at that group's largest channel count."""
+    ok = results[results["status"] == "ok"]
+    largest = ok.groupby(GROUP)["channels"].transform("max")
+    return ok[ok["channels"] == largest]
+
+
 def times_at_largest_channels(results: pd.DataFrame) -> pd.DataFrame:
     """One row per (runtime, source, device, dtype) with an ok case, indexed by those: the median ms per forward
     of each conv type of the run (seed order; NaN where not ok) at that group's largest ok channel count, and

@@ -27,7 +27,7 @@ from convbench.analysis.plots import (
 from convbench.analysis.precision import precision_speedups
 from convbench.analysis.ratios import GROUP, label, times_at_largest_channels, vs_conv3x3
 from convbench.analysis.seed_table import STEP_TIME_ROW, TIME_ROW, seed_tables
-from convbench.analysis.training import cheapest_lines, pass_rows, phase_split, step_costs, train_vs_deploy
+from convbench.analysis.training import cheapest_lines, phase_split, step_costs, train_vs_deploy
 from convbench.analysis.trust import (
     conditions_lines,
     first_result,
@@ -37,7 +37,7 @@ from convbench.analysis.trust import (
     spread_summary,
     unstable_cases,
 )
-from convbench.analysis.workloads import network_rows, seed_rows
+from convbench.analysis.workloads import network_rows, pass_rows, seed_rows
 from convbench.csvfile import replace_text
 from convbench.models.variants import VARIANTS
 from convbench.results import read_if_present, read_results
@@ -166,7 +166,7 @@ def _training_section(train: pd.DataFrame, forward: pd.DataFrame, run_dir: Path)
             out += [f"{i}. **{finding.claim}** {finding.text}", ""]
         out += _seed_section(seed_train, run_dir, "The 2017 table for the training step, per runtime", STEP_TIME_ROW,
                              "seed-train", "seconds per 100 training steps")
-    phases = phase_split(train)
+    phases = phase_split(seed_train)
     if not phases.empty:
         out += ["### Where a step's kernel time goes", "",
                 "ms per step from each runtime's profiler (a separate run): the convolutions' forward, backward-data "

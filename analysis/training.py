@@ -2,14 +2,15 @@
 each against the FLOPs), where its kernel time goes (forward, backward-data, backward-weights), and per device which
 conv type is cheapest to train and which to deploy.
 
-Reads the train rows (`pass` == "train") and the forward rows of the same results table; runs nothing. A train row's
+Reads the seed stacks' train rows and forward rows of one results table (analysis.workloads picks them); runs
+nothing. A train row's
 `ms_per_forward` is ms per training step."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from convbench.analysis.ratios import GROUP, label
+from convbench.analysis.ratios import GROUP, label, ok_at_largest_channels
 from convbench.models.variants import REFERENCE_VARIANT, VARIANTS, theoretical_vs_conv3x3
 
 # what makes a train case and a forward case the same workload in the same runtime
@@ -19,24 +20,10 @@ PHASES = {"kernel_forward_ms": "forward", "kernel_backward_data_ms": "backward-d
           "kernel_other_ms": "other kernels", "overhead_ms_per_forward": "overhead"}
 
 
-def pass_rows(results: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The rows of one pass (a run from before the train pass is all forward)."""
-    passes = results["pass"] if "pass" in results else pd.Series("forward", index=results.index)
-    return results[passes.fillna("forward") == name]
-
-
-def _ok_at_largest_channels(rows: pd.DataFrame) -> pd.DataFrame:
-    ok = rows[(rows["status"] == "ok") & rows["variant"].notna() & (rows["variant"].astype(str) != "")]
-    if ok.empty:
-        return ok
-    largest = ok.groupby(GROUP)["channels"].transform("max")
-    return ok[ok["channels"] == largest]
-
-
 def step_costs(train: pd.DataFrame, forward: pd.DataFrame) -> pd.DataFrame:
     """Per runtime (GROUP) and conv type at the runtime's largest channel count in train: ms per step, ms per
     forward of the same case, step / forward, the step and the forward vs conv3x3's, and the FLOPs vs conv3x3."""
-    steps = _ok_at_largest_channels(train)
+    steps = ok_at_largest_channels(train)
     if steps.empty:
         return pd.DataFrame()
     forwards = forward[forward["status"] == "ok"][[*SAME_CASE, "ms_per_forward"]]
@@ -57,7 +44,7 @@ def step_costs(train: pd.DataFrame, forward: pd.DataFrame) -> pd.DataFrame:
 def phase_split(train: pd.DataFrame) -> pd.DataFrame:
     """Per profiled train case at the largest channel count: ms per step in the convolutions' forward,
     backward-data and backward-weights kernels, the other kernels and the overhead, and how it was split."""
-    steps = _ok_at_largest_channels(train)
+    steps = ok_at_largest_channels(train)
     present = [c for c in PHASES if c in steps]
     if steps.empty or "phase_method" not in steps or not present:
         return pd.DataFrame()
@@ -78,8 +65,8 @@ def train_vs_deploy(train: pd.DataFrame, forward: pd.DataFrame) -> pd.DataFrame:
     """Per device, dtype and conv type at the largest channel count both passes timed: the fastest runtime and its
     time for a training step and for a forward, each vs conv3x3's fastest, and the FLOPs vs conv3x3."""
     rows = []
-    for (device, dtype), steps in _ok_seed(train).groupby(["device", "dtype"], sort=False):
-        forwards = _ok_seed(forward)
+    for (device, dtype), steps in _ok(train).groupby(["device", "dtype"], sort=False):
+        forwards = _ok(forward)
         forwards = forwards[(forwards["device"] == device) & (forwards["dtype"] == dtype)]
         common = set(steps["channels"]) & set(forwards["channels"])
         if not common:
@@ -122,8 +109,8 @@ def cheapest_lines(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _ok_seed(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows[(rows["status"] == "ok") & rows["variant"].notna() & (rows["variant"].astype(str) != "")]
+def _ok(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[rows["status"] == "ok"]
 
 
 def _fastest(rows: pd.DataFrame) -> pd.DataFrame:

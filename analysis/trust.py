@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from convbench.analysis.ratios import GROUP, label
+from convbench.analysis.ratios import GROUP, label, ok_at_largest_channels
 from convbench.conditions import SLOWDOWN_REASONS
 from convbench.errors import CorruptFile
 from convbench.models.variants import VARIANTS
@@ -23,13 +23,6 @@ BUSY = 0.25
 
 def _ok(results: pd.DataFrame) -> pd.DataFrame:
     return results[results["status"] == "ok"]
-
-
-def _at_largest_channels(results: pd.DataFrame) -> pd.DataFrame:
-    """The ok cases of each runtime/source/device at that group's largest channel count."""
-    ok = _ok(results)
-    largest = ok.groupby(GROUP)["channels"].transform("max")
-    return ok[ok["channels"] == largest]
 
 
 def spread_summary(results: pd.DataFrame) -> pd.DataFrame:
@@ -75,7 +68,7 @@ def first_result(results: pd.DataFrame) -> pd.DataFrame:
     """Per runtime/source/device at its largest channel count, medians over conv types (ms): framework import
     in a fresh process, set-up (of which compile), the first forward, their sum (time to first result), and the
     steady forward for comparison."""
-    cases = _at_largest_channels(results)
+    cases = ok_at_largest_channels(results)
     if cases.empty or "setup_ms" not in cases or cases["setup_ms"].isna().all():
         return pd.DataFrame()
     rows = []
@@ -92,7 +85,7 @@ def first_result(results: pd.DataFrame) -> pd.DataFrame:
 
 def latency_vs_throughput(results: pd.DataFrame, column: str) -> pd.DataFrame:
     """Rows: runtime/source/device; columns: conv types at the largest channel count; cells: `column`."""
-    cases = _at_largest_channels(results)
+    cases = ok_at_largest_channels(results)
     if cases.empty or column not in cases or cases[column].isna().all():
         return pd.DataFrame()
     table = cases.assign(runtime=[label(*k) for k in cases[GROUP].itertuples(index=False)]).pivot_table(

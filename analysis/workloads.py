@@ -1,4 +1,5 @@
-"""Which rows of a results table time the seed's stacks and which a real network's conv layers."""
+"""Which rows of a results table time the seed's stacks and which a real network's conv layers; which the forward
+and which the training step."""
 
 from __future__ import annotations
 
@@ -18,3 +19,9 @@ def seed_rows(results: pd.DataFrame) -> pd.DataFrame:
 
 def network_rows(results: pd.DataFrame) -> pd.DataFrame:
     return results[is_network(results)]
+
+
+def pass_rows(results: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The rows of one pass (read_results gives a run from before the train pass its `pass` column)."""
+    passes = results["pass"] if "pass" in results else pd.Series("forward", index=results.index)
+    return results[passes.fillna("forward") == name]

@@ -38,8 +38,37 @@ DEFAULT_BATCH = 32
 DEFAULT_IMAGE = 32
 
 
+class _Workload:
+    """What both kinds of workload derive from their fields (dtype, pass_) and their `sizes_id`."""
+
+    dtype: str
+    pass_: str
+
+    @property
+    def sizes_id(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def stack_id(self) -> str:
+        """File-name-safe id: the sizes, then the dtype unless float32, then "train" in the train pass, e.g.
+        conv3x3-c64-l16-b32-i32, conv3x3-c64-l16-b32-i32-float16-train, mobilenet_v2-b32-i224-train."""
+        dtype = "" if self.dtype == REFERENCE_DTYPE else f"-{self.dtype}"
+        return f"{self.sizes_id}{dtype}{'-train' if self.pass_ == 'train' else ''}"
+
+    @property
+    def reference(self):  # -> the same class
+        """The same workload's float32 forward: its PyTorch output is the reference every dtype and pass is compared
+        with (a step's gradients: the reference gradients made from it), and int8 is quantised from its export."""
+        return replace(self, dtype=REFERENCE_DTYPE, pass_="forward")
+
+    @property
+    def as_forward(self):  # -> the same class
+        """The same workload and dtype in the forward pass (what export builds: a train case has no file of its own)."""
+        return replace(self, pass_="forward")
+
+
 @dataclass(frozen=True)
-class StackSpec:
+class StackSpec(_Workload):
     """A `layers`-deep stack of `variant` convs on `batch` x `channels` x `image` x `image` input."""
 
     variant: str
@@ -63,22 +92,9 @@ class StackSpec:
             )
 
     @property
-    def stack_id(self) -> str:
-        """File-name-safe id naming the conv type, every size, a dtype other than float32 and the train pass, e.g.
-        conv3x3-c64-l16-b32-i32 (float32 forward), conv3x3-c64-l16-b32-i32-float16-train."""
-        return _with_dtype_and_pass(f"{self.variant}-c{self.channels}-l{self.layers}-b{self.batch}-i{self.image}",
-                                    self)
-
-    @property
-    def reference(self) -> StackSpec:
-        """The same stack's float32 forward: its PyTorch output is the reference every dtype is compared with, and
-        int8 is quantised from its export."""
-        return replace(self, dtype=REFERENCE_DTYPE, pass_="forward")
-
-    @property
-    def as_forward(self) -> StackSpec:
-        """The same stack and dtype in the forward pass (what export builds: a train case has no file of its own)."""
-        return replace(self, pass_="forward")
+    def sizes_id(self) -> str:
+        """The conv type and every size, e.g. conv3x3-c64-l16-b32-i32."""
+        return f"{self.variant}-c{self.channels}-l{self.layers}-b{self.batch}-i{self.image}"
 
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -115,7 +131,7 @@ class StackSpec:
 
 
 @dataclass(frozen=True)
-class NetworkSpec:
+class NetworkSpec(_Workload):
     """A real network's conv layers at their real shapes (convbench.models.networks), on `batch` x 3 x `image` x
     `image` input."""
 
@@ -132,17 +148,9 @@ class NetworkSpec:
         _check_sizes_dtype_memory(self, ("batch", "image"))
 
     @property
-    def stack_id(self) -> str:
-        """e.g. mobilenet_v2-b1-i224, resnet50-b32-i224-float16, or mobilenet_v2-b32-i224-train."""
-        return _with_dtype_and_pass(f"{self.network}-b{self.batch}-i{self.image}", self)
-
-    @property
-    def reference(self) -> NetworkSpec:
-        return replace(self, dtype=REFERENCE_DTYPE, pass_="forward")
-
-    @property
-    def as_forward(self) -> NetworkSpec:
-        return replace(self, pass_="forward")
+    def sizes_id(self) -> str:
+        """The network and its sizes, e.g. mobilenet_v2-b1-i224."""
+        return f"{self.network}-b{self.batch}-i{self.image}"
 
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -176,12 +184,6 @@ class NetworkSpec:
 
 
 Workload = StackSpec | NetworkSpec
-
-
-def _with_dtype_and_pass(sizes: str, spec: Workload) -> str:
-    """A workload id: its sizes, then its dtype unless float32, then "train" in the train pass."""
-    dtype = "" if spec.dtype == REFERENCE_DTYPE else f"-{spec.dtype}"
-    return f"{sizes}{dtype}{'-train' if spec.pass_ == 'train' else ''}"
 
 
 def _check_sizes_dtype_memory(spec: Workload, sizes: tuple[str, ...]) -> None:

@@ -39,8 +39,7 @@ def print_seed_tables(results: pd.DataFrame) -> None:
     """The seed's three-row table for every runtime/source/device of the run, at its largest channel count."""
     from convbench.analysis.ratios import label
     from convbench.analysis.seed_table import STEP_TIME_ROW, TIME_ROW, seed_tables
-    from convbench.analysis.training import pass_rows
-    from convbench.analysis.workloads import seed_rows
+    from convbench.analysis.workloads import pass_rows, seed_rows
 
     for name, time_row in (("forward", TIME_ROW), ("train", STEP_TIME_ROW)):
         for key, channels, table in seed_tables(seed_rows(pass_rows(results, name)), time_row):

@@ -139,7 +139,8 @@ def test_the_report_sets_a_step_against_its_forward_and_names_the_cheapest_to_tr
     assert "processing time [s / 100 training steps]" not in report[:report.index("## The training step")]
     results = read_results(mixed_run / "results.csv")
     assert sorted(results["pass"].unique()) == ["forward", "train"] and (results["status"] == "ok").all()
-    from convbench.analysis.training import pass_rows, step_costs
+    from convbench.analysis.training import step_costs
+    from convbench.analysis.workloads import pass_rows
 
     costs = step_costs(pass_rows(results, "train"), pass_rows(results, "forward"))
     assert len(costs) == 6 and (costs["step / forward"] > 1).all()  # a step is never cheaper than its forward
