@@ -17,6 +17,7 @@ import re
 import pandas as pd
 
 from convbench.analysis.fastest import DEFAULTS, fastest_as_runtime
+from convbench.analysis.figures import Figure
 from convbench.analysis.findings import TESTS, findings
 from convbench.analysis.native_vs_onnx import native_vs_onnx
 from convbench.analysis.networks import depthwise_verdicts, kind_shares, network_times
@@ -32,10 +33,10 @@ SHORT_CLAIMS = ("depthwise far slower than its FLOPs", "3x1 + 1x3 saves ~1/3 on 
 
 
 def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame, layers: pd.DataFrame,
-            snapshots: list[dict], cpu_count: int | None) -> list[str]:
-    """The first screen of report.md (markdown lines)."""
+            snapshots: list[dict], cpu_count: int | None) -> list[str | Figure]:
+    """The first screen of report.md (markdown lines, and the fastest way as a picture)."""
     seed = seed_rows(forward)
-    out = ["## The answers", "",
+    out: list[str | Figure] = ["## The answers", "",
            "What this run found, per device and dtype; the evidence for every line is in the sections below.", ""]
     out += _fastest(seed)
     out += _verdicts(seed)
@@ -46,33 +47,58 @@ def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame,
     return out
 
 
-def _fastest(seed: pd.DataFrame) -> list[str]:
-    """One table: conv types down, each device and dtype across; a cell names the fastest runtime at the largest
-    channel count, its ms (process range) and its speed-up over each framework default that ran the case."""
+def fastest_at_largest_channels(seed: pd.DataFrame) -> pd.DataFrame:
+    """Per device, dtype and conv type at the largest channel count of that device and dtype: the fastest runtime
+    (runtime[source]), its ms per forward with its process range, and how many times faster it is than each
+    framework's plain default that ran the case (empty where the default was the fastest or did not run)."""
     ok = seed[seed["status"] == "ok"]
-    if ok.empty:
-        return []
-    columns: dict[str, dict[str, str]] = {}
+    rows = []
     for (device, dtype), group in ok.groupby(["device", "dtype"], sort=False):
-        channels = int(group["channels"].max())
-        at = group[group["channels"] == channels]
-        cells = {}
+        at = group[group["channels"] == group["channels"].max()]
         for variant, cases in at.groupby("variant"):
             best = cases.loc[cases["ms_per_forward"].idxmin()]
-            cell = f"{best['runtime']}[{best['source']}] {_ms(best)}"
+            row = {"device": device, "dtype": dtype, "channels": int(best["channels"]), "variant": variant,
+                   "batch": int(best["batch"]), "fastest": f"{best['runtime']}[{best['source']}]",
+                   **{c: best.get(c) for c in ("ms_per_forward", "ms_process_min", "ms_process_max")}}
             for name, (runtime, source) in DEFAULTS.items():
                 default = cases[(cases["runtime"] == runtime) & (cases["source"] == source)]
-                if len(default) and not (runtime == best["runtime"] and source == best["source"]):
-                    cell += f", {float(default['ms_per_forward'].iloc[0]) / best['ms_per_forward']:.1f}x {name}"
-            cells[variant] = cell
+                fastest_is_default = runtime == best["runtime"] and source == best["source"]
+                row[f"x vs {name}"] = (float(default["ms_per_forward"].iloc[0]) / best["ms_per_forward"]
+                                       if len(default) and not fastest_is_default else float("nan"))
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    order = {v: i for i, v in enumerate(VARIANTS)}
+    return table.sort_values("variant", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+
+
+def _fastest(seed: pd.DataFrame) -> list[str | Figure]:
+    """One table: conv types down, each device and dtype across; a cell names the fastest runtime at the largest
+    channel count, its ms (process range) and its speed-up over each framework default that ran the case; and
+    the same as a picture."""
+    best = fastest_at_largest_channels(seed)
+    if best.empty:
+        return []
+    columns: dict[str, dict[str, str]] = {}
+    for (device, dtype, channels), group in best.groupby(["device", "dtype", "channels"], sort=False):
+        cells = {}
+        for _, row in group.iterrows():
+            cell = f"{row['fastest']} {_ms(row)}"
+            for name in DEFAULTS:
+                if pd.notna(row[f"x vs {name}"]):
+                    cell += f", {row[f'x vs {name}']:.1f}x {name}"
+            cells[row["variant"]] = cell
         columns[f"{device} {dtype}, C={channels}"] = cells
-    table = pd.DataFrame(columns).reindex([v for v in VARIANTS if v in set(ok["variant"])])
+    table = pd.DataFrame(columns).reindex(list(dict.fromkeys(best["variant"])))
     table.index.name = "conv type"
     return ["### The fastest way to run each conv type", "",
-            f"ms per forward of the 16-layer stack (batch {int(ok['batch'].iloc[0])}), the fastest runtime of this run "
-            "with the range of its process medians, and how many times faster it is than each framework's plain "
+            f"ms per forward of the 16-layer stack (batch {int(best['batch'].iloc[0])}), the fastest runtime of this "
+            "run with the range of its process medians, and how many times faster it is than each framework's plain "
             "default (torch eager, keras-tf) where that default ran.", "",
-            table.fillna("").to_markdown(), ""]
+            table.fillna("").to_markdown(), "",
+            Figure("fastest", best, "the fastest way to run each conv type (largest channel count)", "fastest.png",
+                   "the fastest way to run each conv type"), ""]
 
 
 def _ms(row: pd.Series) -> str:
@@ -187,8 +213,8 @@ def _not_measured(every_row: pd.DataFrame) -> list[str]:
 
 def _general(reason: str) -> str:
     """A reason without the file or stack it names, so that one cause is one line."""
-    reason = re.sub(r"[^\s:]*/[^\s:]+", "<file>", str(reason))
-    return re.sub(r"\b[a-z0-9_]+(-[a-z]?\d+)+(-(float16|bfloat16|int8|train))*\b", "<workload>", reason)
+    reason = re.sub(r"[^\s:]*/[^\s:]+", "`FILE`", str(reason))
+    return re.sub(r"\b[a-z0-9_]+(-[a-z]?\d+)+(-(float16|bfloat16|int8|train))*\b", "`WORKLOAD`", reason)
 
 
 def _names(values: pd.Series) -> str:

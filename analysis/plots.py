@@ -1,4 +1,6 @@
-"""The report's pictures (matplotlib, Agg backend): the seed's line plot per runtime, native vs ONNX bars."""
+"""The report's pictures as PNGs (matplotlib, Agg backend), one maker per Figure kind (convbench.analysis.figures).
+
+Every maker takes (data, title, path, **options) and returns the path it wrote."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from convbench.analysis.figures import KINDS, Figure  # noqa: E402
 from convbench.csvfile import replace_text  # noqa: E402
 from convbench.models.variants import VARIANTS  # noqa: E402
 
@@ -50,8 +53,9 @@ def seed_plot(group: pd.DataFrame, title: str, path: Path) -> Path:
     return _save(fig, path)
 
 
-def native_vs_onnx_plot(table: pd.DataFrame, path: Path) -> Path:
-    """Grouped bars: for each framework (panel) and conv type, native ms vs onnxruntime ms on its export."""
+def native_vs_onnx_plot(table: pd.DataFrame, title: str, path: Path) -> Path:
+    """Grouped bars: for each framework (panel) and conv type, native ms vs onnxruntime ms on its export. Each
+    panel is titled with its framework, device and channel count (the title is the figure's heading)."""
     frameworks = list(dict.fromkeys(table["framework"]))
     fig, axes = plt.subplots(1, len(frameworks), figsize=(6.5 * len(frameworks), 4.5), dpi=110, squeeze=False)
     for ax, framework in zip(axes[0], frameworks, strict=True):
@@ -69,7 +73,7 @@ def native_vs_onnx_plot(table: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
-def precision_plot(table: pd.DataFrame, path: Path) -> Path:
+def precision_plot(table: pd.DataFrame, title: str, path: Path) -> Path:
     """Grouped bars: per conv type, the speed-up of each lower-precision runtime over its float32, log scale."""
     variants = [v for v in VARIANTS if v in table.columns]
     fig, ax = plt.subplots(figsize=(max(7.0, 1.2 * len(variants) + 0.4 * len(table)), 4.5), dpi=110)
@@ -82,7 +86,7 @@ def precision_plot(table: pd.DataFrame, path: Path) -> Path:
     ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right")
     ax.set_yscale("log")
     ax.set_ylabel("speed-up over float32 (x)")
-    ax.set_title("what lower precision buys, per conv type")
+    ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=7)
     return _save(fig, path)
@@ -103,7 +107,7 @@ def kernel_overhead_plot(split: pd.DataFrame, title: str, path: Path) -> Path:
     return _save(fig, path)
 
 
-def roofline_plot(cases: pd.DataFrame, ceilings: dict[str, float], title: str, path: Path) -> Path:
+def roofline_plot(cases: pd.DataFrame, title: str, path: Path, ceilings: dict[str, float]) -> Path:
     """Achieved GFLOP/s vs arithmetic intensity, one point per case (colour: conv type), ceilings drawn."""
     fig, ax = plt.subplots(figsize=(7.5, 5), dpi=110)
     lo = cases["arithmetic_intensity"].min() / 2
@@ -151,3 +155,39 @@ def kind_share_plot(shares: pd.DataFrame, title: str, path: Path) -> Path:
     ax.set_title(title)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return _save(fig, path)
+
+
+def fastest_plot(best: pd.DataFrame, title: str, path: Path) -> Path:
+    """Bars per conv type, one per device and dtype: the fastest runtime's ms per forward (log scale), its process
+    range as an error bar and its name on the bar (answers.fastest_at_largest_channels's table)."""
+    groups = list(best.groupby(["device", "dtype", "channels"], sort=False))
+    variants = list(dict.fromkeys(best["variant"]))
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.3 * len(variants) * max(1, len(groups)) ** 0.5), 4.8), dpi=110)
+    width = 0.8 / len(groups)
+    for i, ((device, dtype, channels), rows) in enumerate(groups):
+        rows = rows.set_index("variant").reindex(variants)
+        x = [j + (i - (len(groups) - 1) / 2) * width for j in range(len(variants))]
+        low = (rows["ms_per_forward"] - rows["ms_process_min"]).clip(lower=0).fillna(0)
+        high = (rows["ms_process_max"] - rows["ms_per_forward"]).clip(lower=0).fillna(0)
+        ax.bar(x, rows["ms_per_forward"], width, yerr=[low, high], capsize=2, label=f"{device} {dtype}, C={channels}")
+        for xi, ms, name in zip(x, rows["ms_per_forward"], rows["fastest"], strict=True):
+            if pd.notna(ms):
+                ax.text(xi, ms, f" {name}", rotation=90, ha="center", va="bottom", fontsize=6)
+    ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel("ms per forward (fastest runtime)")
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+PNG_MAKERS = {"seed": seed_plot, "fastest": fastest_plot, "native_vs_onnx": native_vs_onnx_plot,
+              "precision": precision_plot, "kernel": kernel_overhead_plot, "roofline": roofline_plot,
+              "kinds": kind_share_plot}
+assert set(PNG_MAKERS) == set(KINDS), "every Figure kind has a PNG maker"
+
+
+def draw_png(figure: Figure, folder: Path) -> Path:
+    """Write the Figure's PNG into folder; return its path."""
+    return PNG_MAKERS[figure.kind](figure.data, figure.title, Path(folder) / figure.file, **figure.options)

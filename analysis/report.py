@@ -11,19 +11,14 @@ import pandas as pd
 
 from convbench.analysis.answers import answers
 from convbench.analysis.fastest import fastest_as_runtime, fastest_table
+from convbench.analysis.figures import Figure, Lines
 from convbench.analysis.findings import findings
+from convbench.analysis.html_report import write_html
 from convbench.analysis.kernels import launch_view, read_kernels, what_ran
 from convbench.analysis.native_vs_onnx import native_vs_onnx
 from convbench.analysis.networks import depthwise_verdicts, kind_shares, network_times, slowest_for_flops
 from convbench.analysis.overhead import kernel_split, overhead_paragraph
-from convbench.analysis.plots import (
-    kernel_overhead_plot,
-    kind_share_plot,
-    native_vs_onnx_plot,
-    precision_plot,
-    roofline_plot,
-    seed_plot,
-)
+from convbench.analysis.plots import draw_png
 from convbench.analysis.precision import precision_speedups
 from convbench.analysis.ratios import GROUP, label, times_at_largest_channels, vs_conv3x3
 from convbench.analysis.seed_table import STEP_TIME_ROW, TIME_ROW, seed_tables
@@ -96,7 +91,7 @@ def write_report(run_dir: Path) -> Path:
     forward, train = pass_rows(every_row, "forward"), pass_rows(every_row, "train")
     results, networks = seed_rows(forward), network_rows(forward)
     env = json.loads((run_dir / "env.json").read_text()) if (run_dir / "env.json").exists() else {}
-    out: list[str] = [f"# convbench report: {_run_title(every_row, run_dir)}", "",
+    out: Lines = [f"# convbench report: {_run_title(every_row, run_dir)}", "",
                       "Generated from this folder's results.csv, processes.csv, conditions.jsonl and env.json; no "
                       "model was run to write it. Times are throughput per forward (forwards back to back, the "
                       "device synchronised once per sample; in the training-step section, per training step), the "
@@ -108,24 +103,32 @@ def write_report(run_dir: Path) -> Path:
     out += _networks_section(networks, run_dir)
     if not results.empty:
         out += _seed_sections(results, env, run_dir)
-    out += _training_section(train, forward, run_dir)
+    out += _training_section(train, forward)
     out += _trust_section(every_row, run_dir, env)
     out += _graphs_section(run_dir)
     out += _problems_section(every_row)
     path = run_dir / "report.md"
-    replace_text(path, lambda tmp: tmp.write_text("\n".join(out) + "\n"))
+    replace_text(path, lambda tmp: tmp.write_text(_markdown(out, run_dir)))
+    write_html(run_dir, out, every_row, _run_title(every_row, run_dir))
     return path
 
 
-def _seed_sections(results: pd.DataFrame, env: dict, run_dir: Path) -> list[str]:
+def _markdown(content: Lines, run_dir: Path) -> str:
+    """report.md's text: each Figure drawn as a PNG beside it and shown by its file name."""
+    lines = [f"![{item.alt}]({draw_png(item, run_dir).name})" if isinstance(item, Figure) else item
+             for item in content]
+    return "\n".join(lines) + "\n"
+
+
+def _seed_sections(results: pd.DataFrame, env: dict, run_dir: Path) -> Lines:
     """Everything about the seed's stacks."""
-    out = _seed_section(results, run_dir)
-    out += _native_vs_onnx_section(results, run_dir)
+    out = _seed_section(results)
+    out += _native_vs_onnx_section(results)
     out += _against_2017(results)
     out += ["## Findings: the 2017 conclusions on this run", ""]
     for i, finding in enumerate(findings(results), 1):
         out += [f"{i}. **{finding.claim}** {finding.text}", ""]
-    out += _precision_section(results, run_dir)
+    out += _precision_section(results)
     out += _fastest_section(results)
     out += _first_result_section(results)
     out += _latency_section(results)
@@ -133,7 +136,7 @@ def _seed_sections(results: pd.DataFrame, env: dict, run_dir: Path) -> list[str]
     return out
 
 
-def _training_section(train: pd.DataFrame, forward: pd.DataFrame, run_dir: Path) -> list[str]:
+def _training_section(train: pd.DataFrame, forward: pd.DataFrame) -> Lines:
     """The train pass: a step's cost per conv type against its forward and its FLOPs, cheapest to train vs to
     deploy, the 2017 table and conclusions on the step, where the step's kernel time goes, and networks' steps."""
     if train.empty:
@@ -164,7 +167,7 @@ def _training_section(train: pd.DataFrame, forward: pd.DataFrame, run_dir: Path)
         out += ["### The 2017 conclusions, re-tested on the training step", ""]
         for i, finding in enumerate(findings(seed_train), 1):
             out += [f"{i}. **{finding.claim}** {finding.text}", ""]
-        out += _seed_section(seed_train, run_dir, "The 2017 table for the training step, per runtime", STEP_TIME_ROW,
+        out += _seed_section(seed_train, "The 2017 table for the training step, per runtime", STEP_TIME_ROW,
                              "seed-train", "seconds per 100 training steps")
     phases = phase_split(seed_train)
     if not phases.empty:
@@ -180,7 +183,7 @@ def _training_section(train: pd.DataFrame, forward: pd.DataFrame, run_dir: Path)
     return out
 
 
-def _networks_section(networks: pd.DataFrame, run_dir: Path) -> list[str]:
+def _networks_section(networks: pd.DataFrame, run_dir: Path) -> Lines:
     """Real networks' conv layers: times, where the time goes by conv kind, the slowest layers for their FLOPs,
     and the depthwise conclusion re-tested."""
     if networks.empty:
@@ -205,11 +208,11 @@ def _networks_section(networks: pd.DataFrame, run_dir: Path) -> list[str]:
             "costs more than its FLOPs predict.", ""]
     for (network, batch, dtype), group in shares.groupby(["network", "batch", "dtype"], sort=False):
         group = group.dropna(axis=1, how="all")  # the runtimes of other groups
-        picture = kind_share_plot(group, f"{network}, batch {batch}, {dtype}: time share vs FLOP share",
-                                  run_dir / _file_name("kinds", network, f"b{batch}", *_non_default((dtype,))))
+        picture = Figure("kinds", group, f"{network}, batch {batch}, {dtype}: time share vs FLOP share",
+                         _file_name("kinds", network, f"b{batch}", *_non_default((dtype,))),
+                         f"{network} time share vs FLOP share")
         table = group.drop(columns=["network", "batch", "dtype"])
-        out += [f"**{network}, batch {batch}, {dtype}**", "", _md(table, ".3f", index=False), "",
-                f"![{network} time share vs FLOP share]({picture.name})", ""]
+        out += [f"**{network}, batch {batch}, {dtype}**", "", _md(table, ".3f", index=False), "", picture, ""]
     out += ["### The seed's depthwise conclusion, inside real networks", ""]
     out += [f"- {line}" for line in depthwise_verdicts(shares)] or ["- No depthwise network was profiled."]
     out += ["", "### The layers slowest for their FLOPs", "",
@@ -255,16 +258,17 @@ def _trust_section(results: pd.DataFrame, run_dir: Path, env: dict) -> list[str]
     return [*out, ""]
 
 
-def _precision_section(results: pd.DataFrame, run_dir: Path) -> list[str]:
+def _precision_section(results: pd.DataFrame) -> Lines:
     table = precision_speedups(results)
     if table.empty:
         return []
-    picture = precision_plot(table, run_dir / "precision.png")
+    picture = Figure("precision", table, "what lower precision buys, per conv type", "precision.png",
+                     "what lower precision buys")
     return ["## What lower precision buys", "",
             "Per runtime and conv type: float32 ms / that dtype's ms at the same channel count (above 1: faster), "
             "and the dtype's worst relative error against the float32 reference (int8 is measured against it, "
             "not hidden; each row's own error is in results.csv). The 2017 table per dtype is above.", "",
-            _md(table, ".3g", index=False), "", f"![what lower precision buys]({picture.name})", ""]
+            _md(table, ".3g", index=False), "", picture, ""]
 
 
 def _fastest_section(results: pd.DataFrame) -> list[str]:
@@ -309,9 +313,9 @@ def _latency_section(results: pd.DataFrame) -> list[str]:
             "Latency p99, ms per forward:", "", _md(p99, ".4g"), ""]
 
 
-def _seed_section(results: pd.DataFrame, run_dir: Path, title: str = "## The 2017 table, per runtime",
+def _seed_section(results: pd.DataFrame, title: str = "## The 2017 table, per runtime",
                   time_row: str = TIME_ROW, picture_prefix: str = "seed", unit: str = "seconds per 100 forwards"
-                  ) -> list[str]:
+                  ) -> Lines:
     out = [title if title.startswith("#") else f"### {title}", ""]
     for key, channels, table in seed_tables(results, time_row):
         name = label(*key)
@@ -321,14 +325,13 @@ def _seed_section(results: pd.DataFrame, run_dir: Path, title: str = "## The 201
         compact = (group.pivot_table(index="variant", columns="channels", values="ms_per_forward", aggfunc="median")
                    .reindex([v for v in VARIANTS if v in set(group["variant"])]) * 100 / 1e3)
         compact.columns = [f"C={c}" for c in compact.columns]
-        picture = seed_plot(group, f"{name}: time vs filters", run_dir / _file_name(picture_prefix,
-                                                                                  *_non_default(key)))
-        out += [f"Every channel count, {unit}:", "", _md(compact, ".4g"), "",
-                f"![{name}]({picture.name})", ""]
+        picture = Figure("seed", group, f"{name}: time vs filters", _file_name(picture_prefix, *_non_default(key)),
+                         name)
+        out += [f"Every channel count, {unit}:", "", _md(compact, ".4g"), "", picture, ""]
     return out
 
 
-def _native_vs_onnx_section(results: pd.DataFrame, run_dir: Path) -> list[str]:
+def _native_vs_onnx_section(results: pd.DataFrame) -> Lines:
     table = native_vs_onnx(results)
     out = ["## Native vs ONNX: what the framework adds around the same kernels", ""]
     if table.empty:
@@ -336,10 +339,10 @@ def _native_vs_onnx_section(results: pd.DataFrame, run_dir: Path) -> list[str]:
     view = table[["framework", "device", "dtype", "channels", "variant", "native", "native_ms", "onnx", "onnx_ms",
                   "onnx_vs_native"]]
     headline = table[table["dtype"] == table["dtype"].iloc[0]]  # the plot: the run's first dtype (float32)
-    picture = native_vs_onnx_plot(headline, run_dir / "native-vs-onnx.png")
+    picture = Figure("native_vs_onnx", headline, "native vs ONNX", "native-vs-onnx.png", "native vs ONNX")
     out += ["ms per forward; `onnx_vs_native` below 1 means onnxruntime runs the exported graph faster than the "
             "framework runs its own model.", "", _md(view, ".4g", index=False), "",
-            f"![native vs ONNX]({picture.name})", ""]
+            picture, ""]
     return out
 
 
@@ -356,7 +359,7 @@ def _against_2017(results: pd.DataFrame) -> list[str]:
             "", _md(table), ""]
 
 
-def _kernel_section(results: pd.DataFrame, env: dict, run_dir: Path) -> list[str]:
+def _kernel_section(results: pd.DataFrame, env: dict, run_dir: Path) -> Lines:
     out = ["## Kernel vs overhead, and the roofline", ""]
     split = kernel_split(results)
     out += [overhead_paragraph(split, results), ""]
@@ -366,9 +369,8 @@ def _kernel_section(results: pd.DataFrame, env: dict, run_dir: Path) -> list[str
                 "(`kernel_method` in results.csv says how); overhead = timed median - kernel.", "",
                 _md(table, ".4g", index=False), ""]
         for runtime, group in split.groupby("runtime", sort=False):
-            picture = kernel_overhead_plot(group, f"{runtime}: kernel vs overhead (C={group['channels'].iloc[0]})",
-                                           run_dir / _file_name("kernel", runtime))
-            out += [f"![{runtime} kernel vs overhead]({picture.name})", ""]
+            out += [Figure("kernel", group, f"{runtime}: kernel vs overhead (C={group['channels'].iloc[0]})",
+                           _file_name("kernel", runtime), f"{runtime} kernel vs overhead"), ""]
     ran = what_ran(results, read_kernels(run_dir))
     if not ran.empty:
         out += ["### What each runtime ran", "",
@@ -391,9 +393,8 @@ def _kernel_section(results: pd.DataFrame, env: dict, run_dir: Path) -> list[str
         cases = results[(results["device"] == device) & (results["status"] == "ok")]
         if "peak_gflop_per_s" not in (ceilings or {}) or cases.empty or "arithmetic_intensity" not in cases:
             continue
-        picture = roofline_plot(cases, ceilings, f"roofline on {device}: every case",
-                                run_dir / _file_name("roofline", device))
-        out += [f"![roofline on {device}]({picture.name})", ""]
+        out += [Figure("roofline", cases, f"roofline on {device}: every case", _file_name("roofline", device),
+                       f"roofline on {device}", {"ceilings": ceilings}), ""]
     return out
 
 

@@ -30,11 +30,11 @@ def test_what_was_not_measured_is_one_line_per_cause(tmp_path):
         store.append(case_row(case, status="skipped",
                               reason=f"no ONNX file artifacts/onnx/keras/{case.spec.stack_id}.onnx: run export"))
     report = write_report(run_dir).read_text()
-    assert "- 2 skipped (openvino): no ONNX file <file>: run export" in report
+    assert "- 2 skipped (openvino): no ONNX file `FILE`: run export" in report
 
 def test_a_finding_says_its_verdict_in_a_word():
     assert Finding("c", "t", 3, 3).verdict == "holds"
     assert Finding("c", "t", 0, 2).verdict == "does not hold"
     assert Finding("c", "t", 1, 2).verdict == "holds in 1 of 2"
     assert Finding("c", "t").verdict == "not measured"
-    assert _general("parity of conv3x3-c64-l16-b32-i32-float16-train failed") == "parity of <workload> failed"
+    assert _general("parity of conv3x3-c64-l16-b32-i32-float16-train failed") == "parity of `WORKLOAD` failed"
