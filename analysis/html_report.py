@@ -58,7 +58,7 @@ def write_html(run_dir: Path, content: Lines, results: pd.DataFrame, title: str)
     page = "\n".join([
         "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>convbench report: {html.escape(title)}</title>", f"<style>{STYLE}</style>",
-        f"<script>{plotly_script()}</script>", "</head><body>",
+        plotly_script(), "</head><body>",
         f'<nav><a href="#the-answers">The answers</a><a href="#{TABLE_ANCHOR}">Every result (sort, filter)</a>'
         '<a href="#how-far-the-numbers-can-be-trusted">Trust</a></nav>',
         generate_init_offline_itables_html(itables_options.dt_bundle),

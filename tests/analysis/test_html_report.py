@@ -25,7 +25,7 @@ def test_report_html_holds_report_md_sections_with_a_chart_per_picture_and_loads
     report = write_report(run_dir).read_text()
     page = (run_dir / "report.html").read_text()
     assert _headings(page, r"<h2[^>]*>(.*?)</h2>")[:-1] == _headings(report, r"^## (.*)$")  # + "Every result"
-    assert page.count('class="plotly-graph-div"') == len(PICTURE.findall(report)) == len(RUNTIMES) + 2
+    assert page.count('class="chart"') == len(PICTURE.findall(report)) == len(RUNTIMES) + 2
     assert not re.search(r"<script[^>]+src=|<link[^>]+href=", page), "everything is inlined: it opens offline"
     assert 'id="how-far-the-numbers-can-be-trusted"' in page  # the anchor the answers link to
     # every result row is in the table's data, with its runtime
@@ -75,6 +75,7 @@ def test_report_html_of_a_real_run_in_a_headless_browser(bench_run, browser):
     results = pd.read_csv(run_dir / "results.csv")
     browser.get((run_dir / "report.html").as_uri())
     _wait_for(browser, "return document.querySelector('table.dataTable tbody tr td') !== null")
+    _wait_for(browser, f"return document.querySelectorAll('.js-plotly-plot').length === {len(pictures)}")
 
     points = browser.execute_script(
         "return Array.from(document.querySelectorAll('.js-plotly-plot')).map("
