@@ -16,6 +16,7 @@ import re
 
 import pandas as pd
 
+from convbench.analysis.ceiling import FLAG_COLUMN
 from convbench.analysis.fastest import DEFAULTS, fastest_as_runtime
 from convbench.analysis.figures import Figure
 from convbench.analysis.findings import TESTS, findings
@@ -168,10 +169,18 @@ def _headlines(forward: pd.DataFrame, train: pd.DataFrame, layers: pd.DataFrame)
     if "efficiency" in seed and seed["efficiency"].notna().any():
         for device, group in seed[seed["status"] == "ok"].groupby("device", sort=False):
             eff = group["efficiency"].dropna()
+            under = eff[eff <= 1]
             if len(eff):
-                lines.append(f"Roofline on {device}: a median efficiency (roofline floor / time) of "
-                             f"{eff.median():.0%}, best {eff.max():.0%}; the floor takes the measured matmul peak, so "
-                             "above 100% means a runtime's convs beat that matmul, not the hardware.")
+                line = f"Roofline on {device}: "
+                if len(under):
+                    line += (f"a median efficiency (roofline floor / time) of {under.median():.0%}, best "
+                             f"{under.max():.0%}, over the {len(under)} cases at or under the ceiling")
+                above = group.loc[eff.index[eff > 1], FLAG_COLUMN] if FLAG_COLUMN in group else pd.Series()
+                if len(above):
+                    causes = ", ".join(f"{n} {c}" for c, n in above.value_counts().items())
+                    line += (f"{'; ' if len(under) else ''}{len(above)} cases beat their floor, flagged with the "
+                             f"likely cause ({causes})")
+                lines.append(line + ".")
     return ["### Headlines of the other parts", "", *[f"- {line}" for line in lines], ""] if lines else []
 
 

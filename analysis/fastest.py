@@ -1,10 +1,12 @@
 """The fastest way to run each conv: per device, dtype, channel count and conv type, the fastest runtime/config of the
-run, its speed-up over each framework's plain default, and its efficiency against the roofline floor."""
+run, its speed-up over each framework's plain default, and its efficiency against the roofline floor (flagged, not a
+number, where it beat the floor)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from convbench.analysis.ceiling import FLAG_COLUMN, efficiency_text
 from convbench.analysis.ratios import label
 from convbench.models.variants import VARIANTS
 
@@ -17,7 +19,8 @@ CELL = ["device", "dtype", "channels", "variant"]  # the fastest config is chose
 
 def fastest_table(results: pd.DataFrame) -> pd.DataFrame:
     """One row per device x channels x conv type with an ok case: which runtime was fastest, its ms per forward,
-    the speed-up over each framework default (default / fastest), and floor / fastest (efficiency)."""
+    the speed-up over each framework default (default / fastest), and floor / fastest (efficiency) as text: a
+    percentage, or "above ceiling (cause)" where the case beat its floor (analysis.ceiling)."""
     ok = results[results["status"] == "ok"]
     if ok.empty:
         return pd.DataFrame()
@@ -31,7 +34,8 @@ def fastest_table(results: pd.DataFrame) -> pd.DataFrame:
         for name, (runtime, source) in DEFAULTS.items():
             default = same[(same["runtime"] == runtime) & (same["source"] == source)]["ms_per_forward"]
             entry[f"x vs {name}"] = float(default.iloc[0]) / row.ms_per_forward if len(default) else float("nan")
-        entry["efficiency"] = getattr(row, "efficiency", float("nan"))
+        entry["vs roofline floor"] = efficiency_text(getattr(row, "efficiency", float("nan")),
+                                                     getattr(row, FLAG_COLUMN, ""))
         entry["unstable"] = _flag(getattr(row, "unstable", False))
         rows.append(entry)
     table = pd.DataFrame(rows)

@@ -26,8 +26,8 @@ TABLE_ANCHOR = "every-result"
 # The results table's columns, in this order, where the run has them: what a case is, then what it measured.
 TABLE_COLUMNS = ("pass", "network", "variant", "channels", "batch", "dtype", "runtime", "source", "device", "status",
                  "ms_per_forward", "ms_process_min", "ms_process_max", "unstable", "latency_ms_p50",
-                 "kernel_ms_per_forward", "overhead_ms_per_forward", "gflop_per_s", "efficiency", "parity_rel_err",
-                 "first_forward_ms", "stack_id", "reason")
+                 "kernel_ms_per_forward", "overhead_ms_per_forward", "gflop_per_s", "efficiency", "above_ceiling",
+                 "parity_rel_err", "first_forward_ms", "stack_id", "reason")
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 0 auto; padding: 0 1.5em 4em; color: #222; }
 nav { position: sticky; top: 0; background: #fff; padding: .5em 0; border-bottom: 1px solid #ddd; z-index: 10; }
@@ -77,6 +77,8 @@ def write_html(run_dir: Path, content: Lines, results: pd.DataFrame, title: str)
 def results_table(results: pd.DataFrame) -> str:
     """Every result row as a DataTable (itables) with a filter box per column."""
     shown = results[[c for c in TABLE_COLUMNS if c in results]].copy()
+    if "efficiency" in shown:  # above 1 it is not an efficiency: the above_ceiling column says why instead
+        shown["efficiency"] = shown["efficiency"].where(shown["efficiency"].le(1))
     for column in shown:
         if kind_of(column) == "number":
             shown[column] = pd.to_numeric(shown[column], errors="coerce").map(_four_digits)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from convbench.analysis.answers import answers
+from convbench.analysis.ceiling import CAUSES, above_ceiling_table, ceiling_lines, with_ceiling_flags
 from convbench.analysis.fastest import fastest_as_runtime, fastest_table
 from convbench.analysis.figures import Figure, Lines
 from convbench.analysis.findings import findings
@@ -87,10 +88,10 @@ def _run_title(results: pd.DataFrame, run_dir: Path) -> str:
 def write_report(run_dir: Path) -> Path:
     """Write run_dir/report.md and its PNGs; return the report's path."""
     run_dir = Path(run_dir)
-    every_row = read_results(run_dir / "results.csv")
+    env = json.loads((run_dir / "env.json").read_text()) if (run_dir / "env.json").exists() else {}
+    every_row = with_ceiling_flags(read_results(run_dir / "results.csv"), env)
     forward, train = pass_rows(every_row, "forward"), pass_rows(every_row, "train")
     results, networks = seed_rows(forward), network_rows(forward)
-    env = json.loads((run_dir / "env.json").read_text()) if (run_dir / "env.json").exists() else {}
     out: Lines = [f"# convbench report: {_run_title(every_row, run_dir)}", "",
                       "Generated from this folder's results.csv, processes.csv, conditions.jsonl and env.json; no "
                       "model was run to write it. Times are throughput per forward (forwards back to back, the "
@@ -232,7 +233,9 @@ def _environment(env: dict) -> list[str]:
             f"- threads: {threads.get('intra_op')} intra-op, {threads.get('inter_op')} inter-op, every CPU runtime",
             f"- Python {env.get('python')} on {env.get('platform')}",
             f"- versions: {versions}",
-            f"- environment id {env.get('env_id')}", ""]
+            f"- environment id {env.get('env_id')}",
+            *[line for device, ceilings in (env.get("ceilings") or {}).items() for line in ceiling_lines(ceilings,
+                                                                                                       device)], ""]
 
 
 def _trust_section(results: pd.DataFrame, run_dir: Path, env: dict) -> list[str]:
@@ -278,7 +281,8 @@ def _fastest_section(results: pd.DataFrame) -> list[str]:
     out = ["## The fastest way to run each conv", "",
            "Per device, channel count and conv type: the fastest runtime or configuration of this run, its speed-up "
            "over each framework's plain default (default ms / fastest ms; empty where the default was not run), "
-           "and its efficiency (roofline floor / its time).", "", _md(table, ".3g", index=False), "",
+           "and its time against the roofline floor (floor / time as a percentage; \"above ceiling\" with the likely "
+           "cause where it beat the floor: \"Cases above the ceiling\" below).", "", _md(table, ".3g", index=False), "",
            "The 2017 conclusions, re-tested on the fastest configuration of each case:", ""]
     for i, finding in enumerate(findings(fastest_as_runtime(results)), 1):
         out += [f"{i}. **{finding.claim}** {finding.text}", ""]
@@ -389,6 +393,13 @@ def _kernel_section(results: pd.DataFrame, env: dict, run_dir: Path) -> Lines:
         missing = not_measured[not_measured["kernel_method"].fillna("").astype(str).str.startswith("not measured")]
         for row in missing.itertuples():
             out += [f"- {label(row.runtime, row.source, row.device, row.dtype)}: kernel time {row.kernel_method}", ""]
+    above = above_ceiling_table(results)
+    if not above.empty:
+        out += ["### Cases above the ceiling", "",
+                "These cases ran faster than their roofline floor, which is not possible if the floor's ceilings "
+                "held; their efficiency is not shown as a number anywhere in this report. The likely causes:", "",
+                *[f"- **{name}**: {text}" for name, text in CAUSES.items() if name in set(above["likely cause"])], "",
+                _md(above, ".3g", index=False), ""]
     for device, ceilings in (env.get("ceilings") or {}).items():
         cases = results[(results["device"] == device) & (results["status"] == "ok")]
         if "peak_gflop_per_s" not in (ceilings or {}) or cases.empty or "arithmetic_intensity" not in cases:

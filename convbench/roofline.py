@@ -2,14 +2,13 @@
 
 Bytes moved per layer = its input and output activations plus its weights, in the stack's dtype: the least
 traffic any implementation needs if nothing stays in cache between layers. Ceilings are measured on the machine
-(measure_ceilings, run in the torch worker at the start of a bench run) and stored in env.json: the float32 matmul
-rate, on CUDA also TF32, float16 and bfloat16 (tensor cores). Where a dtype has no measured peak (int8, and float16
-/bfloat16 on the CPU) the float32 peak stands in, which `peak_key` says."""
+at the start of a bench run (convbench.ceilings) and stored in env.json: the float32 peak (on the CPU the best large
+GEMM of the installed runtimes), on CUDA also TF32, float16 and bfloat16 (tensor cores). Where a dtype has no
+measured peak (int8, and float16/bfloat16 on the CPU) the float32 peak stands in, which `peak_key` says."""
 
 from __future__ import annotations
 
 import math
-import time
 
 from convbench.skeleton import ConvNode, convs
 from convbench.spec import PASS_FLOP_FACTOR, Workload
@@ -52,48 +51,3 @@ def roofline_ms(flops: float, bytes_moved: float, peak_gflop_per_s: float, bandw
 def floor_ms(spec: Workload, peak_gflop_per_s: float, bandwidth_gb_per_s: float) -> float:
     """The roofline floor of one pass (a forward, or a training step) in milliseconds."""
     return roofline_ms(spec.flops, stack_bytes(spec), peak_gflop_per_s, bandwidth_gb_per_s)
-
-
-def measure_ceilings(device: str, threads: int) -> dict[str, float]:
-    """Peak float32 matmul rate (GFLOP/s; on CUDA also with TF32, float16 and bfloat16) and copy bandwidth
-    (GB/s, read + write)."""
-    import torch
-
-    torch.set_num_threads(threads)
-    dev = torch.device(device)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-
-    def best_seconds(fn, repeats: int) -> float:
-        fn()
-        sync()
-        best = float("inf")
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            sync()
-            best = min(best, time.perf_counter() - t0)
-        return best
-
-    n = 8192 if dev.type == "cuda" else 2048
-    a = torch.randn(n, n, device=dev)
-    b = torch.randn(n, n, device=dev)
-    out: dict[str, float] = {}
-    previous = torch.backends.cuda.matmul.allow_tf32
-    try:
-        torch.backends.cuda.matmul.allow_tf32 = False
-        out["peak_gflop_per_s"] = 2 * n**3 / best_seconds(lambda: a @ b, 5) / 1e9
-        if dev.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            out["peak_tf32_gflop_per_s"] = 2 * n**3 / best_seconds(lambda: a @ b, 5) / 1e9
-            for dtype in (torch.float16, torch.bfloat16):
-                low_a, low_b = a.to(dtype), b.to(dtype)
-                out[f"peak_{str(dtype).removeprefix('torch.')}_gflop_per_s"] = \
-                    2 * n**3 / best_seconds(lambda x=low_a, y=low_b: x @ y, 5) / 1e9
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = previous
-    elements = (1 << 28) if dev.type == "cuda" else (1 << 26)  # 1 GiB on the GPU, 256 MiB on the CPU
-    src = torch.ones(elements, device=dev)
-    dst = torch.empty_like(src)
-    out["bandwidth_gb_per_s"] = 2 * src.numel() * 4 / best_seconds(lambda: dst.copy_(src), 5) / 1e9
-    out["matmul_n"] = n
-    return out
