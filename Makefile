@@ -1,6 +1,7 @@
 # convbench: `make export bench` sets up .venv on first use, exports every stack to ONNX and times it.
 # Narrow the sweep with ARGS (shared by export and bench), e.g.  make export bench ARGS="--channels 8"
-# Bench-only flags go in BENCH_ARGS, e.g.  BENCH_ARGS="--runtimes torch ort";  DEVICE=cuda times on the GPU.
+# Bench-only flags go in BENCH_ARGS, e.g.  BENCH_ARGS="--runtimes torch ort";  DEVICE=cuda times on the GPU (and
+# measures the library floor: cuDNN's fastest plan per layer).
 PYTHON ?= python3
 VENV ?= .venv
 ARGS ?=
@@ -25,7 +26,7 @@ export: $(STAMP)
 	$(VENV)/bin/convbench export $(ARGS)
 
 bench: $(STAMP)
-	$(VENV)/bin/convbench bench --profile --device $(DEVICE) $(ARGS) $(BENCH_ARGS)
+	$(VENV)/bin/convbench bench --profile --device $(DEVICE) $(if $(filter cuda,$(DEVICE)),--floor) $(ARGS) $(BENCH_ARGS)
 
 report: $(STAMP)
 	$(VENV)/bin/convbench report $(RUN)

@@ -20,6 +20,7 @@ from convbench.analysis.ceiling import FLAG_COLUMN
 from convbench.analysis.fastest import DEFAULTS, fastest_as_runtime
 from convbench.analysis.figures import Figure
 from convbench.analysis.findings import TESTS, findings
+from convbench.analysis.library_floor import floor_lines as library_floor_lines
 from convbench.analysis.native_vs_onnx import native_vs_onnx
 from convbench.analysis.networks import depthwise_verdicts, kind_shares, network_times
 from convbench.analysis.precision import precision_speedups
@@ -42,7 +43,7 @@ def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame,
     out += _fastest(seed)
     out += _verdicts(seed)
     out += _native_vs_onnx(seed)
-    out += _headlines(forward, train, layers)
+    out += _headlines(forward, train, layers, every_row)
     out += _not_measured(every_row)
     out += _trust(every_row, snapshots, cpu_count)
     return out
@@ -60,7 +61,8 @@ def fastest_at_largest_channels(seed: pd.DataFrame) -> pd.DataFrame:
             best = cases.loc[cases["ms_per_forward"].idxmin()]
             row = {"device": device, "dtype": dtype, "channels": int(best["channels"]), "variant": variant,
                    "batch": int(best["batch"]), "fastest": f"{best['runtime']}[{best['source']}]",
-                   **{c: best.get(c) for c in ("ms_per_forward", "ms_process_min", "ms_process_max")}}
+                   **{c: best.get(c) for c in ("ms_per_forward", "ms_process_min", "ms_process_max",
+                                               "library_floor_ms")}}
             for name, (runtime, source) in DEFAULTS.items():
                 default = cases[(cases["runtime"] == runtime) & (cases["source"] == source)]
                 fastest_is_default = runtime == best["runtime"] and source == best["source"]
@@ -91,12 +93,20 @@ def _fastest(seed: pd.DataFrame) -> list[str | Figure]:
                     cell += f", {row[f'x vs {name}']:.1f}x {name}"
             cells[row["variant"]] = cell
         columns[f"{device} {dtype}, C={channels}"] = cells
+        floors = group.set_index("variant")["library_floor_ms"].dropna()
+        if len(floors):
+            columns[f"{device} {dtype}: cuDNN floor"] = {
+                variant: f"{floor:.3g} ms (fastest at {ms / floor:.2f}x)"
+                for (variant, floor), ms in zip(floors.items(), group.set_index("variant").loc[floors.index,
+                                                                                              "ms_per_forward"],
+                                                strict=True)}
     table = pd.DataFrame(columns).reindex(list(dict.fromkeys(best["variant"])))
     table.index.name = "conv type"
     return ["### The fastest way to run each conv type", "",
             f"ms per forward of the 16-layer stack (batch {int(best['batch'].iloc[0])}), the fastest runtime of this "
             "run with the range of its process medians, and how many times faster it is than each framework's plain "
-            "default (torch eager, keras-tf) where that default ran.", "",
+            "default (torch eager, keras-tf) where that default ran; where the run measured it, the library floor "
+            "(cuDNN's fastest plans, the sum over the layers) and the fastest runtime's time over it.", "",
             table.fillna("").to_markdown(), "",
             Figure("fastest", best, "the fastest way to run each conv type (largest channel count)", "fastest.png",
                    "the fastest way to run each conv type"), ""]
@@ -143,7 +153,8 @@ def _native_vs_onnx(seed: pd.DataFrame) -> list[str]:
     return [*out, ""]
 
 
-def _headlines(forward: pd.DataFrame, train: pd.DataFrame, layers: pd.DataFrame) -> list[str]:
+def _headlines(forward: pd.DataFrame, train: pd.DataFrame, layers: pd.DataFrame, every_row: pd.DataFrame
+               ) -> list[str]:
     """One or two lines for each other part the run measured."""
     lines = []
     networks = network_rows(forward)
@@ -166,6 +177,7 @@ def _headlines(forward: pd.DataFrame, train: pd.DataFrame, layers: pd.DataFrame)
         speedups = precision[[v for v in VARIANTS if v in precision]].stack()
         lines.append(f"Lower precision: {len(precision)} runtime/dtype pairs, a median {speedups.median():.2f}x the "
                      f"float32 speed ({speedups.min():.2f}-{speedups.max():.2f}x over conv types).")
+    lines += library_floor_lines(every_row)
     if "efficiency" in seed and seed["efficiency"].notna().any():
         for device, group in seed[seed["status"] == "ok"].groupby("device", sort=False):
             eff = group["efficiency"].dropna()

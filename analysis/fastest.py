@@ -37,6 +37,8 @@ def fastest_table(results: pd.DataFrame) -> pd.DataFrame:
         entry["vs roofline floor"] = efficiency_text(getattr(row, "efficiency", float("nan")),
                                                      getattr(row, FLAG_COLUMN, ""))
         entry["unstable"] = _flag(getattr(row, "unstable", False))
+        if "library_floor_ms" in results:
+            entry["library floor ms"] = getattr(row, "library_floor_ms", float("nan"))
         rows.append(entry)
     table = pd.DataFrame(rows)
     order = {v: i for i, v in enumerate(VARIANTS)}

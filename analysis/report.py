@@ -16,6 +16,8 @@ from convbench.analysis.figures import Figure, Lines
 from convbench.analysis.findings import findings
 from convbench.analysis.html_report import write_html
 from convbench.analysis.kernels import launch_view, read_kernels, what_ran
+from convbench.analysis.library_floor import floor_lines as library_floor_lines
+from convbench.analysis.library_floor import floor_table as library_floor_table
 from convbench.analysis.native_vs_onnx import native_vs_onnx
 from convbench.analysis.networks import depthwise_verdicts, kind_shares, network_times, slowest_for_flops
 from convbench.analysis.overhead import kernel_split, overhead_paragraph
@@ -105,6 +107,7 @@ def write_report(run_dir: Path) -> Path:
     if not results.empty:
         out += _seed_sections(results, env, run_dir)
     out += _training_section(train, forward)
+    out += _library_floor_section(every_row)
     out += _trust_section(every_row, run_dir, env)
     out += _graphs_section(run_dir)
     out += _problems_section(every_row)
@@ -182,6 +185,21 @@ def _training_section(train: pd.DataFrame, forward: pd.DataFrame) -> Lines:
         out += ["### Real networks' training step", "", "`ms per forward` is ms per training step here.", "",
                 _md(network_times(networks), ".4g", index=False), ""]
     return out
+
+
+def _library_floor_section(results: pd.DataFrame) -> Lines:
+    table = library_floor_table(results)
+    if table.empty:
+        return []
+    return ["## How far from the best kernel", "",
+            "The library floor of a case is the sum over its conv layers (in a training step, their dgrad and wgrad "
+            "too) of the fastest plan cuDNN's frontend offers for the layer's exact shape: every plan of heuristic "
+            "modes A and B and the fallback list, in NCHW and NHWC, timed by its kernels' device durations "
+            "(library_floors.csv beside this report has every layer). `time / floor` is the runtime's timed ms over "
+            "it, launches and gaps included; `kernel / floor` its profiled kernel time over it. Below 1 the runtime's "
+            "kernels beat every plan cuDNN offered: a kernel outside cuDNN's list (PyTorch's own depthwise kernels, "
+            "a Triton kernel of torch.compile) or a fused one. Seed stacks at each runtime's largest channel count.",
+            "", *[f"- {line}" for line in library_floor_lines(results)], "", _md(table, ".3g", index=False), ""]
 
 
 def _networks_section(networks: pd.DataFrame, run_dir: Path) -> Lines:

@@ -25,6 +25,7 @@ from convbench.conditions import snapshot
 from convbench.errors import one_line
 from convbench.harness import TimingConfig, measure
 from convbench.layer_map import attribute, resolver
+from convbench.library_floor import Floors, case_floor, layer_floor_ms
 from convbench.parity import parity_ok, tolerance
 from convbench.repeats import aggregate, process_orders
 from convbench.results import ResultsStore, case_row
@@ -217,14 +218,30 @@ def roofline_columns(case: Case, ms_per_forward: float | None, tf32: bool, ceili
     return columns
 
 
-def layer_floor(case: Case, row: dict[str, object], ceilings: dict | None) -> dict[str, object]:
+def layer_floor(case: Case, row: dict[str, object], ceilings: dict | None,
+                library_floors: Floors | None = None) -> dict[str, object]:
     """A layer's roofline floor (ms) from its GFLOP and MB and the machine's ceilings (float32's peak for a dtype
-    without its own; TF32 not assumed)."""
-    if not ceilings:
+    without its own; TF32 not assumed), and its library floor (cuDNN's fastest plan) where one was measured."""
+    columns: dict[str, object] = {}
+    if ceilings:
+        peak = ceilings[peak_key(case.spec.dtype, False, ceilings)]
+        columns["floor_ms"] = roofline_ms(float(row["gflop"]) * 1e9, float(row["mbyte"]) * 1e6, peak,
+                                          ceilings["bandwidth_gb_per_s"])
+    if library_floors is not None and library_floors.best:
+        node = next((n for n in convs(case.spec.nodes) if n.name == row.get("layer")), None)
+        if node is not None:
+            columns["library_floor_ms"] = layer_floor_ms(node, case.spec, library_floors)
+    return columns
+
+
+def floor_columns(case: Case, ms_per_forward: float | None, library_floors: Floors | None) -> dict[str, object]:
+    """The case's library floor (convbench.library_floor) and its time over it; nothing where no floor was asked."""
+    if library_floors is None:
         return {}
-    peak = ceilings[peak_key(case.spec.dtype, False, ceilings)]
-    return {"floor_ms": roofline_ms(float(row["gflop"]) * 1e9, float(row["mbyte"]) * 1e6, peak,
-                                    ceilings["bandwidth_gb_per_s"])}
+    columns = case_floor(case.spec, case.device, library_floors)
+    if ms_per_forward and "library_floor_ms" in columns:
+        columns["ms_vs_library_floor"] = ms_per_forward / columns["library_floor_ms"]
+    return columns
 
 
 CEILING_PROCESSES = 2  # fresh processes per CPU ceiling, the best kept (this 2-core machine's processes are bimodal)
@@ -275,6 +292,7 @@ class BenchOptions:
     log_path: Path | None = None  # worker stdout/stderr; None: the terminal
     profile: bool = False
     ceilings: dict[str, float] | None = None
+    library_floors: Floors | None = None  # None: no floor asked for (convbench.library_floor)
 
 
 def run_bench(
@@ -297,6 +315,7 @@ def run_bench(
         opts = row.get("options") if isinstance(row.get("options"), dict) else {}
         tf32 = opts.get("tf32")
         row = {**row, **roofline_columns(case, row.get("ms_per_forward"), bool(tf32), options.ceilings),
+               **floor_columns(case, row.get("ms_per_forward"), options.library_floors),
                "tf32": tf32, "run_id": store.run_id, "env_id": options.env_id}
         store.append(row)
         on_row(case, row)
@@ -447,8 +466,13 @@ def _profile_family(family: str, unprofiled: list[tuple[Case, float]], store: Re
 
     def record_kernel(task: CaseTask, columns: dict[str, object]) -> None:
         store.replace_kernels(task.case.key, columns.pop(KERNELS, []))
-        store.replace_layers(task.case.key, [{**row, **layer_floor(task.case, row, options.ceilings)}
+        store.replace_layers(task.case.key, [{**row, **layer_floor(task.case, row, options.ceilings,
+                                                                   options.library_floors)}
                                              for row in columns.pop(LAYERS, [])])
+        kernel = columns.get("kernel_ms_per_forward")
+        floor = floor_columns(task.case, None, options.library_floors).get("library_floor_ms")
+        if floor and kernel == kernel and kernel is not None:
+            columns["kernel_vs_library_floor"] = kernel / floor
         store.update(task.case.key, columns)
         if on_kernel:
             on_kernel(task.case, columns)

@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--results", type=Path, default=Path("results"), help="parent of new run directories")
     bench.add_argument("--profile", action="store_true",
                        help="also take each case's kernel time from its runtime's profiler (a separate run)")
+    bench.add_argument("--floor", action="store_true",
+                       help="CUDA: also measure the library floor, cuDNN's fastest plan for every layer (kept in the "
+                            "run directory; needs nvidia-cudnn-frontend, the gpu extra)")
     timing = bench.add_argument_group("timing (seconds per case)")
     defaults = TimingConfig()
     timing.add_argument("--processes", type=_positive_int, default=defaults.processes,
@@ -282,7 +285,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                          "`convbench export` with the same sweep flags first")
     run_dir = _run_dir_to_write(args.run_dir) if args.run_dir else _new_run_dir(args.results)
     request = RunRequest(plan_cases(specs, runtimes, args.device), artifacts, config, args.threads, args.device,
-                         run_dir, args.results, args.profile, args.case_timeout, worker_log=not args.verbose)
+                         run_dir, args.results, args.profile, args.case_timeout, worker_log=not args.verbose,
+                         floor=args.floor)
     observer = _ConsoleObserver(config.processes)
     try:
         with observer:
@@ -349,17 +353,27 @@ class _ConsoleObserver:
         self.task = self.progress.add_task("bench", total=cases * self.processes, completed=already * self.processes)
 
     def measuring_ceilings(self, device: str) -> None:
-        self.progress.console.print(f"measuring this machine's {device} ceilings (matmul peak, copy bandwidth; a few "
-                                    "seconds) ...")
+        self.progress.console.print(f"measuring this machine's {device} ceilings (each runtime's GEMM, copy "
+                                    "bandwidth; a few seconds) ...")
 
     def ceilings(self, device: str, ceilings: dict | None, why_not: str | None) -> None:
         if ceilings:
             tf32 = (f", {ceilings['peak_tf32_gflop_per_s']:.0f} GFLOP/s TF32"
                     if "peak_tf32_gflop_per_s" in ceilings else "")
+            theoretical = (f", theoretical {ceilings['theoretical_peak_gflop_per_s']:.0f}"
+                           if "theoretical_peak_gflop_per_s" in ceilings else "")
             self.progress.console.print(f"{device} ceilings: {ceilings['peak_gflop_per_s']:.0f} GFLOP/s float32 "
-                                        f"matmul{tf32}, {ceilings['bandwidth_gb_per_s']:.0f} GB/s copy")
+                                        f"(best GEMM: {ceilings.get('peak_from', 'torch')}{theoretical}){tf32}, "
+                                        f"{ceilings['bandwidth_gb_per_s']:.0f} GB/s copy")
         else:
             self.progress.console.print(escape(f"{device} ceilings not measured ({why_not}): no roofline floor"))
+
+    def floors(self, measured: int, wanted: int, why_not: str | None) -> None:
+        if why_not:
+            self.progress.console.print(escape(f"library floor not measured: {why_not}"))
+        else:
+            self.progress.console.print(f"library floor: {measured} of {wanted} layer operations measured (cuDNN's "
+                                        "plans, each timed by its kernels)")
 
     def family(self, family: str, process: int, cases: int) -> None:
         self.progress.console.print(escape(f"{family}: process {process + 1} of {self.processes}, {cases} cases in a "

@@ -92,6 +92,13 @@ _DEFINITIONS = [
     Column("efficiency", "number", "floor_ms / ms_per_forward"),
     Column("peak_used", "text", "which measured peak the floor took"),
     Column("arithmetic_intensity", "number", "FLOPs per byte moved (activations in and out + weights)"),
+    Column("library_floor_ms", "number", "CUDA: the sum over the case's conv layers (and, in a training step, their "
+                                         "dgrad and wgrad) of cuDNN's fastest plan, timed by its kernels (--floor)"),
+    Column("library_floor_plan", "text", "the cuDNN plans the library floor took (operation, layout, plan name)"),
+    Column("library_floor_method", "text", "how the library floor was measured, or why it was not"),
+    Column("ms_vs_library_floor", "number", "ms_per_forward / library_floor_ms (1: as fast as cuDNN's best plans)"),
+    Column("kernel_vs_library_floor", "number", "kernel_ms_per_forward / library_floor_ms (below 1: a kernel "
+                                                "outside cuDNN's list, or a fused one, beat it)"),
     Column("tf32", "flag", "whether the runtime ran float32 convolutions in TF32 (GPU); empty where n/a"),
     # run metadata
     Column("threads", "number", "intra-op threads of every CPU runtime"),

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from convbench import library_floor
 from convbench.artifacts import Artifacts
 from convbench.bench import BenchOptions, measure_ceilings_in_worker, run_bench
 from convbench.csvfile import replace_text
@@ -23,6 +24,7 @@ from convbench.harness import TimingConfig
 from convbench.results import STATUSES, ResultsStore, read_results, row_keys
 from convbench.runlock import RunLock
 from convbench.spec import Case
+from convbench.workers import Worker
 
 
 @dataclass
@@ -40,6 +42,7 @@ class RunRequest:
     profile: bool = False
     case_timeout_s: float | None = None  # None: each runtime's default
     worker_log: bool = True  # workers' output to the run's workers.log (False: to the terminal)
+    floor: bool = False  # measure the library floor (cuDNN's fastest plan per layer; CUDA only)
 
 
 class RunObserver:
@@ -53,6 +56,9 @@ class RunObserver:
     def measuring_ceilings(self, device: str) -> None: ...
 
     def ceilings(self, device: str, ceilings: dict | None, why_not: str | None) -> None: ...
+
+    def floors(self, measured: int, wanted: int, why_not: str | None) -> None:
+        """After each batch of layer floors measured (of those the sweep wants), or once with why there are none."""
 
     def family(self, family: str, process: int, cases: int) -> None: ...
 
@@ -109,8 +115,9 @@ def _locked(request: RunRequest, store: ResultsStore, observer: RunObserver) -> 
     done = store.done_keys()
     observer.started(store, len(request.cases), sum(c.key in done for c in request.cases), resuming, log)
     env, ceilings = _env_and_ceilings(store, request.device, request.threads, log, observer)
+    floors = _library_floors(request, store, log, observer) if request.floor else None
     options = BenchOptions(request.config, request.threads, env["env_id"], request.case_timeout_s, log,
-                           request.profile, ceilings)
+                           request.profile, ceilings, floors)
     run_bench(request.cases, store, request.artifacts, options, observer.row, observer.process, observer.kernel,
               observer.family)
     store.write_parquet()
@@ -122,6 +129,34 @@ def _locked(request: RunRequest, store: ResultsStore, observer: RunObserver) -> 
         replace_text(graphs_path, lambda tmp: graphs.to_csv(tmp, index=False))
     report = write_report(store.run_dir) if not results.empty else None
     return RunOutcome(store, results, report, latest, case_counts(results, request.cases))
+
+
+FLOOR_BATCH = 6  # (layer, operation) pairs per worker call: each batch is kept before the next starts
+
+
+def _library_floors(request: RunRequest, store: ResultsStore, log: Path | None, observer: RunObserver
+                    ) -> library_floor.Floors:
+    """The fastest cuDNN plan per layer and operation the sweep needs, measured in a torch worker on the GPU where the
+    run directory's cache has none for this GPU yet; where none can be measured, why (every case then says it)."""
+    from convbench.runners import FAMILY_ENV
+
+    specs = list(dict.fromkeys(case.spec for case in request.cases if case.device == "cuda"))
+    pairs = library_floor.wanted(specs, request.device)
+    why = library_floor.unavailable(request.device)
+    if why or not pairs:
+        why = why or "no case of this sweep has a layer cuDNN can time"
+        observer.floors(0, 0, why)
+        return library_floor.Floors({}, why)
+    with Worker("torch", request.threads, FAMILY_ENV["torch"], log) as worker:
+        gpu = worker.call(library_floor.gpu_name, timeout_s=120)
+        todo = library_floor.missing(library_floor.read_floors(store.run_dir), pairs, gpu)
+        observer.floors(len(pairs) - len(todo), len(pairs), None)
+        for start in range(0, len(todo), FLOOR_BATCH):
+            batch = [(asdict(shape), operation) for shape, operation in todo[start:start + FLOOR_BATCH]]
+            library_floor.append_floors(store.run_dir, worker.call(library_floor.measure_floors, batch,
+                                                                   timeout_s=600))
+            observer.floors(len(pairs) - len(todo) + min(start + FLOOR_BATCH, len(todo)), len(pairs), None)
+    return library_floor.Floors(library_floor.best_by_layer(library_floor.read_floors(store.run_dir), gpu))
 
 
 def case_counts(results: pd.DataFrame, cases: Sequence[Case]) -> dict[str, int]:

@@ -1,0 +1,45 @@
+"""How far from the best kernel: runtimes' times and kernel times over the library floor, from known numbers."""
+
+import pandas as pd
+
+from convbench.analysis.library_floor import BEAT, floor_lines, floor_table
+from convbench.analysis.report import write_report
+from tests.analysis.test_report import write_run
+
+RUNTIMES = [("torch", "torch"), ("torch-cuda-graph", "torch")]
+SCALE = {"torch-cuda-graph": 0.625}
+
+
+def _with_floors(run_dir):
+    results = pd.read_csv(run_dir / "results.csv")
+    # one floor per case, whatever ran it: torch eager runs at 2x it, the CUDA graph (scaled 0.625) at 1.25x
+    eager = results[results["runtime"] == "torch"].set_index(["variant", "channels"])["ms_per_forward"]
+    results["library_floor_ms"] = [eager[(v, c)] / 2 for v, c in zip(results["variant"], results["channels"],
+                                                                      strict=True)]
+    results["library_floor_plan"] = "fprop NHWC eng0"
+    results["kernel_vs_library_floor"] = 1.1
+    results.loc[(results["runtime"] == "torch") & (results["variant"] == "conv3x3sep"), "kernel_vs_library_floor"] = 0.8
+    results.to_csv(run_dir / "results.csv", index=False)
+    return results
+
+
+def test_floor_table_and_lines_from_known_numbers(tmp_path):
+    results = _with_floors(write_run(tmp_path / "run", device="cuda", runtimes=RUNTIMES, scale=SCALE))
+    table = floor_table(results)
+    assert len(table) == 2 * 7 and set(table["C"]) == {64}  # each runtime's largest channel count
+    graph = table[table["runtime"] == "torch-cuda-graph[torch]"]
+    assert graph["time / floor"].round(6).eq(1.25).all()
+    beat = table[table["note"] == BEAT]
+    assert list(beat["workload"]) == ["conv3x3sep"] and list(beat["runtime"]) == ["torch[torch]"]
+    line = floor_lines(results)[0]
+    assert "median 1.25x cuDNN's best plans" in line and "1 runtime/workload pairs' kernels beat the floor" in line
+
+
+def test_report_answers_with_the_floor_and_shows_how_far_from_the_best_kernel(tmp_path):
+    run_dir = write_run(tmp_path / "run", device="cuda", runtimes=RUNTIMES, scale=SCALE)
+    _with_floors(run_dir)
+    report = write_report(run_dir).read_text()
+    answers = report.split("## Environment")[0]
+    assert "cuda float32: cuDNN floor" in answers and "(fastest at 1.25x)" in answers
+    assert "Library floor on cuda float32 (forward)" in answers
+    assert "## How far from the best kernel" in report and BEAT in report
