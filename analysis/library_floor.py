@@ -57,6 +57,8 @@ def floor_lines(results: pd.DataFrame) -> list[str]:
     """Per device, dtype and pass: how far the fastest runtime is from the floor over the workloads, the furthest
     workload, and how many runtimes' kernels beat it."""
     table = floor_table(results)
+    if table.empty:
+        return []
     lines = []
     for (device, dtype, pass_), group in table.groupby(["device", "dtype", "pass"], sort=False):
         fastest = group.loc[group.groupby("workload")["time / floor"].idxmin()]

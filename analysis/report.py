@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -14,7 +15,6 @@ from convbench.analysis.ceiling import CAUSES, above_ceiling_table, ceiling_line
 from convbench.analysis.fastest import fastest_as_runtime, fastest_table
 from convbench.analysis.figures import Figure, Lines
 from convbench.analysis.findings import findings
-from convbench.analysis.html_report import write_html
 from convbench.analysis.kernels import launch_view, read_kernels, what_ran
 from convbench.analysis.library_floor import floor_lines as library_floor_lines
 from convbench.analysis.library_floor import floor_table as library_floor_table
@@ -113,8 +113,20 @@ def write_report(run_dir: Path) -> Path:
     out += _problems_section(every_row)
     path = run_dir / "report.md"
     replace_text(path, lambda tmp: tmp.write_text(_markdown(out, run_dir)))
-    write_html(run_dir, out, every_row, _run_title(every_row, run_dir))
+    _html(run_dir, out, every_row)
     return path
+
+
+def _html(run_dir: Path, content: Lines, every_row: pd.DataFrame) -> None:
+    """report.html beside report.md; left out, saying why, where plotly or itables is missing (a machine that
+    installed convbench without its dependencies, as the GPU notes do)."""
+    try:
+        from convbench.analysis.html_report import write_html
+    except ImportError as error:
+        (run_dir / "report.html").unlink(missing_ok=True)
+        print(f"report.html not written: {error} (pip install plotly itables markdown)", file=sys.stderr)
+        return
+    write_html(run_dir, content, every_row, _run_title(every_row, run_dir))
 
 
 def _markdown(content: Lines, run_dir: Path) -> str:
