@@ -8,6 +8,8 @@ import pandas as pd
 from convbench.models.variants import VARIANTS
 
 BEAT = "beat the floor: a kernel outside cuDNN's list, or a fused one"
+AT = "at the floor (within 5%: the floor's few profiled calls per plan and the runtime's differ by about that)"
+MARGIN = 0.05  # kernel / floor within 1 +- this is "at the floor", below 1 - MARGIN it beat it
 
 
 def _workload(rows: pd.DataFrame) -> pd.Series:
@@ -46,7 +48,7 @@ def floor_table(results: pd.DataFrame) -> pd.DataFrame:
         "ms": rows["ms_per_forward"], "floor ms": rows["library_floor_ms"],
         "time / floor": rows["ms_per_forward"] / rows["library_floor_ms"], "kernel / floor": kernel,
         "floor's plans": rows["library_floor_plan"]})
-    table["note"] = ["" if not (k < 1) else BEAT for k in table["kernel / floor"]]
+    table["note"] = [BEAT if k < 1 - MARGIN else AT if abs(k - 1) <= MARGIN else "" for k in table["kernel / floor"]]
     order = {v: i for i, v in enumerate(VARIANTS)}
     return table.sort_values(["device", "dtype", "pass", "workload", "time / floor"],
                              key=lambda c: c.map(lambda v: order.get(v, len(order))) if c.name == "workload" else c,
@@ -67,7 +69,7 @@ def floor_lines(results: pd.DataFrame) -> list[str]:
                 f"{fastest['time / floor'].median():.2f}x cuDNN's best plans ({fastest['time / floor'].min():.2f}-"
                 f"{fastest['time / floor'].max():.2f}x over {len(fastest)} workloads); furthest: "
                 f"{furthest['workload']} at {furthest['time / floor']:.2f}x ({furthest['runtime']})")
-        beat = group[group["note"] != ""]
+        beat = group[group["note"] == BEAT]
         if len(beat):
             line += (f"; {len(beat)} runtime/workload pairs' kernels beat the floor ("
                      f"{', '.join(dict.fromkeys(beat['runtime']))})")

@@ -36,6 +36,7 @@ COLUMNS = [
     "parity_rel_err", "kernel_ms_per_forward", "overhead_ms_per_forward", "profiled_ms_per_forward",
     "conv_events_per_forward", "kernel_method", "copy_ms_per_forward", "launches_per_forward",
     "gpu_idle_ms_per_forward", *PHASE_COLUMNS, "floor_ms", "efficiency", "peak_used", "arithmetic_intensity",
+    "library_floor_ms", "library_floor_plan", "library_floor_method", "ms_vs_library_floor", "kernel_vs_library_floor",
     "tf32", "threads", "options", "env_id", "run_id", "finished_at",
 ]
 # processes.csv: one row per case and process, appended as each process finishes the case.
@@ -47,7 +48,8 @@ PROCESS_COLUMNS = [
 # kernels.csv: per profiled case, every kernel (operator, primitive, node type) its profiler saw.
 KERNEL_COLUMNS = [*KEY_COLUMNS, "kernel", "kind", "calls_per_forward", "calls_per_layer", "ms_per_forward", "share"]
 # layers.csv: per profiled case whose profiler tells its convs apart, each conv layer's kernel time (as profiled).
-LAYER_COLUMNS = [*KEY_COLUMNS, "layer", "conv_kind", "gflop", "mbyte", "ms_per_forward", "layer_share", "floor_ms"]
+LAYER_COLUMNS = [*KEY_COLUMNS, "layer", "conv_kind", "gflop", "mbyte", "ms_per_forward", "layer_share", "floor_ms",
+                 "library_floor_ms"]
 STATUSES = ("ok", "skipped", "failed")
 
 

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from convbench.analysis.library_floor import BEAT, floor_lines, floor_table
+from convbench.analysis.library_floor import AT, BEAT, floor_lines, floor_table
 from convbench.analysis.report import write_report
 from tests.analysis.test_report import write_run
 
@@ -18,6 +18,7 @@ def _with_floors(run_dir):
                                                                       strict=True)]
     results["library_floor_plan"] = "fprop NHWC eng0"
     results["kernel_vs_library_floor"] = 1.1
+    results.loc[(results["runtime"] == "torch") & (results["variant"] == "conv1x1"), "kernel_vs_library_floor"] = 0.97
     results.loc[(results["runtime"] == "torch") & (results["variant"] == "conv3x3sep"), "kernel_vs_library_floor"] = 0.8
     results.to_csv(run_dir / "results.csv", index=False)
     return results
@@ -30,6 +31,7 @@ def test_floor_table_and_lines_from_known_numbers(tmp_path):
     graph = table[table["runtime"] == "torch-cuda-graph[torch]"]
     assert graph["time / floor"].round(6).eq(1.25).all()
     beat = table[table["note"] == BEAT]
+    assert list(table.loc[table["note"] == AT, "workload"]) == ["conv1x1"]  # within 5%: at the floor, not beaten
     assert list(beat["workload"]) == ["conv3x3sep"] and list(beat["runtime"]) == ["torch[torch]"]
     line = floor_lines(results)[0]
     assert "median 1.25x cuDNN's best plans" in line and "1 runtime/workload pairs' kernels beat the floor" in line

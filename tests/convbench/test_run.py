@@ -36,3 +36,24 @@ def test_a_run_from_python_writes_the_whole_run_directory(exported, tmp_path):
     assert "## The answers" in outcome.report.read_text()
     again = run(RunRequest(cases, Artifacts(exported), QUICK, 1, "cpu", tmp_path / "run"), Heard())
     assert again.counts["ok"] == 6 and len(again.results) == 6  # resumed: nothing timed twice
+
+
+class HeardFloors(Heard):
+    def __init__(self) -> None:
+        super().__init__()
+        self.said = []
+
+    def floors(self, measured, wanted, why_not) -> None:
+        self.said.append((measured, wanted, why_not))
+
+
+def test_a_floor_asked_for_without_a_gpu_gives_every_row_its_reason(exported, tmp_path):
+    specs = expand_specs(["conv3x3"], [8], layers=2, batch=2, image=8)
+    heard = HeardFloors()
+    outcome = run(RunRequest(plan_cases(specs, ["torch"], "cpu"), Artifacts(exported), QUICK, 1, "cpu",
+                             tmp_path / "run", floor=True), heard)
+    assert outcome.counts["ok"] == 1
+    assert heard.said == [(0, 0, "the library floor enumerates cuDNN's plans: CUDA only (--device cuda)")]
+    row = outcome.results.iloc[0]
+    assert row["library_floor_method"] == "not measured: the library floor enumerates cuDNN's plans: CUDA only"
+    assert row["library_floor_ms"] != row["library_floor_ms"]  # NaN: no floor, the reason beside it
