@@ -1,11 +1,13 @@
 # convbench: `make export bench` sets up .venv on first use, exports every stack to ONNX and times it.
 # Narrow the sweep with ARGS (shared by export and bench), e.g.  make export bench ARGS="--channels 8"
-# Bench-only flags go in BENCH_ARGS, e.g.  BENCH_ARGS="--runtimes torch ort";  DEVICE=cuda times on the GPU (and
-# measures the library floor: cuDNN's fastest plan per layer).
+# Bench-only flags go in BENCH_ARGS, e.g.  BENCH_ARGS="--runtimes torch ort"; export-only ones in EXPORT_ARGS, e.g.
+# LiteRT:  EXPORT_ARGS="--sources torch keras litert" BENCH_ARGS="--runtimes litert litert-builtin".
+# DEVICE=cuda times on the GPU (and measures the library floor: cuDNN's fastest plan per layer).
 PYTHON ?= python3
 VENV ?= .venv
 ARGS ?=
 BENCH_ARGS ?=
+EXPORT_ARGS ?=
 DEVICE ?= cpu
 EXTRAS ?= cpu,dev
 STAMP := $(VENV)/.installed
@@ -23,7 +25,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 export: $(STAMP)
-	$(VENV)/bin/convbench export $(ARGS)
+	$(VENV)/bin/convbench export $(ARGS) $(EXPORT_ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/convbench bench --profile --device $(DEVICE) $(if $(filter cuda,$(DEVICE)),--floor) $(ARGS) $(BENCH_ARGS)

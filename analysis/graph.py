@@ -212,15 +212,15 @@ def to_dot(summary: GraphSummary) -> str:
 
 
 def inventory(artifacts: Artifacts) -> pd.DataFrame:
-    """One row per good file in the export manifest: what it holds and its parity error. An export with a file
+    """One row per good ONNX file in the export manifest: what it holds and its parity error. An export with a file
     missing or changed since is listed as such, not read."""
     from convbench.exporters.manifest import read_manifest
 
     manifest = read_manifest(artifacts.manifest_path)
     rows = []
     for entry in manifest.to_dict("records") if not manifest.empty else []:
-        if entry.get("status") != "ok":
-            continue
+        if entry.get("status") != "ok" or not str(entry.get("path", "")).endswith(".onnx"):
+            continue  # graphs.csv describes the ONNX files (a .tflite file's operators are in the manifest)
         path = artifacts.root / str(entry["path"])
         why = artifacts.changed_files(entry)
         if why:

@@ -64,11 +64,19 @@ class Artifacts:
     def onnx_path(self, framework: str, spec: Workload) -> Path:
         return self.root / "onnx" / framework / f"{spec.stack_id}.onnx"
 
+    def tflite_path(self, spec: Workload) -> Path:
+        """The LiteRT flatbuffer converted from the Keras model (convbench.exporters.litert)."""
+        return self.root / "tflite" / f"{spec.stack_id}.tflite"
+
+    def model_path(self, source: str, spec: Workload) -> Path:
+        """The file an export source writes: an ONNX file (torch, keras) or a .tflite file (litert)."""
+        return self.tflite_path(spec) if source == "litert" else self.onnx_path(source, spec)
+
     def verified_onnx_path(self, framework: str, spec: Workload) -> Path:
         """The ONNX file of `spec` exported from `framework`, after checking every file of the export (the .onnx
         and its .onnx.data) against the sha256 the export manifest recorded; ArtifactChanged naming the missing or
         changed file (and telling the user to export again) where one is not the file exported."""
-        path = self.onnx_path(framework, spec)
+        path = self.model_path(framework, spec)
         row = self.manifest_row(framework, spec.stack_id)
         if row is None or row["status"] != "ok":
             raise ArtifactChanged(f"{path} has no good row in {self.manifest_path}: run `convbench export`")

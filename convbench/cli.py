@@ -149,7 +149,7 @@ def _specs(args: argparse.Namespace, with_reference: bool = False) -> list[Workl
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from convbench.exporters.pipeline import SOURCES
+    from convbench.exporters.pipeline import DEFAULT_SOURCES, SOURCES
     from convbench.runners import RUNTIMES, default_runtimes
 
     parser = _Parser(prog="convbench", description="What each kind of convolution really costs, per runtime.",
@@ -158,8 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="build every stack natively and export it to ONNX")
     _add_sweep_arguments(export)
-    export.add_argument("--sources", nargs="+", default=list(SOURCES), metavar="FRAMEWORK",
-                        help=f"frameworks to export from (default: {' '.join(SOURCES)})")
+    export.add_argument("--sources", nargs="+", default=list(DEFAULT_SOURCES), metavar="SOURCE",
+                        help=f"what to export, of: {' '.join(SOURCES)} (default: {' '.join(DEFAULT_SOURCES)}; litert "
+                             "converts the Keras models to .tflite for the litert runtimes)")
     export.add_argument("--force", action="store_true", help="export again even where the file is up to date")
 
     bench = commands.add_parser("bench", help="time every stack in every runtime", epilog=EXIT_STATUSES)
@@ -229,7 +230,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError(f"exporting from {source} needs {', '.join(missing)}, not installed; "
                              f"install them or pass --sources {' '.join(s for s in SOURCES if s != source)}")
     artifacts = Artifacts(args.artifacts)
-    if "keras" in sources and "torch" not in sources:
+    if {"keras", "litert"} & set(sources) and "torch" not in sources:
         missing_reference = [s.stack_id for s in specs if not artifacts.reference_path(s).exists()]
         if missing_reference:
             raise UsageError(f"keras export compares with the PyTorch reference, missing for "

@@ -26,14 +26,18 @@ from convbench.runners import FAMILY_ENV
 from convbench.spec import REFERENCE_DTYPE, Workload
 from convbench.workers import Worker, run_tasks
 
-SOURCES = ("torch", "keras")
+SOURCES = ("torch", "keras", "litert")
+DEFAULT_SOURCES = ("torch", "keras")  # litert (.tflite for LiteRT) only when asked: the default sweep's time
 # Per source: worker family, the modules it needs, and the distribution whose version names the exporter.
-SOURCE_FAMILY = {"torch": "torch", "keras": "tensorflow"}
+SOURCE_FAMILY = {"torch": "torch", "keras": "tensorflow", "litert": "tensorflow"}
 SOURCE_REQUIRES = {
     "torch": ("torch", "onnxscript", "onnxruntime"),
     "keras": ("tensorflow", "keras", "tf2onnx", "onnxruntime"),
+    "litert": ("tensorflow", "keras", "ai_edge_litert"),
 }
-EXPORTER_DISTRIBUTION = {"torch": "torch", "keras": "tf2onnx"}
+EXPORTER_DISTRIBUTION = {"torch": "torch", "keras": "tf2onnx", "litert": "tensorflow"}
+EXPORTER_NAME = {**FRAMEWORK_EXPORTER, "litert": "tf.lite.TFLiteConverter"}
+LITERT_DTYPES = ("float32", "int8")
 EXPORT_TIMEOUT_S = 600.0  # one stack's export, checks and parity included (about a second here)
 
 
@@ -105,6 +109,33 @@ def export_keras_task(spec: Workload, artifacts_root: str) -> dict[str, object]:
                          onnx_rel_err=relative_error(_ort_output(path, x), native), artifacts=artifacts)
 
 
+def export_litert_task(spec: Workload, artifacts_root: str) -> dict[str, object]:
+    """Worker side (tensorflow family): the float32 Keras model converted to .tflite (int8: full-integer
+    quantised), its operators and hash, and LiteRT's output on it against the PyTorch float32 reference."""
+    from convbench.exporters.litert import convert, describe_tflite, run_tflite
+    from convbench.models.keras_stack import build_keras_stack
+    from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
+
+    artifacts = Artifacts(Path(artifacts_root))
+    if spec.dtype not in LITERT_DTYPES:
+        return {**failed_row("litert", spec, f"convbench converts to LiteRT in {' and '.join(LITERT_DTYPES)} only "
+                                             f"(a {spec.dtype} .tflite would change the math on the CPU)"),
+                "status": "skipped"}
+    reference = np.load(artifacts.reference_path(spec))
+    x = nchw_to_nhwc(make_input(spec))
+    path = artifacts.tflite_path(spec)
+    start = time.perf_counter()
+    version = convert(build_keras_stack(spec.reference), spec.dtype, x.shape, spec.seed, path)
+    export_s = time.perf_counter() - start
+    error = relative_error(nhwc_to_nchw(run_tflite(path, x)), reference)
+    limit = tolerance(spec.dtype, "cpu")
+    ok = bool(error <= limit)
+    return {**_key(spec, "litert"), "exporter": EXPORTER_NAME["litert"], "exporter_version": version,
+            "path": str(path.relative_to(artifacts.root)), **describe_tflite(path), "export_s": round(export_s, 3),
+            "native_rel_err": float("nan"), "onnx_rel_err": error, "parity_ok": ok,
+            "status": "ok" if ok else "failed", "reason": "" if ok else f"parity above {limit:.0e} ({spec.dtype})"}
+
+
 def _int8_or_skip(spec: Workload, source: str, artifacts: Artifacts, x: np.ndarray) -> dict[str, object]:
     """A dtype that has no native export: int8 is quantised from the float32 export of the same source (its
     error is against the float32 reference: there is no native int8 model); another is a skipped row."""
@@ -162,11 +193,11 @@ def _guarded(task: Callable[[Workload, str], dict[str, object]], source: str, sp
 
 
 def failed_row(source: str, spec: Workload, reason: str) -> dict[str, object]:
-    return {**_key(spec, source), "exporter": FRAMEWORK_EXPORTER[source], "parity_ok": False,
+    return {**_key(spec, source), "exporter": EXPORTER_NAME[source], "parity_ok": False,
             "status": "failed", "reason": reason}
 
 
-TASKS = {"torch": export_torch_task, "keras": export_keras_task}
+TASKS = {"torch": export_torch_task, "keras": export_keras_task, "litert": export_litert_task}
 
 
 def up_to_date(artifacts: Artifacts, manifest: pd.DataFrame, spec: Workload, source: str) -> bool:
@@ -175,13 +206,13 @@ def up_to_date(artifacts: Artifacts, manifest: pd.DataFrame, spec: Workload, sou
     if manifest.empty:
         return False
     rows = manifest[(manifest["source"] == source) & (manifest["stack_id"] == spec.stack_id)]
-    path = artifacts.onnx_path(source, spec)
+    path = artifacts.model_path(source, spec)
     if rows.empty or not path.exists() or not artifacts.reference_path(spec).exists():
         return False
     row = rows.iloc[-1]
     try:
-        installed = metadata.version(EXPORTER_DISTRIBUTION[source]) if spec.dtype != "int8" else \
-            str(package_version(PACKAGES["onnxruntime"]))
+        installed = metadata.version(EXPORTER_DISTRIBUTION[source]) if spec.dtype != "int8" or source == "litert" \
+            else str(package_version(PACKAGES["onnxruntime"]))
     except metadata.PackageNotFoundError:
         return False
     return bool(row["status"] == "ok" and str(row["exporter_version"]) == installed

@@ -37,6 +37,7 @@ FAMILY_ENV: dict[str, dict[str, str]] = {
     "keras-jax": {"KERAS_BACKEND": "jax", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"},
     "keras-torch": {"KERAS_BACKEND": "torch"},
     "openvino": {},
+    "litert": {},
 }
 CUDA = ("cuda",)
 COMPILE_ALLOWANCE_S = 900.0  # max-autotune took 10-25 s per stack on an H100 (cold); a 2-core CPU is slower
@@ -71,6 +72,14 @@ RUNTIMES: dict[str, RuntimeInfo] = {
                     "Keras on JAX, jax.jit of model.stateless_call", CUDA),
         RuntimeInfo("keras-torch", "keras-torch", ("keras",), "keras_backends:KerasTorch", ("keras", "torch"),
                     "Keras on its torch backend, eager model(x)", CUDA),
+        RuntimeInfo("litert", "litert", ("tflite",), "litert_runner:LiteRT", ("ai_edge_litert",),
+                    "LiteRT Interpreter with XNNPACK (its default CPU delegate) on the .tflite converted from Keras",
+                    default_on=(), inference_only="LiteRT runs .tflite files, which hold the forward only: inference, "
+                                                  "no training step"),
+        RuntimeInfo("litert-builtin", "litert", ("tflite",), "litert_runner:LiteRTBuiltin", ("ai_edge_litert",),
+                    "LiteRT Interpreter on its built-in kernels, default delegates off (what XNNPACK buys)",
+                    default_on=(), inference_only="LiteRT runs .tflite files, which hold the forward only: inference, "
+                                                  "no training step"),
         RuntimeInfo("ort", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtRunner",
                     ("onnxruntime",), "onnxruntime InferenceSession.run, numpy in and out, on each ONNX export",
                     inference_only=f"onnxruntime {ONNX_INFERENCE}"),
