@@ -20,7 +20,14 @@ from pathlib import Path
 
 from convbench import passes
 from convbench.artifacts import ONNX_EXPORTERS, Artifacts
-from convbench.ceilings import CPU_GEMMS, best_gemm, measure_ceilings, theoretical_cpu_peak, usable_cpus
+from convbench.ceilings import (
+    CEILING_PROCESSES,
+    best_gemm,
+    cpu_gemms,
+    measure_ceilings,
+    theoretical_cpu_peak,
+    usable_cpus,
+)
 from convbench.conditions import snapshot
 from convbench.errors import one_line
 from convbench.harness import TimingConfig, measure
@@ -244,41 +251,26 @@ def floor_columns(case: Case, ms_per_forward: float | None, library_floors: Floo
     return columns
 
 
-CEILING_PROCESSES = 2  # fresh processes per CPU ceiling, the best kept (this 2-core machine's processes are bimodal)
-
-
 def measure_ceilings_in_worker(device: str, threads: int, log_path: Path | None = None) -> dict[str, float | str] | str:
-    """The machine's ceilings, each measured in its runtime's own worker (convbench.ceilings): torch's matmul and
-    copy; on the CPU also the GEMM of every other installed CPU runtime, each the best of CEILING_PROCESSES fresh
-    processes, the best of them all as the peak, and the theoretical peak. A reason string where torch cannot
-    measure them."""
+    """The machine's ceilings (convbench.ceilings), measured in fresh torch workers: torch's matmul and copy; on the
+    CPU also every other installed CPU runtime's GEMM, each the best of CEILING_PROCESSES processes, the best of them
+    all as the peak, and the theoretical peak. A reason string where torch cannot measure them."""
     if missing_requirement(RUNTIMES["torch"]):
         return "torch not installed: no ceilings measured"
-    processes = CEILING_PROCESSES if device == "cpu" else 1
+    cpu = device == "cpu"
     try:
-        measured = [_call_in_worker("torch", threads, log_path, measure_ceilings, device, threads)
-                    for _ in range(processes)]
+        measured = [_ceilings_in_one_process(device, threads, log_path) for _ in range(CEILING_PROCESSES if cpu else 1)]
     except Exception as error:  # the sweep goes on without a floor
         return one_line(error)
-    ceilings = {key: max(m[key] for m in measured) if isinstance(value, float) else value
+    ceilings = {key: max(m[key] for m in measured if isinstance(m[key], float)) if isinstance(value, float) else value
                 for key, value in measured[0].items()}
-    if device != "cpu":
-        return ceilings
-    for runtime, (family, gemm) in CPU_GEMMS.items():
-        key = f"gemm_gflop_per_s_{runtime}"
-        if missing_requirement(RUNTIMES[runtime]):
-            ceilings[key] = f"not measured: {missing_requirement(RUNTIMES[runtime])}"
-            continue
-        try:
-            ceilings[key] = max(_call_in_worker(family, threads, log_path, gemm, threads) for _ in range(processes))
-        except Exception as error:  # this runtime's GEMM is left out of the peak, saying why
-            ceilings[key] = f"not measured: {one_line(error)}"
-    return {**best_gemm(ceilings), **theoretical_cpu_peak(min(threads, usable_cpus()))}
+    return {**best_gemm(ceilings), **theoretical_cpu_peak(min(threads, usable_cpus()))} if cpu else ceilings
 
 
-def _call_in_worker(family: str, threads: int, log_path: Path | None, fn, *args):
-    with Worker(family, threads, FAMILY_ENV[family], log_path) as worker:
-        return worker.call(fn, *args, timeout_s=600)
+def _ceilings_in_one_process(device: str, threads: int, log_path: Path | None) -> dict[str, float | str]:
+    with Worker("torch", threads, FAMILY_ENV["torch"], log_path) as worker:
+        ceilings = worker.call(measure_ceilings, device, threads, timeout_s=600)
+        return {**ceilings, **worker.call(cpu_gemms, threads, timeout_s=600)} if device == "cpu" else ceilings
 
 
 @dataclass

@@ -5,7 +5,8 @@
   onnxruntime and OpenVINO each running the same ONNX MatMul graph, all timed the same way (n x n float32 with
   n = CPU_GEMM_N, the run's threads, one warm-up, then the best of GEMM_REPEATS) in the runtime's own worker.
   `peak_gflop_per_s` is the best of them and `peak_from` names it; `gemm_gflop_per_s_<runtime>` keeps each. On
-  CUDA it is torch's matmul, with TF32, float16 and bfloat16 beside it.
+  CUDA it is torch's matmul, with TF32, float16 and bfloat16 beside it. On the CPU every GEMM is measured in each of
+  CEILING_PROCESSES fresh processes (this 2-core machine's processes are bimodal), the best kept.
 - The copy bandwidth (torch, read + write).
 - On the CPU, the theoretical float32 peak where the CPU's vendor, family and flags allow one: cores x clock x
   FLOPs per cycle per core, with where each number came from (`theoretical_peak_source`)."""
@@ -19,6 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 CPU_GEMM_N = 2048
+# Fresh processes the CPU ceilings are measured in, the best kept (CONVBENCH_CEILING_PROCESSES overrides: the test
+# suite, which starts many short runs, measures them in one).
+CEILING_PROCESSES = int(os.environ.get("CONVBENCH_CEILING_PROCESSES", "2"))
 CUDA_GEMM_N = 8192
 GEMM_REPEATS = 5
 
@@ -124,11 +128,29 @@ def openvino_gemm_gflop_per_s(threads: int, n: int = CPU_GEMM_N) -> float:
     return gemm_gflop_per_s(n, best_seconds(lambda: request.infer({0: a, 1: b})))
 
 
-# The CPU runtimes besides torch whose GEMM may set the peak: runtime -> (the worker family it runs in, function).
+# The CPU runtimes besides torch whose GEMM may set the peak: runtime -> (the module it needs, its GEMM).
 CPU_GEMMS: dict[str, tuple[str, Callable[[int], float]]] = {
     "ort": ("onnxruntime", ort_gemm_gflop_per_s),
     "openvino": ("openvino", openvino_gemm_gflop_per_s),
 }
+
+
+def cpu_gemms(threads: int) -> dict[str, float | str]:
+    """Each other CPU runtime's GEMM (`gemm_gflop_per_s_<runtime>`), in this process (the torch worker, whose
+    thread settings every CPU runtime shares), or why it was not measured."""
+    import importlib.util
+
+    out: dict[str, float | str] = {}
+    for runtime, (module, gemm) in CPU_GEMMS.items():
+        key = f"gemm_gflop_per_s_{runtime}"
+        if importlib.util.find_spec(module) is None:
+            out[key] = f"not measured: {module} not installed"
+            continue
+        try:
+            out[key] = gemm(threads)
+        except Exception as error:  # this runtime's GEMM is left out of the peak, saying why
+            out[key] = f"not measured: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    return out
 
 
 def best_gemm(ceilings: dict[str, float | str]) -> dict[str, float | str]:

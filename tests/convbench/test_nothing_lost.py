@@ -50,15 +50,16 @@ def ort_run(exported, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    """A 256 KiB tmpfs filled to its last 16 KiB (root only: skipped where mount is refused)."""
+    """An 8 MiB tmpfs (room for a run with its report.html once the filler goes) filled to its last 16 KiB (root
+    only: skipped where mount is refused)."""
     mount = tmp_path / "tiny"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True,
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True,
                           text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
     filler = mount / "filler"
-    subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4k", "count=60"], capture_output=True)
+    subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4k", "count=2044"], capture_output=True)
     try:
         yield mount, filler
     finally:
