@@ -301,7 +301,8 @@ def case_floor(spec: Workload, device: str, floors: Floors) -> dict[str, object]
              for operation in PASS_OPERATIONS[spec.pass_]]
     absent = [f"{shape.id} {operation}" for shape, operation, found in parts if found is None]
     if absent:
-        return {"library_floor_method": f"not measured: no cuDNN plan ran for {absent[0]}"
+        return {"library_floor_method": f"not measured: no floor in {FLOORS_FILE} for {absent[0]} (no cuDNN plan "
+                                        "ran, or the measurement stopped before it)"
                                         + (f" and {len(absent) - 1} more layer operations" if len(absent) > 1 else "")}
     plans = list(dict.fromkeys(f"{operation} {found['layout']} {found['plan']}" for _, operation, found in parts))
     return {"library_floor_ms": sum(found["us"] for _, _, found in parts) / 1e3,

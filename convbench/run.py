@@ -20,6 +20,7 @@ from convbench.artifacts import Artifacts
 from convbench.bench import BenchOptions, measure_ceilings_in_worker, run_bench
 from convbench.csvfile import replace_text
 from convbench.envinfo import collect_env
+from convbench.errors import one_line
 from convbench.harness import TimingConfig
 from convbench.results import STATUSES, ResultsStore, read_results, row_keys
 from convbench.runlock import RunLock
@@ -147,15 +148,21 @@ def _library_floors(request: RunRequest, store: ResultsStore, log: Path | None, 
         why = why or "no case of this sweep has a layer cuDNN can time"
         observer.floors(0, 0, why)
         return library_floor.Floors({}, why)
-    with Worker("torch", request.threads, FAMILY_ENV["torch"], log) as worker:
-        gpu = worker.call(library_floor.gpu_name, timeout_s=120)
-        todo = library_floor.missing(library_floor.read_floors(store.run_dir), pairs, gpu)
-        observer.floors(len(pairs) - len(todo), len(pairs), None)
-        for start in range(0, len(todo), FLOOR_BATCH):
-            batch = [(asdict(shape), operation) for shape, operation in todo[start:start + FLOOR_BATCH]]
-            library_floor.append_floors(store.run_dir, worker.call(library_floor.measure_floors, batch,
-                                                                   timeout_s=600))
-            observer.floors(len(pairs) - len(todo) + min(start + FLOOR_BATCH, len(todo)), len(pairs), None)
+    gpu = None
+    try:
+        with Worker("torch", request.threads, FAMILY_ENV["torch"], log) as worker:
+            gpu = worker.call(library_floor.gpu_name, timeout_s=120)
+            todo = library_floor.missing(library_floor.read_floors(store.run_dir), pairs, gpu)
+            observer.floors(len(pairs) - len(todo), len(pairs), None)
+            for start in range(0, len(todo), FLOOR_BATCH):
+                batch = [(asdict(shape), operation) for shape, operation in todo[start:start + FLOOR_BATCH]]
+                library_floor.append_floors(store.run_dir, worker.call(library_floor.measure_floors, batch,
+                                                                       timeout_s=600))
+                observer.floors(len(pairs) - len(todo) + min(start + FLOOR_BATCH, len(todo)), len(pairs), None)
+    except Exception as error:  # the timing goes on; cases whose layers have no floor yet say so
+        observer.note(f"library floor stopped ({one_line(error)}): cases whose layers it did not reach have none")
+        if gpu is None:
+            return library_floor.Floors({}, f"the floor's worker failed: {one_line(error)}")
     return library_floor.Floors(library_floor.best_by_layer(library_floor.read_floors(store.run_dir), gpu))
 
 
