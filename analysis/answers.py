@@ -61,8 +61,8 @@ def fastest_at_largest_channels(seed: pd.DataFrame) -> pd.DataFrame:
             best = cases.loc[cases["ms_per_forward"].idxmin()]
             row = {"device": device, "dtype": dtype, "channels": int(best["channels"]), "variant": variant,
                    "batch": int(best["batch"]), "fastest": f"{best['runtime']}[{best['source']}]",
-                   **{c: best.get(c) for c in ("ms_per_forward", "ms_process_min", "ms_process_max",
-                                               "library_floor_ms")}}
+                   **{c: best.get(c, float("nan")) for c in ("ms_per_forward", "ms_process_min", "ms_process_max",
+                                                             "library_floor_ms")}}
             for name, (runtime, source) in DEFAULTS.items():
                 default = cases[(cases["runtime"] == runtime) & (cases["source"] == source)]
                 fastest_is_default = runtime == best["runtime"] and source == best["source"]

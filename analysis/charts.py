@@ -33,9 +33,15 @@ def _layout(fig: go.Figure, title: str, y_title: str, x_title: str = "", log_y: 
     return fig
 
 
+def _with_process_range(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with ms_process_min/max, the median itself where a run predates repeats in fresh processes."""
+    return rows.assign(**{c: pd.to_numeric(rows[c], errors="coerce").fillna(rows["ms_per_forward"])
+                          if c in rows else rows["ms_per_forward"] for c in ("ms_process_min", "ms_process_max")})
+
+
 def seed_chart(group: pd.DataFrame, title: str) -> go.Figure:
     """The 2017 figure: seconds per 100 forwards vs number of filters, one line per conv type, log axes."""
-    ok = group[group["status"] == "ok"]
+    ok = _with_process_range(group[group["status"] == "ok"])
     fig = go.Figure()
     for variant in VARIANTS:
         rows = (ok[ok["variant"] == variant].groupby("channels")
@@ -56,7 +62,8 @@ def seed_chart(group: pd.DataFrame, title: str) -> go.Figure:
 def fastest_chart(best: pd.DataFrame, title: str) -> go.Figure:
     """Per conv type, one bar per device and dtype: the fastest runtime's ms per forward with its process range."""
     fig = go.Figure()
-    for (device, dtype, channels), rows in best.groupby(["device", "dtype", "channels"], sort=False):
+    for (device, dtype, channels), rows in _with_process_range(best).groupby(["device", "dtype", "channels"],
+                                                                             sort=False):
         speedups = [c for c in rows.columns if c.startswith("x vs ")]
         fig.add_bar(x=rows["variant"], y=rows["ms_per_forward"], name=f"{device} {dtype}, C={channels}",
                     text=rows["fastest"], textposition="inside",
