@@ -86,7 +86,8 @@ def results_table(results: pd.DataFrame) -> str:
             shown[column] = shown[column].map({True: "yes", False: "no"}).fillna("")
         else:
             shown[column] = shown[column].fillna("").astype(str)
-    return to_html_datatable(shown, connected=False, display_logo_when_loading=False, showIndex=False,
+    return to_html_datatable(shown, table_id="every-result-table", connected=False, display_logo_when_loading=False,
+                             showIndex=False,
                              column_filters="header", maxBytes=0, pageLength=25,
                              lengthMenu=[10, 25, 100, 500, -1], classes="display compact",
                              layout={"topStart": "pageLength", "topEnd": "search", "bottomStart": "info",
