@@ -72,10 +72,11 @@ class Artifacts:
         """The file an export source writes: an ONNX file (torch, keras) or a .tflite file (litert)."""
         return self.tflite_path(spec) if source == "litert" else self.onnx_path(source, spec)
 
-    def verified_onnx_path(self, framework: str, spec: Workload) -> Path:
-        """The ONNX file of `spec` exported from `framework`, after checking every file of the export (the .onnx
-        and its .onnx.data) against the sha256 the export manifest recorded; ArtifactChanged naming the missing or
-        changed file (and telling the user to export again) where one is not the file exported."""
+    def verified_path(self, framework: str, spec: Workload) -> Path:
+        """The file of `spec` exported from `framework` (an ONNX file, or the .tflite of litert), after checking every
+        file of the export (the .onnx and its .onnx.data) against the sha256 the export manifest recorded;
+        ArtifactChanged naming the missing or changed file (and telling the user to export again) where one is not
+        the file exported."""
         path = self.model_path(framework, spec)
         row = self.manifest_row(framework, spec.stack_id)
         if row is None or row["status"] != "ok":

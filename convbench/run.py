@@ -141,8 +141,7 @@ def _library_floors(request: RunRequest, store: ResultsStore, log: Path | None, 
     run directory's cache has none for this GPU yet; where none can be measured, why (every case then says it)."""
     from convbench.runners import FAMILY_ENV
 
-    specs = list(dict.fromkeys(case.spec for case in request.cases if case.device == "cuda"))
-    pairs = library_floor.wanted(specs, request.device)
+    pairs = library_floor.wanted(list(dict.fromkeys(case.spec for case in request.cases)), request.device)
     why = library_floor.unavailable(request.device)
     if why or not pairs:
         why = why or "no case of this sweep has a layer cuDNN can time"

@@ -127,13 +127,9 @@ def export_litert_task(spec: Workload, artifacts_root: str) -> dict[str, object]
     start = time.perf_counter()
     version = convert(build_keras_stack(spec.reference), spec.dtype, x.shape, spec.seed, path)
     export_s = time.perf_counter() - start
-    error = relative_error(nhwc_to_nchw(run_tflite(path, x)), reference)
-    limit = tolerance(spec.dtype, "cpu")
-    ok = bool(error <= limit)
-    return {**_key(spec, "litert"), "exporter": EXPORTER_NAME["litert"], "exporter_version": version,
-            "path": str(path.relative_to(artifacts.root)), **describe_tflite(path), "export_s": round(export_s, 3),
-            "native_rel_err": float("nan"), "onnx_rel_err": error, "parity_ok": ok,
-            "status": "ok" if ok else "failed", "reason": "" if ok else f"parity above {limit:.0e} ({spec.dtype})"}
+    return _manifest_row(spec, "litert", version, path, export_s, native_rel_err=float("nan"),
+                         onnx_rel_err=relative_error(nhwc_to_nchw(run_tflite(path, x)), reference),
+                         artifacts=artifacts, describe=describe_tflite)
 
 
 def _int8_or_skip(spec: Workload, source: str, artifacts: Artifacts, x: np.ndarray) -> dict[str, object]:
@@ -149,7 +145,7 @@ def _int8_or_skip(spec: Workload, source: str, artifacts: Artifacts, x: np.ndarr
                                         "manifest row: export float32 too")
     path = artifacts.onnx_path(source, spec)
     start = time.perf_counter()
-    version = quantize_int8(artifacts.verified_onnx_path(source, spec.reference), path, x.shape, spec.seed)
+    version = quantize_int8(artifacts.verified_path(source, spec.reference), path, x.shape, spec.seed)
     export_s = time.perf_counter() - start
     reference = np.load(artifacts.reference_path(spec))
     onnx_out = _ort_output(path, x)
@@ -161,15 +157,18 @@ def _int8_or_skip(spec: Workload, source: str, artifacts: Artifacts, x: np.ndarr
 
 
 def _manifest_row(spec: Workload, source: str, version: str, path: Path, export_s: float,
-                  native_rel_err: float, onnx_rel_err: float, artifacts: Artifacts) -> dict[str, object]:
+                  native_rel_err: float, onnx_rel_err: float, artifacts: Artifacts,
+                  describe: Callable[[Path], dict[str, object]] = describe_onnx) -> dict[str, object]:
+    """The manifest row of one exported file: what made it, what it holds (`describe`), and its parity (for litert,
+    `onnx_rel_err` is the .tflite file's error against the reference)."""
     limit = tolerance(spec.dtype, "cpu")
     ok = bool(np.nanmax([native_rel_err, onnx_rel_err]) <= limit)
     return {
         **_key(spec, source),
-        "exporter": FRAMEWORK_EXPORTER[source],
+        "exporter": EXPORTER_NAME[source],
         "exporter_version": version,
         "path": str(path.relative_to(artifacts.root)),
-        **describe_onnx(path),
+        **describe(path),
         "export_s": round(export_s, 3),
         "native_rel_err": native_rel_err,  # native model (in its dtype) vs the PyTorch float32 reference
         "onnx_rel_err": onnx_rel_err,  # onnxruntime (CPU) on the file vs its native model (int8: vs the reference)

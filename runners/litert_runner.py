@@ -16,7 +16,8 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from convbench.artifacts import Artifacts
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
-from convbench.runners.base import Prepared, Skip
+from convbench.runners.base import Prepared
+from convbench.runners.onnx_files import exported_file
 from convbench.runners.profilers import KernelTime, not_measured
 from convbench.spec import Case
 
@@ -32,12 +33,7 @@ class LiteRT:
         return None if device == "cpu" else "convbench times LiteRT on the CPU only"
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
-        path = artifacts.tflite_path(case.spec)
-        if not path.exists() and not artifacts.manifest_good("litert", case.spec.stack_id):
-            why = artifacts.manifest_reason("litert", case.spec.stack_id)
-            raise Skip(f"no .tflite file in {case.spec.dtype}: {why}" if why else
-                       f"no .tflite file {path}: run `convbench export --sources torch litert` for this sweep first")
-        path = artifacts.verified_onnx_path("litert", case.spec)  # checks the file against its manifest hash
+        path = exported_file("litert", case, artifacts, ".tflite file", "convbench export --sources torch litert")
         interpreter = Interpreter(model_path=str(path), num_threads=self.threads,
                                   experimental_op_resolver_type=self.resolver)
         interpreter.allocate_tensors()
