@@ -11,6 +11,7 @@ EXPORT_ARGS ?=
 DEVICE ?= cpu
 EXTRAS ?= cpu,dev
 STAMP := $(VENV)/.installed
+CLUSTER_STAMP := $(VENV)/.installed-cluster
 
 .PHONY: export bench inspect report test lint venv clean
 
@@ -22,6 +23,13 @@ $(STAMP): pyproject.toml
 	@echo "installing convbench[$(EXTRAS)] into $(VENV) (log: $(VENV)/install.log)"
 	@( $(VENV)/bin/python -m pip install --upgrade pip && $(VENV)/bin/python -m pip install -e '.[$(EXTRAS)]' ) \
 		> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; echo "install failed: see above"; exit 1; }
+	@touch $@
+
+# Ray (the cluster extra), for `bench --cluster` and the tests that start a real local cluster; not for export/bench.
+$(CLUSTER_STAMP): $(STAMP)
+	@echo "installing convbench[cluster] (Ray) into $(VENV) for the tests (log: $(VENV)/install.log)"
+	@$(VENV)/bin/python -m pip install -e '.[cluster]' >> $(VENV)/install.log 2>&1 \
+		|| { cat $(VENV)/install.log; echo "install failed: see above"; exit 1; }
 	@touch $@
 
 export: $(STAMP)
@@ -36,7 +44,7 @@ report: $(STAMP)
 inspect: $(STAMP)
 	$(VENV)/bin/convbench inspect --all
 
-test: $(STAMP)
+test: $(STAMP) $(CLUSTER_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from convbench.machines import machine_ceilings
+
 FAST_ALGORITHM_VARIANTS = ("conv3x3", "conv5x5", "conv3x1", "conv1x3")
 CAUSES = {
     "in cache": "the floor is memory-bound and counts every layer's activations through main memory: they stayed in "
@@ -40,7 +42,7 @@ def with_ceiling_flags(results: pd.DataFrame, env: dict) -> pd.DataFrame:
     needed = {"efficiency", "arithmetic_intensity", "peak_used", "device"}
     if needed <= set(results.columns):
         for index, row in results[results["efficiency"].gt(1)].iterrows():
-            ceilings = (env.get("ceilings") or {}).get(row["device"]) or {}
+            ceilings = machine_ceilings(env, row.get("machine"), row["device"])
             peak = ceilings.get(row["peak_used"])
             if isinstance(peak, float | int) and "bandwidth_gb_per_s" in ceilings:
                 flags[index] = cause(row["efficiency"], row.get("variant"), row["arithmetic_intensity"], peak,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from convbench.results import KEY_COLUMNS
+from convbench.results import CASE_COLUMNS as KEY_COLUMNS
 
 
 def noise_ms(run: pd.DataFrame) -> pd.Series:
@@ -17,9 +17,23 @@ def noise_ms(run: pd.DataFrame) -> pd.Series:
     return pd.concat([iqr, between], axis=1).max(axis=1)
 
 
+def machines_line(a: pd.DataFrame, b: pd.DataFrame) -> str | None:
+    """Where the two runs were timed on different machines, a line that says so (a ratio is then the machines' as
+    much as the software's); None where they share their machines."""
+    def names(run: pd.DataFrame) -> list[str]:
+        return sorted(run.loc[run["status"] == "ok", "machine"].dropna().astype(str).unique()) if "machine" in run \
+            else []
+
+    if names(a) == names(b):
+        return None
+    return (f"A was timed on {', '.join(names(a)) or 'an unnamed machine'}, B on "
+            f"{', '.join(names(b)) or 'an unnamed machine'}: different machines, so B / A is the machines' "
+            "difference as well as the software's")
+
+
 def compare_runs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Per case in both runs (ok in both): both medians, B / A, and whether |B - A| exceeds the two runs' noise
-    summed, each run's noise being the spread between its processes (or its IQR where that is larger).
+    """Per case ok in both runs, whichever machine timed it: both medians, B / A, and whether |B - A| exceeds the
+    two runs' noise summed, each run's noise being the spread between its processes (or its IQR if larger).
 
     A difference inside what a run's own fresh processes disagree by is not called a difference: one process can
     land on a slower algorithm, alignment or core and stay there, which the within-process IQR never sees."""

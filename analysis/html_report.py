@@ -24,8 +24,8 @@ from convbench.csvfile import replace_text
 REPORT_HTML = "report.html"
 TABLE_ANCHOR = "every-result"
 # The results table's columns, in this order, where the run has them: what a case is, then what it measured.
-TABLE_COLUMNS = ("pass", "network", "variant", "channels", "batch", "dtype", "runtime", "source", "device", "status",
-                 "ms_per_forward", "ms_process_min", "ms_process_max", "unstable", "latency_ms_p50",
+TABLE_COLUMNS = ("pass", "network", "variant", "channels", "batch", "dtype", "runtime", "source", "device", "machine",
+                 "status", "ms_per_forward", "ms_process_min", "ms_process_max", "unstable", "latency_ms_p50",
                  "kernel_ms_per_forward", "overhead_ms_per_forward", "gflop_per_s", "efficiency", "above_ceiling",
                  "parity_rel_err", "first_forward_ms", "stack_id", "reason")
 STYLE = """

@@ -18,6 +18,7 @@ from convbench.analysis.findings import findings
 from convbench.analysis.kernels import launch_view, read_kernels, what_ran
 from convbench.analysis.library_floor import floor_lines as library_floor_lines
 from convbench.analysis.library_floor import floor_table as library_floor_table
+from convbench.analysis.machines import machines_answer, machines_table, one_machine_per_device
 from convbench.analysis.native_vs_onnx import native_vs_onnx
 from convbench.analysis.networks import depthwise_verdicts, kind_shares, network_times, slowest_for_flops
 from convbench.analysis.overhead import kernel_split, overhead_paragraph
@@ -91,7 +92,8 @@ def write_report(run_dir: Path) -> Path:
     """Write run_dir/report.md and its PNGs; return the report's path."""
     run_dir = Path(run_dir)
     env = json.loads((run_dir / "env.json").read_text()) if (run_dir / "env.json").exists() else {}
-    every_row = with_ceiling_flags(read_results(run_dir / "results.csv"), env)
+    all_rows = with_ceiling_flags(read_results(run_dir / "results.csv"), env)
+    every_row, left_out = one_machine_per_device(all_rows)
     forward, train = pass_rows(every_row, "forward"), pass_rows(every_row, "train")
     results, networks = seed_rows(forward), network_rows(forward)
     out: Lines = [f"# convbench report: {_run_title(every_row, run_dir)}", "",
@@ -102,6 +104,7 @@ def write_report(run_dir: Path) -> Path:
                       "forwards of the 16-layer stack.", ""]
     out += answers(forward, train, every_row, read_if_present(run_dir / "layers.csv"),
                    read_conditions(run_dir / "conditions.jsonl"), env.get("cpu_count"))
+    out += _machines_section(all_rows, left_out)
     out += _environment(env)
     out += _networks_section(networks, run_dir)
     if not results.empty:
@@ -113,7 +116,7 @@ def write_report(run_dir: Path) -> Path:
     out += _problems_section(every_row)
     path = run_dir / "report.md"
     replace_text(path, lambda tmp: tmp.write_text(_markdown(out, run_dir)))
-    _html(run_dir, out, every_row)
+    _html(run_dir, out, all_rows)
     return path
 
 
@@ -251,6 +254,23 @@ def _networks_section(networks: pd.DataFrame, run_dir: Path) -> Lines:
     return out
 
 
+def _machines_section(results: pd.DataFrame, left_out: dict[str, list[str]]) -> list[str]:
+    """Machines side by side, where more than one machine timed the same workloads (a cluster's or a merged run)."""
+    table = machines_table(results)
+    out = []
+    if not table.empty:
+        out += ["## Machines side by side", "", *machines_answer(table), "",
+                "Per workload, each machine's fastest way: ms per forward (per training step in the train pass), the "
+                "range between its fresh processes' medians in brackets, and the runtime[source]/device that ran it. "
+                "*beyond spread*: the fastest machine's slowest process beat the next machine's fastest one.", "",
+                _md(table, ".3g", index=False), ""]
+    if left_out:
+        out += ["The sections below read one machine per device (the one with the most ok rows); left out of them: "
+                + "; ".join(f"{device}: {', '.join(names)}" for device, names in left_out.items())
+                + ". Their rows are in the table above and in report.html's every-result table.", ""]
+    return out
+
+
 def _environment(env: dict) -> list[str]:
     if not env:
         return ["## Environment", "", "No env.json in this run directory.", ""]
@@ -265,7 +285,21 @@ def _environment(env: dict) -> list[str]:
             f"- versions: {versions}",
             f"- environment id {env.get('env_id')}",
             *[line for device, ceilings in (env.get("ceilings") or {}).items() for line in ceiling_lines(ceilings,
-                                                                                                       device)], ""]
+                                                                                                       device)],
+            *_machine_lines(env), ""]
+
+
+def _machine_lines(env: dict) -> list[str]:
+    """env.json's machines (a cluster's nodes, or the runs a merge joined): each one's nodes and ceilings."""
+    lines = []
+    for name_, entry in (env.get("machines") or {}).items():
+        nodes = "; ".join(f"{name} on {node.get('host', '?')} ({node.get('cpu_model')}, "
+                          f"{(node.get('threads') or {}).get('intra_op')} threads, env {node.get('env_id')})"
+                          for name, node in (entry.get("nodes") or {}).items())
+        lines.append(f"- machine **{name_}** ({entry.get('device')}): {nodes or 'no node recorded'}")
+        lines += ["  " + line for device, ceilings in (entry.get("ceilings") or {}).items()
+                  for line in ceiling_lines(ceilings, device)]
+    return lines
 
 
 def _trust_section(results: pd.DataFrame, run_dir: Path, env: dict) -> list[str]:

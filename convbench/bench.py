@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from convbench.errors import one_line
 from convbench.harness import TimingConfig, measure
 from convbench.layer_map import attribute, resolver
 from convbench.library_floor import Floors, case_floor, layer_floor_ms
+from convbench.machines import this_host
 from convbench.parity import parity_ok, tolerance
 from convbench.repeats import aggregate, process_orders
 from convbench.results import ResultsStore, case_row
@@ -49,7 +50,7 @@ from convbench.runners.phases import phase_columns
 from convbench.runners.profilers import KernelTime, profile_forwards
 from convbench.skeleton import convs
 from convbench.spec import Case, Workload
-from convbench.workers import Worker, run_tasks, worker_threads
+from convbench.workers import Worker, iter_tasks, run_tasks, worker_threads
 
 log = logging.getLogger("convbench")
 KERNELS = "kernels"  # key of a profile row's kernel table (kernels.csv), not a results column
@@ -285,6 +286,23 @@ class BenchOptions:
     profile: bool = False
     ceilings: dict[str, float] | None = None
     library_floors: Floors | None = None  # None: no floor asked for (convbench.library_floor)
+    machine_ceilings: dict[str, dict | None] | None = None  # a cluster's: each machine's ceilings (None: `ceilings`)
+
+
+Event = tuple  # what a job tells the run: ("process" | "result" | "kernel", case, row), ("conditions", snapshot),
+# ("family", family, process, cases); a job runs here, or on a cluster's node (convbench.cluster)
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a job runs: the host, the Ray node (empty outside a cluster) and the environment its rows name."""
+
+    host: str
+    node: str = ""
+    env_id: str = ""
+
+    def columns(self) -> dict[str, object]:
+        return {"host": self.host, "node": self.node, "env_id": self.env_id}
 
 
 def run_bench(
@@ -297,45 +315,131 @@ def run_bench(
     on_kernel: Callable[[Case, dict[str, object]], None] | None = None,
     on_family: Callable[[str, int, int], None] | None = None,
 ) -> None:
-    """Run the cases not yet in `store`: per family, `config.processes` fresh workers in turn, each timing every
-    case still open in its own order. `on_family(family, process, cases)` hears when each starts, `on_process`
-    sees each process row, `on_row` each case's result row, `on_kernel` each profiled case's kernel columns."""
-    done = store.done_keys()
-    kept = store.process_rows()
+    """Run the cases not yet in `store` on this machine: per family, `config.processes` fresh workers in turn, each
+    timing every case still open in its own order, then (with options.profile) its kernel times.
+    `on_family(family, process, cases)` hears when each starts, `on_process` sees each process row, `on_row` each
+    case's result row, `on_kernel` each profiled case's kernel columns."""
+    recorder = Recorder(store, options, on_row, on_process, on_kernel, on_family)
+    todo = recorder.open_cases(cases)
+    no_reference = _gradient_references(todo, artifacts, options)
+    where = Where(this_host(), "", options.env_id)
+    for family, family_cases in by_family(cases).items():
+        open_cases = [c for c in family_cases if c.key in {t.key for t in todo}]
+        for event in time_family(family, open_cases, recorder.kept, options, str(artifacts.root), no_reference,
+                                 where):
+            recorder.handle(event)
+        if options.profile:
+            for event in profile_family(family, store.unprofiled(family_cases), options, str(artifacts.root)):
+                recorder.handle(event)
 
-    def finish(case: Case, row: dict[str, object]) -> None:
+
+def by_family(cases: Sequence[Case]) -> dict[str, list[Case]]:
+    """The cases by their runtime's worker family, in the order the families first appear."""
+    families: dict[str, list[Case]] = {}
+    for case in cases:
+        families.setdefault(RUNTIMES[case.runtime].family, []).append(case)
+    return families
+
+
+class Recorder:
+    """The run's one writer: every event of every job (here or on a cluster's nodes) goes through `handle`, which
+    appends it to the store; a case's result row is made here once its last process row is in (with the roofline
+    and library-floor columns of the machine that timed it)."""
+
+    def __init__(self, store: ResultsStore, options: BenchOptions,
+                 on_row: Callable[[Case, dict[str, object]], None],
+                 on_process: Callable[[Case, dict[str, object]], None] | None = None,
+                 on_kernel: Callable[[Case, dict[str, object]], None] | None = None,
+                 on_family: Callable[[str, int, int], None] | None = None) -> None:
+        self.store, self.options = store, options
+        self.on_row, self.on_process, self.on_kernel, self.on_family = on_row, on_process, on_kernel, on_family
+        self.done = store.done_keys()
+        self.kept = store.process_rows()
+
+    def open_cases(self, cases: Sequence[Case]) -> list[Case]:
+        """The cases with no result row yet; first, those whose last process row is kept but whose result row is
+        not (a run stopped between the two) get theirs, rebuilt from processes.csv."""
+        rebuilt = {case: result for case in cases if case.key not in self.done
+                   if (result := result_from_processes(case, self.kept.get(case.key, {}),
+                                                       self.options.config.processes))}
+        if rebuilt:
+            log.warning(f"rebuilding {len(rebuilt)} case(s)' results.csv rows from their complete rows in "
+                        "processes.csv")
+        for case, result in rebuilt.items():
+            self.finish(case, result)
+        return [case for case in cases if case.key not in self.done]
+
+    def ceilings(self, case: Case) -> dict | None:
+        machines = self.options.machine_ceilings
+        return machines.get(case.machine) if machines is not None else self.options.ceilings
+
+    def finish(self, case: Case, row: dict[str, object]) -> None:
         opts = row.get("options") if isinstance(row.get("options"), dict) else {}
         tf32 = opts.get("tf32")
-        row = {**row, **roofline_columns(case, row.get("ms_per_forward"), bool(tf32), options.ceilings),
-               **floor_columns(case, row.get("ms_per_forward"), options.library_floors),
-               "tf32": tf32, "run_id": store.run_id, "env_id": options.env_id}
-        store.append(row)
-        on_row(case, row)
+        row = {**row, **roofline_columns(case, row.get("ms_per_forward"), bool(tf32), self.ceilings(case)),
+               **floor_columns(case, row.get("ms_per_forward"), self.options.library_floors),
+               "tf32": tf32, "run_id": self.store.run_id, "env_id": row.get("env_id") or self.options.env_id}
+        self.store.append(row)
+        self.done.add(case.key)
+        self.on_row(case, row)
 
-    # a run that stopped between a case's last process row and its result row: the row, from processes.csv
-    rebuilt = {case: result for case in cases if case.key not in done
-               if (result := result_from_processes(case, kept.get(case.key, {}), options.config.processes))}
-    if rebuilt:
-        log.warning(f"rebuilding {len(rebuilt)} case(s)' results.csv rows from their complete rows in processes.csv")
-    for case, result in rebuilt.items():
-        finish(case, result)
-        done.add(case.key)
+    def handle(self, event: Event) -> None:
+        kind = event[0]
+        if kind == "process":
+            self._process(event[1], event[2])
+        elif kind == "result":
+            self.finish(event[1], event[2])
+        elif kind == "kernel":
+            self._kernel(event[1], event[2])
+        elif kind == "conditions":
+            self.store.append_conditions(event[1])
+        elif kind == "family" and self.on_family:
+            self.on_family(*event[1:])
 
-    no_reference = _gradient_references([c for c in cases if c.key not in done], artifacts, options)
-    for family in dict.fromkeys(RUNTIMES[c.runtime].family for c in cases):
-        family_cases = [c for c in cases if RUNTIMES[c.runtime].family == family]
-        runnable = []
-        for case in (c for c in family_cases if c.key not in done):
-            skip = _not_runnable(case)
-            fail = no_reference.get(case.spec.reference.stack_id) if case.spec.pass_ == "train" else None
-            if skip or fail:
-                status, reason = ("skipped", skip) if skip else ("failed", fail)
-                finish(case, case_row(case, status=status, reason=reason, threads=options.threads))
-            else:
-                runnable.append(case)
-        _FamilyTiming(family, runnable, kept, store, artifacts, options, finish, on_process).run(on_family)
-        if options.profile:
-            _profile_family(family, store.unprofiled(family_cases), store, artifacts, options, on_kernel)
+    def _process(self, case: Case, row: dict[str, object]) -> None:
+        row = {**row, "run_id": self.store.run_id}
+        self.store.append_process(row)
+        if self.on_process:
+            self.on_process(case, row)
+        rows = self.kept.setdefault(case.key, {})
+        rows[int(row["process"])] = row
+        result = result_from_processes(case, rows, self.options.config.processes)
+        if result is not None and case.key not in self.done:
+            self.finish(case, result)
+
+    def _kernel(self, case: Case, columns: dict[str, object]) -> None:
+        options = self.options
+        self.store.replace_kernels(case.key, columns.pop(KERNELS, []))
+        self.store.replace_layers(case.key, [{**row, **layer_floor(case, row, self.ceilings(case),
+                                                                   options.library_floors)}
+                                             for row in columns.pop(LAYERS, [])])
+        kernel = columns.get("kernel_ms_per_forward")
+        floor = floor_columns(case, None, options.library_floors).get("library_floor_ms")
+        if floor and kernel == kernel and kernel is not None:
+            columns["kernel_vs_library_floor"] = kernel / floor
+        self.store.update(case.key, columns)
+        if self.on_kernel:
+            self.on_kernel(case, columns)
+
+
+def time_family(family: str, cases: Sequence[Case], kept: dict[tuple[str, ...], dict[int, dict]],
+                options: BenchOptions, artifacts_root: str, no_reference: dict[str, str], where: Where
+                ) -> Iterator[Event]:
+    """The events of timing `cases` (all of one family, none with a result row yet) where this runs: a result row
+    for each case that cannot run (a runtime not installed, no reference gradients), then the family's repeats
+    (_FamilyTiming). `kept`: the cases' process rows kept so far, by process index."""
+    runnable = []
+    for case in cases:
+        skip = _not_runnable(case)
+        fail = no_reference.get(case.spec.reference.stack_id) if case.spec.pass_ == "train" else None
+        if skip or fail:
+            status, reason = ("skipped", skip) if skip else ("failed", fail)
+            yield "result", case, {**case_row(case, status=status, reason=reason, threads=options.threads),
+                                   **where.columns()}
+        else:
+            runnable.append(case)
+    kept = {case.key: dict(kept.get(case.key, {})) for case in runnable}
+    yield from _FamilyTiming(family, runnable, kept, artifacts_root, options, where).events()
 
 
 def _not_runnable(case: Case) -> str | None:
@@ -376,34 +480,36 @@ def _gradient_references(cases: Sequence[Case], artifacts: Artifacts, options: B
 class _FamilyTiming:
     """The repeats of one family: process 0 .. N-1, each a fresh worker (again after a kill or a death) whose
     framework imports are timed, with the machine's conditions recorded before its first case and after its
-    last. Each process row is stored at once; a case's result row when its last process is done."""
+    last. Each process row is an event at once; the Recorder makes a case's result row when its last is in."""
 
     def __init__(self, family: str, cases: Sequence[Case], kept: dict[tuple[str, ...], dict[int, dict]],
-                 store: ResultsStore, artifacts: Artifacts, options: BenchOptions,
-                 finish: Callable[[Case, dict[str, object]], None],
-                 on_process: Callable[[Case, dict[str, object]], None] | None) -> None:
-        self.family, self.cases, self.kept = family, list(cases), kept
-        self.store, self.options, self.finish, self.on_process = store, options, finish, on_process
-        self.task = functools.partial(run_case, config=options.config, artifacts_root=str(artifacts.root))
+                 artifacts_root: str, options: BenchOptions, where: Where) -> None:
+        self.family, self.cases, self.kept, self.options, self.where = family, list(cases), kept, options, where
+        self.task = functools.partial(run_case, config=options.config, artifacts_root=artifacts_root)
         self.runtimes = [RUNTIMES[name] for name in dict.fromkeys(c.runtime for c in cases)]
         self.open = {case.key for case in cases}
         self.import_ms: dict[str, float] = {}
-        self.process = 0
-        self.last: CaseTask | None = None
         self.pids: tuple[int, ...] = ()
 
-    def run(self, on_family: Callable[[str, int, int], None] | None) -> None:
+    def events(self) -> Iterator[Event]:
+        where = {"host": self.where.host, "node": self.where.node}
         for process, order in enumerate(process_orders(self.cases, self.options.config.processes)):
             todo = [CaseTask(c, RUNTIMES[c.runtime], process) for c in order
                     if c.key in self.open and process not in self.kept.get(c.key, {})]
             if not todo:
                 continue
-            if on_family:
-                on_family(self.family, process, len(todo))
-            self.process, self.last = process, todo[-1]
-            self.store.append_conditions(snapshot(self.family, process, "before"))
-            run_tasks(self.start, todo, self.task, self.failed, self.record,
-                      lambda task: _timeout_s(task, self.options))
+            yield "family", self.family, process, len(todo)
+            yield "conditions", {**snapshot(self.family, process, "before"), **where}
+            for task, row in iter_tasks(self.start, todo, self.task, self.failed,
+                                        lambda task: _timeout_s(task, self.options)):
+                row = {**row, "import_ms": self.import_ms.get(task.case.runtime), **self.where.columns()}
+                yield "process", task.case, row
+                rows = self.kept.setdefault(task.case.key, {})
+                rows[process] = row
+                if result_from_processes(task.case, rows, self.options.config.processes) is not None:
+                    self.open.discard(task.case.key)
+                if task is todo[-1]:  # the worker is still up and the device still warm: the conditions it ran in
+                    yield "conditions", {**snapshot(self.family, process, "after", self.pids), **where}
 
     def start(self) -> Worker:
         worker = Worker(self.family, self.options.threads, FAMILY_ENV[self.family], self.options.log_path)
@@ -417,21 +523,6 @@ class _FamilyTiming:
         return {**case_row(task.case, status="failed", reason=why, threads=self.options.threads),
                 "process": task.process}
 
-    def record(self, task: CaseTask, row: dict[str, object]) -> None:
-        case = task.case
-        row = {**row, "import_ms": self.import_ms.get(case.runtime), "run_id": self.store.run_id}
-        self.store.append_process(row)
-        if self.on_process:
-            self.on_process(case, row)
-        rows = self.kept.setdefault(case.key, {})
-        rows[task.process] = row
-        result = result_from_processes(case, rows, self.options.config.processes)
-        if result is not None:
-            self.open.discard(case.key)
-            self.finish(case, result)
-        if task is self.last:  # the worker is still up and the device still warm: the conditions it ran in
-            self.store.append_conditions(snapshot(self.family, self.process, "after", self.pids))
-
 
 def result_from_processes(case: Case, rows: dict[int, dict[str, object]], processes: int) -> dict[str, object] | None:
     """A case's results row from its process rows (by process index): the first row that is not ok (the case
@@ -443,34 +534,31 @@ def result_from_processes(case: Case, rows: dict[int, dict[str, object]], proces
         return None
     ok = [row for _, row in sorted(rows.items())]
     stats = aggregate(ok)
-    return {**case_row(case, threads=ok[0]["threads"], options=ok[0]["options"]), **stats, "status": "ok",
-            "reason": "", "gflop_per_s": case.spec.flops / 1e9 / (stats["ms_per_forward"] / 1e3)}
+    return {**case_row(case, threads=ok[0]["threads"], options=ok[0]["options"]), **stats, **_where_of(ok),
+            "status": "ok", "reason": "", "gflop_per_s": case.spec.flops / 1e9 / (stats["ms_per_forward"] / 1e3)}
+
+
+def _where_of(rows: list[dict[str, object]]) -> dict[str, object]:
+    """The host(s) and node(s) of a case's process rows (one machine's, a cluster may spread them over its nodes),
+    and the first one's environment."""
+    def joined(column: str) -> str:
+        return ", ".join(dict.fromkeys(str(v) for r in rows if isinstance(v := r.get(column), str) and v))
+
+    env_ids = [r["env_id"] for r in rows if isinstance(r.get("env_id"), str) and r["env_id"]]
+    return {"host": joined("host"), "node": joined("node"), **({"env_id": env_ids[0]} if env_ids else {})}
 
 
 def _timeout_s(task: CaseTask, options: BenchOptions) -> float:
     return options.case_timeout_s or default_case_timeout_s(options.config, task.runtime)
 
 
-def _profile_family(family: str, unprofiled: list[tuple[Case, float]], store: ResultsStore, artifacts: Artifacts,
-                    options: BenchOptions, on_kernel: Callable[[Case, dict[str, object]], None] | None) -> None:
-    if not unprofiled:
-        return
-
-    def record_kernel(task: CaseTask, columns: dict[str, object]) -> None:
-        store.replace_kernels(task.case.key, columns.pop(KERNELS, []))
-        store.replace_layers(task.case.key, [{**row, **layer_floor(task.case, row, options.ceilings,
-                                                                   options.library_floors)}
-                                             for row in columns.pop(LAYERS, [])])
-        kernel = columns.get("kernel_ms_per_forward")
-        floor = floor_columns(task.case, None, options.library_floors).get("library_floor_ms")
-        if floor and kernel == kernel and kernel is not None:
-            columns["kernel_vs_library_floor"] = kernel / floor
-        store.update(task.case.key, columns)
-        if on_kernel:
-            on_kernel(task.case, columns)
-
-    run_tasks(lambda: Worker(family, options.threads, FAMILY_ENV[family], options.log_path),
-              [CaseTask(case, RUNTIMES[case.runtime], median_ms=median) for case, median in unprofiled],
-              functools.partial(profile_case, artifacts_root=str(artifacts.root)),
-              lambda task, why: {"kernel_method": f"not measured: {why}"}, record_kernel,
-              lambda task: _timeout_s(task, options))
+def profile_family(family: str, unprofiled: list[tuple[Case, float]], options: BenchOptions, artifacts_root: str
+                   ) -> Iterator[Event]:
+    """The events of profiling each (case, its timed median ms) in fresh workers that time nothing."""
+    for task, columns in iter_tasks(lambda: Worker(family, options.threads, FAMILY_ENV[family], options.log_path),
+                                    [CaseTask(case, RUNTIMES[case.runtime], median_ms=median)
+                                     for case, median in unprofiled],
+                                    functools.partial(profile_case, artifacts_root=artifacts_root),
+                                    lambda task, why: {"kernel_method": f"not measured: {why}"},
+                                    lambda task: _timeout_s(task, options)):
+        yield "kernel", task.case, columns

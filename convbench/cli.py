@@ -127,8 +127,9 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                             "input and every conv weight), counted as 3x the forward's FLOPs; the ONNX runtimes and "
                             "keras-predict run inference only (skipped rows); export builds the forward's files")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="exported files (artifacts/)")
-    parser.add_argument("--threads", type=_threads, default=usable_cores(),
-                        help="intra-op threads for every CPU runtime, at most the usable cores (default: all)")
+    parser.add_argument("--threads", type=_threads, default=None,
+                        help="intra-op threads for every CPU runtime, at most the usable cores (default: all; with "
+                             "--cluster, all of each node's)")
     parser.add_argument("--verbose", action="store_true",
                         help="show the workers' own output (framework start-up lines) instead of logging it")
 
@@ -173,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--results", type=Path, default=Path("results"), help="parent of new run directories")
     bench.add_argument("--profile", action="store_true",
                        help="also take each case's kernel time from its runtime's profiler (a separate run)")
+    bench.add_argument("--cluster", metavar="ADDRESS",
+                       help="time on the convbench nodes of the Ray cluster at ADDRESS (host:6379; each node started "
+                            "with --resources '{\"convbench\": 1}'): every machine times the sweep, its nodes "
+                            "share it, rows come back here (pip install -e '.[cluster]'; README: many machines)")
     bench.add_argument("--floor", action="store_true",
                        help="CUDA: also measure the library floor, cuDNN's fastest plan for every layer (kept in the "
                             "run directory; needs nvidia-cudnn-frontend, the gpu extra)")
@@ -208,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a", type=Path, metavar="RUN_A")
     compare.add_argument("run_b", type=Path, metavar="RUN_B")
     compare.add_argument("--csv", type=Path, help="also write the comparison as CSV")
+
+    merge = commands.add_parser("merge", help="join runs timed apart (other machines) into one run and report it: "
+                                              "machines side by side")
+    merge.add_argument("runs", nargs="+", type=Path, metavar="RUN")
+    merge.add_argument("--out", type=Path, required=True, metavar="DIR", help="the merged run (a new or empty folder)")
     return parser
 
 
@@ -257,7 +267,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         log = None if args.verbose else artifacts.root / "export.log"
         if log:
             log.parent.mkdir(parents=True, exist_ok=True)
-        run_export(specs, sources, artifacts, args.threads, args.force, on_row, log)
+        run_export(specs, sources, artifacts, args.threads or usable_cores(), args.force, on_row, log)
     reasons.summary(console)
     console.print(escape(f"manifest: {artifacts.manifest_path}" + (f"; worker output in {log}" if log else "")))
     if failures:
@@ -276,7 +286,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     runtimes = (check_runtimes(_names(args.runtimes, "--runtimes", RUNTIMES)) if args.runtimes is not None
                 else default_runtimes(args.device))
     config = _timing(args)
-    if args.device == "cuda" and not gpus():
+    if args.cluster and args.floor:
+        raise UsageError("--floor with --cluster: the library floor is measured on the machine that starts the run; "
+                         "run `convbench bench --floor --device cuda` on the GPU machine itself")
+    if args.device == "cuda" and not gpus() and not args.cluster:
         raise UsageError("--device cuda: no NVIDIA GPU here (nvidia-smi is missing or lists none); use --device cpu")
     artifacts = Artifacts(args.artifacts)
     # a train case's reference is PyTorch's gradients, made by bench itself (convbench.bench), not an export
@@ -284,10 +297,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if missing:
         raise UsageError(f"no exported reference for {_first_of(missing)} under {args.artifacts}/: run "
                          "`convbench export` with the same sweep flags first")
+    if args.cluster:  # before a run directory is made for it
+        from convbench.cluster import check_reachable
+
+        check_reachable(args.cluster)
     run_dir = _run_dir_to_write(args.run_dir) if args.run_dir else _new_run_dir(args.results)
-    request = RunRequest(plan_cases(specs, runtimes, args.device), artifacts, config, args.threads, args.device,
-                         run_dir, args.results, args.profile, args.case_timeout, worker_log=not args.verbose,
-                         floor=args.floor)
+    request = RunRequest(plan_cases(specs, runtimes, args.device), artifacts, config, args.threads or usable_cores(),
+                         args.device, run_dir, args.results, args.profile, args.case_timeout,
+                         worker_log=not args.verbose, floor=args.floor, cluster=args.cluster,
+                         cluster_threads=args.threads)
     observer = _ConsoleObserver(config.processes)
     try:
         with observer:
@@ -488,14 +506,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from convbench.analysis.compare import compare_runs
+    from convbench.analysis.compare import compare_runs, machines_line
     from convbench.results import read_results
     from convbench.views import print_frame
 
     if args.csv:
         _check_writable(args.csv, "--csv")
     a, b = _run_dir(args.run_a), _run_dir(args.run_b)
-    table = compare_runs(read_results(a / "results.csv"), read_results(b / "results.csv"))
+    run_a, run_b = read_results(a / "results.csv"), read_results(b / "results.csv")
+    table = compare_runs(run_a, run_b)
     if table.empty:
         raise UsageError(f"{a.name} and {b.name} have no ok case in common")
     view = table.set_index(table["stack_id"] + " " + table["runtime"] + "[" + table["source"] + "]/" + table["device"])[
@@ -506,6 +525,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     console.print(f"{len(table)} cases in both runs; {differs} differ by more than the two runs' noise summed "
                   f"(each: the spread between its processes, or its IQR if larger); "
                   f"median B / A = {table['b_vs_a'].median():.3f}")
+    machines = machines_line(run_a, run_b)
+    if machines:
+        console.print(escape(machines))
     if args.csv:
         replace_text(args.csv, lambda tmp: table.to_csv(tmp, index=False))
         console.print(escape(f"wrote {args.csv}"))
@@ -557,8 +579,26 @@ def _render_dot(path: Path) -> str:
     return escape(f" and {path.with_suffix('.svg')}, {path.with_suffix('.png')}")
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    from convbench.analysis.report import write_report
+    from convbench.merge import merge_runs
+
+    runs = [_run_dir(run) for run in args.runs]
+    if len(set(runs)) < 2:
+        raise UsageError(f"merge needs two runs or more, got {len(set(runs))} ({', '.join(map(str, args.runs))})")
+    out = _run_dir_to_write(args.out)
+    if (out / "results.csv").exists():
+        raise UsageError(f"--out {args.out}: already holds a run; pass a new or empty folder")
+    store = merge_runs(runs, out)
+    report = write_report(store.run_dir)
+    machines = sorted(store.read()["machine"].dropna().astype(str).unique())
+    console.print(escape(f"merged {len(runs)} runs ({len(machines)} machines: {', '.join(machines)}) into {out}; "
+                         f"report: {report}"))
+    return 0
+
+
 COMMANDS = {"export": cmd_export, "bench": cmd_bench, "inspect": cmd_inspect, "report": cmd_report,
-            "compare": cmd_compare}
+            "compare": cmd_compare, "merge": cmd_merge}
 
 
 EXIT_STATUSES = ("exit status: 0 all done (bench: every case ok or skipped); 1 a failure (bench: a case failed or "

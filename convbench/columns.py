@@ -37,6 +37,10 @@ _DEFINITIONS = [
     Column("runtime", "text", "the runtime that timed it (convbench.runners.RUNTIMES)"),
     Column("source", "text", "the model it ran: a framework (torch, keras) or an ONNX exporter (torch.onnx, tf2onnx)"),
     Column("device", "text", "cpu or cuda"),
+    Column("machine", "text", "the machine that timed it (convbench.machines): the CPU model and its usable cores, "
+                              "the GPU model, or the name CONVBENCH_MACHINE gave it; part of a row's key"),
+    Column("host", "text", "the host name of the machine that timed it"),
+    Column("node", "text", "the Ray node that timed it (its id's first 8 hex digits); empty outside a cluster"),
     Column("status", "text", "ok / skipped / failed"),
     Column("reason", "text", "why a row was skipped or failed; empty when ok"),
     # timing statistics (ms per forward of the whole stack)
@@ -103,7 +107,8 @@ _DEFINITIONS = [
     # run metadata
     Column("threads", "number", "intra-op threads of every CPU runtime"),
     Column("options", "json", "runtime options used"),
-    Column("env_id", "text", "the environment (env.json) the row was timed in"),
+    Column("env_id", "text", "the environment the row was timed in (env.json; in a cluster, the node's entry "
+                             "under env.json's machines)"),
     Column("run_id", "text", "the run directory's id"),
     Column("finished_at", "text", "when the row was written (local time, ISO 8601)"),
     # kernels.csv

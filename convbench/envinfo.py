@@ -12,6 +12,7 @@ import sys
 from importlib import metadata
 
 import convbench
+from convbench.machines import LABEL_VARIABLE
 
 # Distribution names to look up; the first installed name of each group is reported under the group's key.
 PACKAGES: dict[str, tuple[str, ...]] = {
@@ -76,6 +77,7 @@ def collect_env(threads: int) -> dict[str, object]:
         "convbench": convbench.__version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "host": platform.node(),
         "machine": platform.machine(),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
@@ -90,6 +92,8 @@ def collect_env(threads: int) -> dict[str, object]:
         "onnxruntime_distribution": installed_distribution(PACKAGES["onnxruntime"]),
         "gpus": gpus(),
     }
+    if os.environ.get(LABEL_VARIABLE):  # the machine's name, where its owner gave one (convbench.machines)
+        env["machine_name"] = os.environ[LABEL_VARIABLE]
     env["env_id"] = env_id(env)
     return env
 

@@ -18,6 +18,7 @@ twice there. A case's floor is the sum over its conv layers of each layer's fast
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ FLOORS_FILE = "library_floors.csv"
 PASS_OPERATIONS = {"forward": ("fprop",), "train": ("fprop", "dgrad", "wgrad")}
 LAYOUTS = ("NCHW", "NHWC")
 DTYPES = ("float32", "float16", "bfloat16")  # cuDNN has no int8 conv plans for these graphs
+LAYOUTS_VARIABLE = "CONVBENCH_FLOOR_LAYOUTS"  # e.g. NHWC: measure one layout only (half the time; the floor says so)
 PLAN_CALLS = 5  # profiled executions of each plan (after one warm-up each)
 METHOD = ("cuDNN frontend: every plan of heuristic modes A, B and the fallback list, in NCHW and NHWC, timed by its "
           "kernels' device durations (CUPTI via torch.profiler), the fastest kept per layer")
@@ -215,6 +217,16 @@ def _time_plans(graph, pack: dict, handle) -> list[dict]:
     return plans
 
 
+def floor_layouts() -> tuple[str, ...]:
+    """The layouts to measure: LAYOUTS, or those named in CONVBENCH_FLOOR_LAYOUTS (comma-separated)."""
+    named = [name.strip().upper() for name in os.environ.get(LAYOUTS_VARIABLE, "").split(",") if name.strip()]
+    unknown = [name for name in named if name not in LAYOUTS]
+    if unknown:
+        raise ValueError(f"{LAYOUTS_VARIABLE}={os.environ[LAYOUTS_VARIABLE]}: unknown layout {unknown[0]}; valid: "
+                         f"{', '.join(LAYOUTS)}")
+    return tuple(named) or LAYOUTS
+
+
 def measure_floors(pairs: list[tuple[dict, str]]) -> list[dict]:
     """For each (LayerShape as a dict, operation): the fastest plan in each layout, as FLOORS_FILE rows. Runs in a
     torch worker on the GPU; a layout or operation cuDNN cannot build gives a row with its reason."""
@@ -226,7 +238,7 @@ def measure_floors(pairs: list[tuple[dict, str]]) -> list[dict]:
     rows = []
     for shape_fields, operation in pairs:
         shape = LayerShape(**shape_fields)
-        for layout in LAYOUTS:
+        for layout in floor_layouts():
             row = {"gpu": gpu, "cudnn": cudnn.backend_version(), "shape_id": shape.id, **asdict(shape),
                    "operation": operation, "layout": layout}
             try:
@@ -284,10 +296,13 @@ def best_by_layer(floors: pd.DataFrame, gpu: str) -> dict[tuple[str, str], dict]
     """(shape id, operation) -> the fastest plan over the layouts: {us, plan, layout, workspace_bytes}."""
     if floors.empty or "best_us" not in floors:
         return {}
-    timed = floors[(floors["gpu"] == gpu) & floors["best_us"].notna()]
+    mine = floors[floors["gpu"] == gpu]
+    tried = mine.groupby(["shape_id", "operation"])["layout"].agg(lambda layouts: tuple(sorted(set(layouts))))
+    timed = mine[mine["best_us"].notna()]
     best = timed.loc[timed.groupby(["shape_id", "operation"])["best_us"].idxmin()]
     return {(r.shape_id, r.operation): {"us": float(r.best_us), "plan": r.best_plan, "layout": r.layout,
-                                        "workspace_bytes": int(r.workspace_bytes)} for r in best.itertuples()}
+                                        "workspace_bytes": int(r.workspace_bytes),
+                                        "layouts": tried[(r.shape_id, r.operation)]} for r in best.itertuples()}
 
 
 def case_floor(spec: Workload, device: str, floors: Floors) -> dict[str, object]:
@@ -305,9 +320,13 @@ def case_floor(spec: Workload, device: str, floors: Floors) -> dict[str, object]
                                         "ran, or the measurement stopped before it)"
                                         + (f" and {len(absent) - 1} more layer operations" if len(absent) > 1 else "")}
     plans = list(dict.fromkeys(f"{operation} {found['layout']} {found['plan']}" for _, operation, found in parts))
+    narrowed = [found for _, _, found in parts if tuple(found.get("layouts", LAYOUTS)) != tuple(sorted(LAYOUTS))]
+    method = METHOD + (f"; {len(narrowed)} of {len(parts)} layer operations in "
+                       f"{' and '.join(sorted({'/'.join(found['layouts']) for found in narrowed}))} only "
+                       f"({LAYOUTS_VARIABLE}): a looser floor there" if narrowed else "")
     return {"library_floor_ms": sum(found["us"] for _, _, found in parts) / 1e3,
             "library_floor_plan": "; ".join(plans[:3]) + (f"; {len(plans) - 3} more" if len(plans) > 3 else ""),
-            "library_floor_method": METHOD}
+            "library_floor_method": method}
 
 
 def layer_floor_ms(node: ConvNode, spec: Workload, floors: Floors) -> float:

@@ -26,7 +26,8 @@ from convbench.spec import Case, StackSpec
 
 # StackSpec's fields (`pass_` is the column "pass"), then the network (a network's rows: network set, variant empty)
 SPEC_COLUMNS = [*(f.name.rstrip("_") for f in fields(StackSpec)), "network"]
-KEY_COLUMNS = ["stack_id", "runtime", "source", "device"]
+CASE_COLUMNS = ["stack_id", "runtime", "source", "device"]  # the case, whichever machine timed it
+KEY_COLUMNS = [*CASE_COLUMNS, "machine"]  # a row: the case on one machine (convbench.machines)
 # The tables' columns, in file order; what each holds is defined once, in convbench.columns.
 COLUMNS = [
     *SPEC_COLUMNS, *KEY_COLUMNS, "status", "reason",
@@ -37,13 +38,14 @@ COLUMNS = [
     "conv_events_per_forward", "kernel_method", "copy_ms_per_forward", "launches_per_forward",
     "gpu_idle_ms_per_forward", *PHASE_COLUMNS, "floor_ms", "efficiency", "peak_used", "arithmetic_intensity",
     "library_floor_ms", "library_floor_plan", "library_floor_method", "ms_vs_library_floor", "kernel_vs_library_floor",
-    "tf32", "threads", "options", "env_id", "run_id", "finished_at",
+    "tf32", "threads", "options", "host", "node", "env_id", "run_id", "finished_at",
 ]
 # processes.csv: one row per case and process, appended as each process finishes the case.
 PROCESS_COLUMNS = [
     *KEY_COLUMNS, "process", "pid", "status", "reason", "ms_per_forward", "ms_iqr", "ms_min", "cv", "samples",
     "iterations", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_forwards", "import_ms",
-    "setup_ms", "compile_ms", "first_forward_ms", "parity_rel_err", "threads", "options", "finished_at",
+    "setup_ms", "compile_ms", "first_forward_ms", "parity_rel_err", "threads", "options", "host", "node", "env_id",
+    "finished_at",
 ]
 # kernels.csv: per profiled case, every kernel (operator, primitive, node type) its profiler saw.
 KERNEL_COLUMNS = [*KEY_COLUMNS, "kernel", "kind", "calls_per_forward", "calls_per_layer", "ms_per_forward", "share"]
@@ -53,8 +55,9 @@ LAYER_COLUMNS = [*KEY_COLUMNS, "layer", "conv_kind", "gflop", "mbyte", "ms_per_f
 STATUSES = ("ok", "skipped", "failed")
 
 
-# A directory holding any of these is a run's (bench may resume it); one holding other files only is not.
-RUN_MARKERS = ("results.csv", "processes.csv", "env.json")
+# A directory holding any of these is a run's (bench may resume it); one holding other files only is not. A folder
+# with a library floor cache alone (convbench.library_floor's, copied from another run of the same GPU) starts a run.
+RUN_MARKERS = ("results.csv", "processes.csv", "env.json", "library_floors.csv")
 
 
 def is_run_dir(path: Path) -> bool:
@@ -170,7 +173,7 @@ class ResultsStore:
         self._results.drop_failed()
         self._processes.drop_failed()
 
-    def done_keys(self) -> set[tuple[str, str, str, str]]:
+    def done_keys(self) -> set[tuple[str, ...]]:
         if not self.csv_path.exists():
             return set()
         return set(row_keys(self.read()))
@@ -188,11 +191,11 @@ class ResultsStore:
     def kernels_path(self) -> Path:
         return self._kernels.path
 
-    def replace_kernels(self, key: tuple[str, str, str, str], rows: list[dict[str, object]]) -> None:
+    def replace_kernels(self, key: tuple[str, ...], rows: list[dict[str, object]]) -> None:
         """The kernel rows of one case (a case profiled again replaces its rows)."""
         _replace_case_rows(self._kernels, key, rows)
 
-    def replace_layers(self, key: tuple[str, str, str, str], rows: list[dict[str, object]]) -> None:
+    def replace_layers(self, key: tuple[str, ...], rows: list[dict[str, object]]) -> None:
         """The per-layer rows of one case (layers.csv; a case profiled again replaces its rows)."""
         _replace_case_rows(self._layers, key, rows)
 
@@ -207,7 +210,7 @@ class ResultsStore:
             rows.setdefault(key, {})[int(row["process"])] = row
         return rows
 
-    def update(self, key: tuple[str, str, str, str], values: dict[str, object]) -> None:
+    def update(self, key: tuple[str, ...], values: dict[str, object]) -> None:
         """Fill in columns of the row with this key (kernel times, after the timing) and rewrite the file."""
         table = self.read()
         match = (table[KEY_COLUMNS].astype(str) == list(key)).all(axis=1)
@@ -255,7 +258,7 @@ class ResultsStore:
         return latest
 
 
-def _replace_case_rows(table: _CsvTable, key: tuple[str, str, str, str], rows: list[dict[str, object]]) -> None:
+def _replace_case_rows(table: _CsvTable, key: tuple[str, ...], rows: list[dict[str, object]]) -> None:
     """A case's rows of a per-case table (kernels.csv, layers.csv), appended in one write; the file is read and
     rewritten only where it already holds rows of that case (a case profiled again)."""
     if key in table.case_keys():
@@ -271,18 +274,32 @@ def read_if_present(path: Path) -> pd.DataFrame:
 
 
 def row_keys(table: pd.DataFrame) -> list[tuple[str, ...]]:
-    """Each row's case key (stack_id, runtime, source, device), as Case.key spells it."""
+    """Each row's key (stack_id, runtime, source, device, machine), as Case.key spells it."""
     return [tuple(row) for row in table[KEY_COLUMNS].astype(str).itertuples(index=False)]
 
 
 def read_results(path: Path) -> pd.DataFrame:
     """A results, processes or kernels table, checked (convbench.csvfile): CorruptFile, one line, if damaged."""
-    table = read_csv_checked(path, required=KEY_COLUMNS)
+    table = read_csv_checked(path, required=CASE_COLUMNS)
+    if "machine" not in table:  # a run begun before machines were named: its env.json names the one it ran on
+        table = _with_machine(table, path.parent / "env.json")
+    table["machine"] = table["machine"].fillna("").astype(str)
     if "reason" in table:
         table["reason"] = table["reason"].fillna("")
     if "stack_id" in table and "pass" not in table:  # a run begun before the train pass: its id says the pass
         table["pass"] = table["stack_id"].astype(str).str.endswith("-train").map({True: "train", False: "forward"})
     return table
+
+
+def _with_machine(table: pd.DataFrame, env_path: Path) -> pd.DataFrame:
+    from convbench.machines import machine_label
+
+    env = json.loads(env_path.read_text()) if env_path.exists() else {}
+    host = env.get("host", "")
+    if "device" not in table or not env:
+        return table.assign(machine="", host=host)
+    labels = {device: machine_label(env, device) for device in table["device"].dropna().unique()}
+    return table.assign(machine=table["device"].map(labels).fillna(""), host=host)
 
 
 def case_row(case: Case, **values: object) -> dict[str, object]:
@@ -294,6 +311,7 @@ def case_row(case: Case, **values: object) -> dict[str, object]:
         "runtime": case.runtime,
         "source": case.source,
         "device": case.device,
+        "machine": case.machine,
         "gflop": spec.flops / 1e9,
         "theoretical_vs_conv3x3": (theoretical_vs_conv3x3(spec.variant, spec.channels)
                                    if isinstance(spec, StackSpec) else None),

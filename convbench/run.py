@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from convbench import library_floor
 from convbench.artifacts import Artifacts
-from convbench.bench import BenchOptions, measure_ceilings_in_worker, run_bench
+from convbench.bench import BenchOptions, Recorder, measure_ceilings_in_worker, run_bench
 from convbench.csvfile import replace_text
 from convbench.envinfo import collect_env
 from convbench.errors import one_line
 from convbench.harness import TimingConfig
+from convbench.machines import machine_label
 from convbench.results import STATUSES, ResultsStore, read_results, row_keys
 from convbench.runlock import RunLock
 from convbench.spec import Case
@@ -44,6 +45,8 @@ class RunRequest:
     case_timeout_s: float | None = None  # None: each runtime's default
     worker_log: bool = True  # workers' output to the run's workers.log (False: to the terminal)
     floor: bool = False  # measure the library floor (cuDNN's fastest plan per layer; CUDA only)
+    cluster: str | None = None  # a Ray cluster's address: time on its convbench nodes (convbench.cluster)
+    cluster_threads: int | None = None  # the threads of each node (None: all its usable cores)
 
 
 class RunObserver:
@@ -113,14 +116,20 @@ def _locked(request: RunRequest, store: ResultsStore, observer: RunObserver) -> 
     store.open()
     log = store.log_path if request.worker_log else None
     latest = store.point_latest(request.results_root) if request.results_root else None
-    done = store.done_keys()
-    observer.started(store, len(request.cases), sum(c.key in done for c in request.cases), resuming, log)
-    env, ceilings = _env_and_ceilings(store, request.device, request.threads, log, observer)
-    floors = _library_floors(request, store, log, observer) if request.floor else None
-    options = BenchOptions(request.config, request.threads, env["env_id"], request.case_timeout_s, log,
-                           request.profile, ceilings, floors)
-    run_bench(request.cases, store, request.artifacts, options, observer.row, observer.process, observer.kernel,
-              observer.family)
+    env = _env(store, request.threads)
+    if request.cluster:
+        cases = _on_cluster(request, store, env, log, observer, resuming)
+    else:
+        label = machine_label(env, request.device)
+        cases = [case if case.machine else replace(case, machine=label) for case in request.cases]
+        done = store.done_keys()
+        observer.started(store, len(cases), sum(c.key in done for c in cases), resuming, log)
+        ceilings = _ceilings(store, env, request.device, request.threads, log, observer)
+        floors = _library_floors(request, store, log, observer) if request.floor else None
+        options = BenchOptions(request.config, request.threads, env["env_id"], request.case_timeout_s, log,
+                               request.profile, ceilings, floors)
+        run_bench(cases, store, request.artifacts, options, observer.row, observer.process, observer.kernel,
+                  observer.family)
     store.write_parquet()
     results = read_results(store.csv_path) if store.csv_path.exists() else pd.DataFrame()
     if request.artifacts.manifest_path.exists():
@@ -129,7 +138,7 @@ def _locked(request: RunRequest, store: ResultsStore, observer: RunObserver) -> 
         graphs = updated_inventory(previous, inventory(request.artifacts))
         replace_text(graphs_path, lambda tmp: graphs.to_csv(tmp, index=False))
     report = write_report(store.run_dir) if not results.empty else None
-    return RunOutcome(store, results, report, latest, case_counts(results, request.cases))
+    return RunOutcome(store, results, report, latest, case_counts(results, cases))
 
 
 FLOOR_BATCH = 6  # (layer, operation) pairs per worker call: each batch is kept before the next starts
@@ -173,10 +182,18 @@ def case_counts(results: pd.DataFrame, cases: Sequence[Case]) -> dict[str, int]:
     return counts
 
 
-def _env_and_ceilings(store: ResultsStore, device: str, threads: int, log: Path | None,
-                      observer: RunObserver) -> tuple[dict, dict | None]:
-    """The run's env.json (kept as it is when resuming), with this device's ceilings measured once per run."""
-    env = json.loads(store.env_path.read_text()) if store.env_path.exists() else collect_env(threads)
+def _env(store: ResultsStore, threads: int) -> dict:
+    """The run's env.json (kept as it is when resuming): this machine's, the one that starts the run."""
+    if store.env_path.exists():
+        return json.loads(store.env_path.read_text())
+    env = collect_env(threads)
+    store.write_env(env)
+    return env
+
+
+def _ceilings(store: ResultsStore, env: dict, device: str, threads: int, log: Path | None,
+              observer: RunObserver) -> dict | None:
+    """This device's ceilings, measured once per run and kept in env.json."""
     stored = env.setdefault("ceilings", {}).get(device)
     if stored is None:
         observer.measuring_ceilings(device)
@@ -186,4 +203,33 @@ def _env_and_ceilings(store: ResultsStore, device: str, threads: int, log: Path 
         store.write_env(env)
     ceilings = stored if "peak_gflop_per_s" in stored else None
     observer.ceilings(device, ceilings, None if ceilings else str(stored.get("not_measured")))
-    return env, ceilings
+    return ceilings
+
+
+def _on_cluster(request: RunRequest, store: ResultsStore, env: dict, log: Path | None, observer: RunObserver,
+                resuming: bool) -> list[Case]:
+    """The sweep on every machine of the cluster at request.cluster (convbench.cluster); the cases it planned."""
+    import ray
+
+    from convbench import cluster
+
+    nodes = cluster.connect(request.cluster, request.cluster_threads)
+    try:
+        grouped = cluster.machines(nodes, request.device)
+        observer.note(f"cluster {request.cluster}: " + "; ".join(
+            f"{label}: {len(group)} node(s) ({', '.join(f'{n.short} on {n.where.host}' for n in group)})"
+            for label, group in grouped.items()))
+        cases = [replace(case, machine=label) for label in grouped for case in request.cases]
+        done = store.done_keys()
+        observer.started(store, len(cases), sum(c.key in done for c in cases), resuming, log)
+        cluster.record_machines(env, grouped, request.device)
+        store.write_env(env)
+        ceilings = cluster.measure_machine_ceilings(env, grouped, request.device, log, observer)
+        store.write_env(env)
+        options = BenchOptions(request.config, request.threads, env["env_id"], request.case_timeout_s, log,
+                               request.profile, None, None, machine_ceilings=ceilings)
+        recorder = Recorder(store, options, observer.row, observer.process, observer.kernel, observer.family)
+        cluster.run_on_cluster(cases, nodes, store, request.artifacts, options, recorder, observer.note)
+        return cases
+    finally:
+        ray.shutdown()

@@ -212,16 +212,18 @@ def _network_nodes(network: str, image: int) -> tuple[Node, ...]:
 
 @dataclass(frozen=True)
 class Case:
-    """One row of the results: a workload timed by one runtime on one model source and device."""
+    """One row of the results: a workload timed by one runtime on one model source and device, on one machine
+    (convbench.machines: its label; empty where no machine was named)."""
 
     spec: Workload
     runtime: str
     source: str
     device: str
+    machine: str = ""
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.spec.stack_id, self.runtime, self.source, self.device)
+    def key(self) -> tuple[str, ...]:
+        return (self.spec.stack_id, self.runtime, self.source, self.device, self.machine)
 
 
 def expand_specs(

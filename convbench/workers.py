@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, TypeVar
@@ -154,19 +154,32 @@ def run_tasks(
     on_row: Callable[[T, dict[str, object]], None],
     timeout_for: Callable[[T], float | None] = lambda item: None,
 ) -> None:
-    """Run task(item) in a worker for each item, under `timeout_for(item)` seconds (None: no limit), and hand
-    each row to on_row as soon as it exists.
+    """iter_tasks, each row handed to on_row as soon as it exists."""
+    for item, row in iter_tasks(start, items, task, failed, timeout_for):
+        on_row(item, row)
+
+
+def iter_tasks(
+    start: Callable[[], Worker],
+    items: Iterable[T],
+    task: Callable[[T], dict[str, object]],
+    failed: Callable[[T, str], dict[str, object]],
+    timeout_for: Callable[[T], float | None] = lambda item: None,
+) -> Iterator[tuple[T, dict[str, object]]]:
+    """Run task(item) in a worker for each item, under `timeout_for(item)` seconds (None: no limit), and yield
+    (item, row) as soon as each row exists.
 
     `start()` makes a worker (and may run set-up tasks in it); it is called again after a kill or a death, so a
     timed-out or dead task costs one failed row. After MAX_DEATHS deaths in a row, the items left get failed
-    rows without being tried. An exception in the parent (Ctrl-C included) kills the worker and propagates."""
+    rows without being tried. An exception in the parent (Ctrl-C included), or the generator closed early, kills
+    the worker (an exception propagates)."""
     worker: Worker | None = None
     deaths = 0
     last_death = ""
     try:
         for item in items:
             if deaths >= MAX_DEATHS:
-                on_row(item, failed(item, f"not run: the worker died on {deaths} cases in a row ({last_death})"))
+                yield item, failed(item, f"not run: the worker died on {deaths} cases in a row ({last_death})")
                 continue
             started = time.perf_counter()
             try:
@@ -183,8 +196,8 @@ def run_tasks(
                 row = failed(item, f"{error} after {time.perf_counter() - started:.1f} s")
             except RuntimeError as error:  # the task raised inside the worker, which goes on
                 row = failed(item, str(error))
-            on_row(item, row)
-    except BaseException:  # Ctrl-C or an error in the parent (a full disk): stop the worker, do not wait for it
+            yield item, row
+    except BaseException:  # Ctrl-C, an error in the parent (a full disk), the consumer gone: stop, do not wait
         if worker is not None:
             worker.kill()
         raise

@@ -1,0 +1,88 @@
+"""`convbench merge RUN... --out DIR`: runs timed apart (on different machines, or one machine's runs of different
+sweeps) joined into one run directory, whose report sets the machines side by side.
+
+Every table is the runs' rows together, each row keeping the machine, host and environment that timed it (a run
+from before machines were named gets them from its env.json). env.json is the first run's, with every run's machines
+under `machines` (nodes and ceilings) and the runs under `merged_from`. The same case timed on the same machine in
+two runs is refused: which one to keep is the user's choice, not the merge's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from convbench.csvfile import replace_text
+from convbench.errors import UsageError
+from convbench.machines import machine_label
+from convbench.results import (
+    COLUMNS,
+    KERNEL_COLUMNS,
+    LAYER_COLUMNS,
+    PROCESS_COLUMNS,
+    ResultsStore,
+    read_results,
+    row_keys,
+)
+
+TABLES = {"results.csv": COLUMNS, "processes.csv": PROCESS_COLUMNS, "kernels.csv": KERNEL_COLUMNS,
+          "layers.csv": LAYER_COLUMNS}
+GRAPHS = "graphs.csv"
+
+
+def merge_runs(runs: list[Path], out: Path) -> ResultsStore:
+    """Write the merged run into `out` (new or empty) and return its store; UsageError where two runs hold the
+    same case on the same machine."""
+    results = [read_results(run / "results.csv") for run in runs]
+    _refuse_duplicates(runs, results)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, columns in TABLES.items():
+        tables = [results[i] if name == "results.csv" else read_results(run / name)
+                  for i, run in enumerate(runs) if (run / name).exists()]
+        if tables:
+            merged = pd.concat(tables, ignore_index=True)
+            merged = merged.reindex(columns=[*columns, *(c for c in merged.columns if c not in columns)])
+            replace_text(out / name, lambda tmp, m=merged: m.to_csv(tmp, index=False))
+    graphs = [pd.read_csv(run / GRAPHS) for run in runs if (run / GRAPHS).exists()]
+    if graphs:
+        replace_text(out / GRAPHS, lambda tmp: pd.concat(graphs).drop_duplicates().to_csv(tmp, index=False))
+    lines = [json.dumps({**json.loads(line), "run": run.name}, sort_keys=True)
+             for run in runs if (run / "conditions.jsonl").exists()
+             for line in (run / "conditions.jsonl").read_text().splitlines() if line.strip()]
+    replace_text(out / "conditions.jsonl", lambda tmp: tmp.write_text("".join(line + "\n" for line in lines)))
+    store = ResultsStore(out)
+    store.write_env(_merged_env(runs, results))
+    store.write_parquet()
+    return store
+
+
+def _refuse_duplicates(runs: list[Path], results: list[pd.DataFrame]) -> None:
+    seen: dict[tuple[str, ...], Path] = {}
+    for run, table in zip(runs, results, strict=True):
+        for key in row_keys(table):
+            if key in seen:
+                stack, runtime, source, device, machine = key
+                raise UsageError(f"{seen[key]} and {run} both hold {stack} {runtime}[{source}]/{device} timed on "
+                                 f"{machine or 'an unnamed machine'}: merge runs of different machines or sweeps "
+                                 "(name machines apart with CONVBENCH_MACHINE)")
+            seen[key] = run
+
+
+def _merged_env(runs: list[Path], results: list[pd.DataFrame]) -> dict:
+    """The first run's env.json, with each run's machines: a cluster run's own entries, or one entry per device of
+    a run timed on one machine (its env as the node, its ceilings)."""
+    envs = [json.loads((run / "env.json").read_text()) if (run / "env.json").exists() else {} for run in runs]
+    merged = {**envs[0], "machines": {}, "merged_from": [str(run) for run in runs]}
+    for run, env, table in zip(runs, envs, results, strict=True):
+        if env.get("machines"):
+            merged["machines"].update(env["machines"])
+            continue
+        for device in table["device"].dropna().unique():
+            label = machine_label(env, str(device)) if env else str(table.loc[table["device"] == device,
+                                                                              "machine"].iloc[0])
+            merged["machines"][label] = {
+                "device": str(device), "nodes": {env.get("host") or run.name: env} if env else {},
+                "ceilings": {str(device): (env.get("ceilings") or {}).get(device) or {}}, "run": run.name}
+    return merged
+
