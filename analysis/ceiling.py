@@ -73,7 +73,8 @@ def ceiling_lines(ceilings: dict, device: str) -> list[str]:
                        for name, value in gemms.items() if name != source)
     lines = [f"- {device} float32 peak: **{ceilings['peak_gflop_per_s']:,.0f} GFLOP/s**, the best large GEMM "
              f"({source}{'; ' + others if others else ''}; float32 {n}x{n}, best of 5 after a warm-up"
-             + ("" if gemms else "; torch's matmul alone: the run predates the other runtimes' GEMMs") + "); copy "
+             + ("" if gemms or device != "cpu" else "; torch's matmul alone: the run predates the other runtimes' "
+                                                   "GEMMs") + "); copy "
              f"{ceilings['bandwidth_gb_per_s']:,.1f} GB/s (torch, read + write)"]
     low = [f"{name} {ceilings[key]:,.0f}" for name, key in (("TF32", "peak_tf32_gflop_per_s"),
                                                             ("float16", "peak_float16_gflop_per_s"),

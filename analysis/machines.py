@@ -87,5 +87,5 @@ def machines_answer(table: pd.DataFrame) -> list[str]:
     share = ", ".join(f"**{machine}** in {count} of {len(table)}" for machine, count in winners.items())
     apart = int(table["beyond spread"].sum())
     return [f"- Fastest machine per workload: {share}; the median margin over the next machine is "
-            f"{table['x vs next machine'].median():.2f}x, beyond both machines' process ranges in {apart} of "
+            f"{table['x vs next machine'].median():.3g}x, beyond both machines' process ranges in {apart} of "
             f"{len(table)}."]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pandas as pd
 
 from convbench.analysis.ratios import label
+from convbench.results import KEY_COLUMNS
 
-CASE = ["stack_id", "runtime", "source", "device"]
+CASE = KEY_COLUMNS  # a case on one machine
 NETWORK_GROUP = ["network", "batch", "dtype"]
 DEPTHWISE_NETWORKS = ("mobilenet_v2", "efficientnet_b0")
 

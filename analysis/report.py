@@ -213,8 +213,20 @@ def _library_floor_section(results: pd.DataFrame) -> Lines:
             "(library_floors.csv beside this report has every layer). `time / floor` is the runtime's timed ms over "
             "it, launches and gaps included; `kernel / floor` its profiled kernel time over it. Below 1 the runtime's "
             "kernels beat every plan cuDNN offered: a kernel outside cuDNN's list (PyTorch's own depthwise kernels, "
-            "a Triton kernel of torch.compile) or a fused one. Seed stacks at each runtime's largest channel count.",
+            "a Triton kernel of torch.compile) or a fused one. Seed stacks at each runtime's largest channel count."
+            + _narrowed_floor(results),
             "", *[f"- {line}" for line in library_floor_lines(results)], "", _md(table, ".3g", index=False), ""]
+
+
+def _narrowed_floor(results: pd.DataFrame) -> str:
+    """A sentence where some layers' floors were measured in one layout only (CONVBENCH_FLOOR_LAYOUTS)."""
+    methods = results.get("library_floor_method", pd.Series(dtype=object)).dropna().astype(str)
+    narrowed = methods[methods.str.contains(" only (CONVBENCH_FLOOR_LAYOUTS)", regex=False)]
+    if narrowed.empty:
+        return ""
+    return (f" In {len(narrowed)} case(s) some layers were measured in one layout only (CONVBENCH_FLOOR_LAYOUTS; "
+            "each case's library_floor_method says how many): their floor is the best of that layout, a looser "
+            "bound than the best of both.")
 
 
 def _networks_section(networks: pd.DataFrame, run_dir: Path) -> Lines:
@@ -277,7 +289,10 @@ def _environment(env: dict) -> list[str]:
     versions = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items() if v)
     gpus = "; ".join(f"{g['name']} (driver {g['driver']}, {g['memory']})" for g in env.get("gpus", [])) or "none"
     threads = env.get("threads", {})
+    several = len(env.get("machines") or {}) > 1
     return ["## Environment", "",
+            *(["The first lines are the machine that started the run (of a merged run, its first run's); each "
+               "machine that timed rows follows, with its nodes and ceilings.", ""] if several else []),
             f"- CPU: {env.get('cpu_model')} ({env.get('cpu_count')} cores, {env.get('cpu_affinity')} usable)",
             f"- GPU: {gpus}",
             f"- threads: {threads.get('intra_op')} intra-op, {threads.get('inter_op')} inter-op, every CPU runtime",

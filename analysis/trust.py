@@ -56,7 +56,7 @@ def unstable_cases(results: pd.DataFrame, processes: pd.DataFrame | None) -> pd.
             per_process[tuple(str(k) for k in key)] = ", ".join(f"{ms:.4g}" for ms in group["ms_per_forward"])
     rows = []
     for row in flagged.itertuples():
-        key = (str(row.stack_id), str(row.runtime), str(row.source), str(row.device))
+        key = tuple(str(getattr(row, column)) for column in KEY_COLUMNS)
         rows.append({"case": f"{row.stack_id} {label(row.runtime, row.source, row.device, row.dtype)}",
                      "ms_per_forward": row.ms_per_forward, "spread": row.process_spread,
                      "IQR / median": row.ms_iqr / row.ms_per_forward,

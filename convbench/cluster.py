@@ -261,6 +261,8 @@ def run_on_cluster(cases: Sequence[Case], nodes: Sequence[Node], store: ResultsS
     import ray
 
     job = ray.remote(max_retries=0)(node_job)
+    root = str(Path(artifacts.root).resolve())  # a node's tasks do not run in this folder: the same absolute path
+    options = replace(options, log_path=options.log_path.resolve() if options.log_path else None)
     todo = recorder.open_cases(cases)
     no_reference = _gradient_references(todo, artifacts, options)
     grouped = machines(nodes, cases[0].device) if cases else {}
@@ -272,7 +274,7 @@ def run_on_cluster(cases: Sequence[Case], nodes: Sequence[Node], store: ResultsS
         if shard.kind == "profile" and not unprofiled:
             return
         generator = job.options(**shard.node.demand(shard.cases[0].device)).remote(
-            shard, kept, options, str(artifacts.root), no_reference, unprofiled)
+            shard, kept, options, root, no_reference, unprofiled)
         pending[generator] = shard
 
     for shard in shards(todo, grouped, cases[0].device if cases else "cpu"):

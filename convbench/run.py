@@ -224,6 +224,7 @@ def _on_cluster(request: RunRequest, store: ResultsStore, env: dict, log: Path |
         observer.started(store, len(cases), sum(c.key in done for c in cases), resuming, log)
         cluster.record_machines(env, grouped, request.device)
         store.write_env(env)
+        log = log.resolve() if log else None  # the nodes' tasks run in another folder
         ceilings = cluster.measure_machine_ceilings(env, grouped, request.device, log, observer)
         store.write_env(env)
         options = BenchOptions(request.config, request.threads, env["env_id"], request.case_timeout_s, log,

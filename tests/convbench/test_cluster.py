@@ -48,8 +48,16 @@ def cluster():
 
 
 def _bench(address: str, exported: Path, run_dir: Path, *extra: str) -> list[str]:
+    """The bench command, run in the artifacts' parent folder and naming them by a relative path (the nodes' tasks
+    run in another folder: the path they get must be absolute)."""
     return [sys.executable, "-m", "convbench.cli", "bench", "--cluster", address, *SWEEP, "--artifacts",
-            str(exported), "--run-dir", str(run_dir), *extra]
+            exported.name, "--run-dir", str(run_dir), *extra]
+
+
+def _pythonpath() -> dict[str, str]:
+    """This environment, with the project importable from another folder (as an installed convbench is)."""
+    root = str(Path(__file__).resolve().parents[2])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +73,7 @@ def lost_and_resumed(cluster, exported: Path, tmp_path_factory: pytest.TempPathF
     doomed_id = doomed.node_id[:8]
     run_dir = tmp_path_factory.mktemp("cluster") / "run"
     first = subprocess.Popen(_bench(cluster.address, exported, run_dir), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+                             stderr=subprocess.STDOUT, text=True, cwd=exported.parent, env=_pythonpath())
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and first.poll() is None:
         processes = run_dir / "processes.csv"
@@ -75,7 +83,8 @@ def lost_and_resumed(cluster, exported: Path, tmp_path_factory: pytest.TempPathF
         time.sleep(0.2)
     first_output = first.communicate(timeout=600)[0]
     after_loss = {name: pd.read_csv(run_dir / name) for name in ("results.csv", "processes.csv")}
-    resumed = subprocess.run(_bench(cluster.address, exported, run_dir), capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(_bench(cluster.address, exported, run_dir), capture_output=True, text=True, timeout=600,
+                             cwd=exported.parent, env=_pythonpath())
     return {"run_dir": run_dir, "doomed": doomed_id, "first_code": first.returncode, "first_output": first_output,
             "after_loss": after_loss, "resumed": resumed}
 

@@ -52,6 +52,21 @@ def test_the_cache_keeps_each_layer_once_per_gpu_and_the_floor_sums_the_fastest_
     columns = case_floor(spec, "cuda", Floors(best))
     assert columns["library_floor_ms"] == pytest.approx(4 * 20.0 / 1e3)
     assert columns["library_floor_plan"] == "fprop NHWC plan-NHWC"
+    assert "only" not in columns["library_floor_method"]
+
+
+def test_a_floor_measured_in_one_layout_says_so(monkeypatch):
+    from convbench.library_floor import floor_layouts
+
+    spec = StackSpec("conv3x3", 8, layers=4, batch=2, image=8)
+    shape = layer_shapes(spec)[0]
+    columns = case_floor(spec, "cuda", Floors(best_by_layer(pd.DataFrame(_rows(shape, "fprop", NHWC=20.0)), "GPU")))
+    assert "4 of 4 layer operations in NHWC only (CONVBENCH_FLOOR_LAYOUTS)" in columns["library_floor_method"]
+    monkeypatch.setenv("CONVBENCH_FLOOR_LAYOUTS", "nhwc")
+    assert floor_layouts() == ("NHWC",)
+    monkeypatch.setenv("CONVBENCH_FLOOR_LAYOUTS", "NCHW,NHCW")
+    with pytest.raises(ValueError, match="unknown layout NHCW; valid: NCHW, NHWC"):
+        floor_layouts()
 
 
 def test_a_case_without_a_floor_says_why():
