@@ -321,10 +321,11 @@ def run_bench(
     case's result row, `on_kernel` each profiled case's kernel columns."""
     recorder = Recorder(store, options, on_row, on_process, on_kernel, on_family)
     todo = recorder.open_cases(cases)
-    no_reference = _gradient_references(todo, artifacts, options)
+    no_reference = gradient_references(todo, artifacts, options)
     where = Where(this_host(), "", options.env_id)
+    open_keys = {case.key for case in todo}
     for family, family_cases in by_family(cases).items():
-        open_cases = [c for c in family_cases if c.key in {t.key for t in todo}]
+        open_cases = [c for c in family_cases if c.key in open_keys]
         for event in time_family(family, open_cases, recorder.kept, options, str(artifacts.root), no_reference,
                                  where):
             recorder.handle(event)
@@ -451,7 +452,7 @@ def _not_runnable(case: Case) -> str | None:
     return missing_requirement(info)
 
 
-def _gradient_references(cases: Sequence[Case], artifacts: Artifacts, options: BenchOptions) -> dict[str, str]:
+def gradient_references(cases: Sequence[Case], artifacts: Artifacts, options: BenchOptions) -> dict[str, str]:
     """Make the PyTorch float32 reference gradients the open train cases need and do not have yet (once per
     workload, in a torch worker, kept under the artifacts' reference/); by reference stack id, why one could not
     be made."""

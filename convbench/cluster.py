@@ -32,15 +32,15 @@ from convbench.bench import (
     Event,
     Recorder,
     Where,
-    _gradient_references,
     by_family,
+    gradient_references,
     measure_ceilings_in_worker,
     profile_family,
     time_family,
 )
 from convbench.errors import UsageError, one_line
 from convbench.machines import machine_label
-from convbench.results import ResultsStore, case_row
+from convbench.results import case_row
 from convbench.spec import Case
 
 log = logging.getLogger("convbench")
@@ -254,18 +254,19 @@ def shards(cases: Sequence[Case], grouped: dict[str, list[Node]], device: str) -
     return out
 
 
-def run_on_cluster(cases: Sequence[Case], nodes: Sequence[Node], store: ResultsStore, artifacts: Artifacts,
+def run_on_cluster(cases: Sequence[Case], grouped: dict[str, list[Node]], artifacts: Artifacts,
                    options: BenchOptions, recorder: Recorder, note: Any) -> None:
-    """Run every open case's shard on its node, handing each event to `recorder` (the one writer) as it arrives.
-    After a timing shard, with options.profile, its timed cases are profiled on the same node."""
+    """Run every open case's shard on a node of its machine (`grouped`: machines()), handing each event to
+    `recorder` (the one writer) as it arrives. After a timing shard, with options.profile, its timed cases are
+    profiled on the same node."""
     import ray
 
     job = ray.remote(max_retries=0)(node_job)
     root = str(Path(artifacts.root).resolve())  # a node's tasks do not run in this folder: the same absolute path
     options = replace(options, log_path=options.log_path.resolve() if options.log_path else None)
     todo = recorder.open_cases(cases)
-    no_reference = _gradient_references(todo, artifacts, options)
-    grouped = machines(nodes, cases[0].device) if cases else {}
+    no_reference = gradient_references(todo, artifacts, options)
+    store = recorder.store
     pending: dict[Any, Shard] = {}
 
     def submit(shard: Shard) -> None:
@@ -277,7 +278,7 @@ def run_on_cluster(cases: Sequence[Case], nodes: Sequence[Node], store: ResultsS
             shard, kept, options, root, no_reference, unprofiled)
         pending[generator] = shard
 
-    for shard in shards(todo, grouped, cases[0].device if cases else "cpu"):
+    for shard in shards(todo, grouped, cases[0].device) if cases else []:
         submit(shard)
     try:
         while pending:
@@ -304,9 +305,13 @@ def run_on_cluster(cases: Sequence[Case], nodes: Sequence[Node], store: ResultsS
 
 
 def _lost(shard: Shard, error: BaseException, recorder: Recorder, note: Any) -> None:
+    """A shard that ended in an error: its node was lost (Ray's system errors), or the job itself raised."""
+    from ray.exceptions import RayTaskError
+
     where = shard.node.where
-    what = (f"node {where.node} ({where.host}) was lost while running this {shard.family} shard "
-            f"({one_line(error, 160)}); the next resume runs it again")
+    how = "raised an error in" if isinstance(error, RayTaskError) else "was lost while running"
+    what = (f"node {where.node} ({where.host}) {how} this {shard.family} unit of work ({one_line(error, 160)}); "
+            "the next resume runs it again")
     if shard.kind == "profile":  # no kernel columns written: the next resume profiles these cases again
         note(f"{what}: its cases are not profiled")
         return

@@ -230,7 +230,7 @@ def _on_cluster(request: RunRequest, store: ResultsStore, env: dict, log: Path |
         options = BenchOptions(request.config, request.threads, env["env_id"], request.case_timeout_s, log,
                                request.profile, None, None, machine_ceilings=ceilings)
         recorder = Recorder(store, options, observer.row, observer.process, observer.kernel, observer.family)
-        cluster.run_on_cluster(cases, nodes, store, request.artifacts, options, recorder, observer.note)
+        cluster.run_on_cluster(cases, grouped, request.artifacts, options, recorder, observer.note)
         return cases
     finally:
         ray.shutdown()
