@@ -24,8 +24,8 @@ from ray.cluster_utils import Cluster  # noqa: E402
 NODE = {"num_cpus": 1, "resources": {"convbench": 1}}
 MACHINE = "ray-test-machine"  # the nodes' CONVBENCH_MACHINE: their rows are told apart from the local bench run's
 SWEEP = [*SMALL_SWEEP, "--runtimes", "torch", "--variants", "conv1x1", "conv3x3", "conv5x5", "conv3x3sep",
-         "--warmup-seconds", "0.02", "--sample-seconds", "0.01", "--budget-seconds", "0.3", "--min-samples", "3",
-         "--max-samples", "30", "--processes", "2"]
+         "--warmup-seconds", "0.02", "--sample-seconds", "0.01", "--budget-seconds", "0.1", "--min-samples", "3",
+         "--max-samples", "10", "--processes", "2"]
 
 
 @pytest.fixture(scope="module")

@@ -283,9 +283,11 @@ def test_inspect_of_a_cut_onnx_file_is_one_line(exported, tmp_path):
 
 def _interrupt(args: list[str], marker: str = "", after_s: float = 0.0) -> subprocess.CompletedProcess:
     """Start the CLI and send Ctrl-C (SIGINT) once `marker` appears in its output, or `after_s` seconds after it
-    started; return how it ended."""
+    started; return how it ended. The CLI starts with Ctrl-C's default action even where the suite inherited it
+    ignored (a shell runs a background job with SIGINT ignored, and Python then keeps it ignored)."""
     process = subprocess.Popen([sys.executable, "-m", "convbench.cli", *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     output = []
     if marker:
         for line in process.stdout:
