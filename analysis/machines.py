@@ -55,7 +55,7 @@ def machines_table(results: pd.DataFrame) -> pd.DataFrame:
         first, second = best.iloc[0], best.iloc[1]
         entry["fastest"] = f"{first['machine']}: {first['runtime']}[{first['source']}]/{first['device']}"
         entry["x vs next machine"] = second["ms_per_forward"] / first["ms_per_forward"]
-        entry["beyond spread"] = bool(_high(first) < _low(second))
+        entry["beyond spread"] = bool(_process_ms(first, "ms_process_max") < _process_ms(second, "ms_process_min"))
         rows.append(entry)
     table = pd.DataFrame(rows)
     if not table.empty:
@@ -69,13 +69,9 @@ def _cell(row: pd.Series) -> str:
     return f"{row['ms_per_forward']:.3g} ms{spread} {row['runtime']}[{row['source']}]/{row['device']}"
 
 
-def _high(row: pd.Series) -> float:
-    value = row.get("ms_process_max")
-    return float(value) if pd.notna(value) else float(row["ms_per_forward"])
-
-
-def _low(row: pd.Series) -> float:
-    value = row.get("ms_process_min")
+def _process_ms(row: pd.Series, column: str) -> float:
+    """The row's slowest or fastest process median (`column`), its median where it has no process range."""
+    value = row.get(column)
     return float(value) if pd.notna(value) else float(row["ms_per_forward"])
 
 

@@ -268,6 +268,11 @@ def measure_ceilings_in_worker(device: str, threads: int, log_path: Path | None 
     return {**best_gemm(ceilings), **theoretical_cpu_peak(min(threads, usable_cpus()))} if cpu else ceilings
 
 
+def stored_ceilings(measured: dict | str) -> dict:
+    """What env.json keeps of a ceilings measurement: the ceilings, or {"not_measured": why}."""
+    return measured if isinstance(measured, dict) else {"not_measured": measured}
+
+
 def _ceilings_in_one_process(device: str, threads: int, log_path: Path | None) -> dict[str, float | str]:
     with Worker("torch", threads, FAMILY_ENV["torch"], log_path) as worker:
         ceilings = worker.call(measure_ceilings, device, threads, timeout_s=600)

@@ -36,6 +36,7 @@ from convbench.bench import (
     gradient_references,
     measure_ceilings_in_worker,
     profile_family,
+    stored_ceilings,
     time_family,
 )
 from convbench.errors import UsageError, one_line
@@ -181,9 +182,9 @@ def record_machines(env: dict, grouped: dict[str, list[Node]], device: str) -> N
 
 
 def measure_machine_ceilings(env: dict, grouped: dict[str, list[Node]], device: str, log_path: Path | None,
-                             observer: Any) -> dict[str, dict | None]:
-    """Each machine's ceilings on `device`, measured once per run on one of its nodes (the machines at once), kept
-    in env.json's machines; by machine, None where they could not be measured."""
+                             observer: Any) -> None:
+    """Each machine's ceilings on `device` not in env.json's machines yet, measured once per run on one of its nodes
+    (the machines at once) and kept there as `stored_ceilings` makes them."""
     import ray
 
     measure = ray.remote(max_retries=0)(measure_ceilings_on_node)
@@ -198,15 +199,7 @@ def measure_machine_ceilings(env: dict, grouped: dict[str, list[Node]], device: 
             measured = ray.get(ref)
         except Exception as error:  # a lost node: no floor for its machine, the sweep goes on
             measured = f"not measured: {one_line(error)}"
-        env["machines"][label]["ceilings"][device] = (measured if isinstance(measured, dict)
-                                                      else {"not_measured": measured})
-    result = {}
-    for label in grouped:
-        stored = env["machines"][label]["ceilings"][device]
-        result[label] = stored if "peak_gflop_per_s" in stored else None
-        observer.ceilings(f"{device} of {label}", result[label], None if result[label] else
-                          str(stored.get("not_measured")))
-    return result
+        env["machines"][label]["ceilings"][device] = stored_ceilings(measured)
 
 
 def measure_ceilings_on_node(device: str, threads: int, log_path: Path | None) -> dict | str:

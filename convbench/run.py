@@ -17,7 +17,7 @@ import pandas as pd
 
 from convbench import library_floor
 from convbench.artifacts import Artifacts
-from convbench.bench import BenchOptions, Recorder, measure_ceilings_in_worker, run_bench
+from convbench.bench import BenchOptions, Recorder, measure_ceilings_in_worker, run_bench, stored_ceilings
 from convbench.csvfile import replace_text
 from convbench.envinfo import collect_env
 from convbench.errors import one_line
@@ -197,12 +197,16 @@ def _ceilings(store: ResultsStore, env: dict, device: str, threads: int, log: Pa
     stored = env.setdefault("ceilings", {}).get(device)
     if stored is None:
         observer.measuring_ceilings(device)
-        measured = measure_ceilings_in_worker(device, threads, log)
-        stored = measured if isinstance(measured, dict) else {"not_measured": measured}
+        stored = stored_ceilings(measure_ceilings_in_worker(device, threads, log))
         env["ceilings"][device] = stored
         store.write_env(env)
+    return _told_ceilings(stored, device, observer)
+
+
+def _told_ceilings(stored: dict, what: str, observer: RunObserver) -> dict | None:
+    """Stored ceilings (stored_ceilings) told to the observer: the ceilings, or None (saying why) where none."""
     ceilings = stored if "peak_gflop_per_s" in stored else None
-    observer.ceilings(device, ceilings, None if ceilings else str(stored.get("not_measured")))
+    observer.ceilings(what, ceilings, None if ceilings else str(stored.get("not_measured")))
     return ceilings
 
 
@@ -225,8 +229,10 @@ def _on_cluster(request: RunRequest, store: ResultsStore, env: dict, log: Path |
         cluster.record_machines(env, grouped, request.device)
         store.write_env(env)
         log = log.resolve() if log else None  # the nodes' tasks run in another folder
-        ceilings = cluster.measure_machine_ceilings(env, grouped, request.device, log, observer)
+        cluster.measure_machine_ceilings(env, grouped, request.device, log, observer)
         store.write_env(env)
+        ceilings = {label: _told_ceilings(env["machines"][label]["ceilings"][request.device],
+                                          f"{request.device} of {label}", observer) for label in grouped}
         options = BenchOptions(request.config, request.threads, env["env_id"], request.case_timeout_s, log,
                                request.profile, None, None, machine_ceilings=ceilings)
         recorder = Recorder(store, options, observer.row, observer.process, observer.kernel, observer.family)
