@@ -106,7 +106,7 @@ class OrtRunner:
         """Input and output live on the device at fixed addresses (what CUDA-graph replay requires). Each run
         returns without waiting for the device (a run option); `sync` waits for the bound output."""
         x_device = ort.OrtValue.ortvalue_from_numpy(x, device, 0)
-        out_device = ort.OrtValue.ortvalue_from_shape_and_type(x.shape, x.dtype, device, 0)  # same shape and type
+        out_device = ort.OrtValue.ortvalue_from_shape_and_type(_output_shape(session, x), x.dtype, device, 0)
         binding = session.io_binding()
         binding.bind_ortvalue_input(session.get_inputs()[0].name, x_device)
         binding.bind_ortvalue_output(session.get_outputs()[0].name, out_device)
@@ -121,6 +121,15 @@ class OrtRunner:
             binding.synchronize_outputs()
 
         return forward, lambda value: value.numpy(), sync
+
+
+def _output_shape(session: ort.InferenceSession, x: np.ndarray) -> tuple[int, ...]:
+    """The first output's shape: from the file where it is static (convbench's exports are), else from one run. A
+    network's output differs from its input (ResNet-50 at batch 1: 1x2048x7x7 from 1x3x224x224)."""
+    shape = session.get_outputs()[0].shape
+    if all(isinstance(d, int) for d in shape):
+        return tuple(shape)
+    return session.run(None, {session.get_inputs()[0].name: x})[0].shape
 
 
 class OrtIOBinding(OrtRunner):
