@@ -12,6 +12,9 @@ DEVICE ?= cpu
 EXTRAS ?= cpu,dev
 STAMP := $(VENV)/.installed
 CLUSTER_STAMP := $(VENV)/.installed-cluster
+# --no-compile: pip would byte-compile every module of TensorFlow, torch and the rest (half the install's time);
+# Python compiles and caches the ones a run imports on first use instead
+PIP_FLAGS ?= --no-compile
 
 .PHONY: export bench inspect report test lint venv clean
 
@@ -21,14 +24,14 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing convbench[$(EXTRAS)] into $(VENV) (log: $(VENV)/install.log)"
-	@( $(VENV)/bin/python -m pip install --upgrade pip && $(VENV)/bin/python -m pip install -e '.[$(EXTRAS)]' ) \
+	@( $(VENV)/bin/python -m pip install --upgrade pip && $(VENV)/bin/python -m pip install $(PIP_FLAGS) -e '.[$(EXTRAS)]' ) \
 		> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; echo "install failed: see above"; exit 1; }
 	@touch $@
 
 # Ray (the cluster extra), for `bench --cluster` and the tests that start a real local cluster; not for export/bench.
 $(CLUSTER_STAMP): $(STAMP)
 	@echo "installing convbench[cluster] (Ray) into $(VENV) for the tests (log: $(VENV)/install.log)"
-	@$(VENV)/bin/python -m pip install -e '.[cluster]' >> $(VENV)/install.log 2>&1 \
+	@$(VENV)/bin/python -m pip install $(PIP_FLAGS) -e '.[cluster]' >> $(VENV)/install.log 2>&1 \
 		|| { cat $(VENV)/install.log; echo "install failed: see above"; exit 1; }
 	@touch $@
 

@@ -76,14 +76,21 @@ def test_the_report_says_where_the_time_goes_by_conv_kind(network_run):
     assert "## The 2017 table" not in report  # no seed stack in this run
 
 
-@pytest.mark.parametrize("network", NETWORKS)
-def test_inspect_counts_each_networks_published_macs_at_224(network, workdir):
-    """The export at the networks' real size, as `convbench inspect` reads it: conv MACs equal the definition's,
-    and with the classifier left out they are the published figure (see tests/models/test_networks.py)."""
+@pytest.fixture(scope="module")
+def networks_at_224(workdir: Path) -> Path:
+    """The three networks exported at their real size, batch 1, from PyTorch (one export for the three)."""
     artifacts = workdir / "networks-224"
-    export = convbench("export", "--networks", network, "--batch", "1", "--sources", "torch",
+    export = convbench("export", "--networks", *NETWORKS, "--batch", "1", "--sources", "torch",
                        "--artifacts", str(artifacts))
     assert export.returncode == 0, export.stdout + export.stderr
+    return artifacts
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_inspect_counts_each_networks_published_macs_at_224(network, networks_at_224):
+    """The export at the networks' real size, as `convbench inspect` reads it: conv MACs equal the definition's,
+    and with the classifier left out they are the published figure (see tests/models/test_networks.py)."""
+    artifacts = networks_at_224
     spec = NetworkSpec(network, 1)
     summary = inspect_onnx(Artifacts(artifacts).onnx_path("torch", spec))
     assert summary.macs == pytest.approx(sum(n.macs(1) for n in convs(spec.nodes)), rel=0.01)
