@@ -29,7 +29,7 @@ h5py protobuf requests charset-normalizer idna urllib3 certifi ml-dtypes"
 root=$(git rev-parse --show-toplevel)
 cd "$root"
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || { mkdir -p .git/info; echo '/.gpu/' >> .git/info/exclude; }
-cache=${WHEEL_CACHE:-/tmp/gpu-wheel-cache}
+cache=${WHEEL_CACHE:-/tmp/tf-wheel-cache}  # not stage-wheels.sh's cache, which packs every wheel it holds
 work=$(mktemp -d)
 mkdir -p "$cache" "$work/site" "$work/deps"
 for w in $TF $CUDART; do
