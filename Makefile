@@ -47,9 +47,14 @@ report: $(STAMP)
 inspect: $(STAMP)
 	$(VENV)/bin/convbench inspect --all
 
+# The suite in two parts: the tests of mechanics two at a time (pytest-xdist, a test file per worker), then the tests
+# marked `figures` (they assert on measured times) alone, so that no other test disturbs what they measure.
+# `pytest` by itself runs everything one at a time.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(CLUSTER_STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not figures"
+	$(VENV)/bin/python -m pytest -m figures
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

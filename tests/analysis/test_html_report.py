@@ -66,6 +66,7 @@ def _wait_for(driver, script: str, seconds: float = 30.0):
     raise AssertionError(f"the page never satisfied: {script}")
 
 
+@pytest.mark.figures  # the page's scripts under a loaded CPU: make test runs it alone
 def test_report_html_of_a_real_run_in_a_headless_browser(bench_run, browser):
     """The real small sweep's report: no console errors, every chart has points, the table sorts and filters."""
     from selenium.webdriver.common.by import By

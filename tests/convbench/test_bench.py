@@ -208,6 +208,7 @@ def test_more_runtimes_on_cpu_run_or_skip_with_a_reason(exported, tmp_path):
     assert (rows.loc["ort-iobinding", "status"] == "skipped").all()
 
 
+@pytest.mark.figures  # asserts on measured figures: make test runs it alone (see pyproject's markers)
 def test_every_cpu_runtime_has_a_kernel_time_within_the_wall_time_that_sees_every_layer(results):
     assert results["kernel_ms_per_forward"].notna().all(), results.loc[results["kernel_ms_per_forward"].isna(),
                                                                        ["runtime", "kernel_method"]]
@@ -221,6 +222,7 @@ def test_every_cpu_runtime_has_a_kernel_time_within_the_wall_time_that_sees_ever
     assert keras["kernel_method"].str.startswith("TensorFlow profiler (framework_op_stats)").all()
 
 
+@pytest.mark.figures  # asserts on measured figures: make test runs it alone (see pyproject's markers)
 def test_kernels_csv_has_a_row_per_case_and_kernel_with_shares_summing_to_one(bench_run, results):
     kernels = pd.read_csv(bench_run.run_dir / "kernels.csv")
     cases = kernels.groupby(["stack_id", "runtime", "source"])
@@ -234,6 +236,7 @@ def test_kernels_csv_has_a_row_per_case_and_kernel_with_shares_summing_to_one(be
     assert "### What each runtime ran" in report and "DepthwiseConv2dNative" in report
 
 
+@pytest.mark.figures  # asserts on measured figures: make test runs it alone (see pyproject's markers)
 def test_every_case_has_a_floor_from_measured_ceilings(bench_run, results):
     ceilings = json.loads((bench_run.run_dir / "env.json").read_text())["ceilings"]["cpu"]
     assert ceilings["peak_gflop_per_s"] > 1 and ceilings["bandwidth_gb_per_s"] > 0.1

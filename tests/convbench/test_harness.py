@@ -5,6 +5,7 @@ import pytest
 from convbench.harness import Measurement, TimingConfig, measure
 
 ONE_PROCESS = {"processes": 1}
+pytestmark = pytest.mark.figures  # sleeps timed against bounds: make test runs these alone
 
 
 def test_statistics_of_known_samples():

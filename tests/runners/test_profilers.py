@@ -14,6 +14,8 @@ from convbench.runners.profilers import PROJECTED_SHARE, ort_kernel_time, profil
 from convbench.spec import StackSpec
 from convbench.workers import Worker
 
+pytestmark = pytest.mark.figures  # kernel shares and wall times measured here: make test runs these alone
+
 
 def torch_profile(spec: StackSpec, forwards: int = 10):
     model = build_torch_stack(spec)
