@@ -129,6 +129,7 @@ def test_an_unknown_pass_is_one_line_naming_the_valid_ones(exported):
     assert_one_line_error(run, "unknown pass 'backward'; valid: forward, train")
 
 
+@pytest.mark.figures  # a step against its forward, both measured: make test runs it alone
 def test_the_report_sets_a_step_against_its_forward_and_names_the_cheapest_to_train_and_to_deploy(mixed_run):
     report = (mixed_run / "report.md").read_text()
     training = report[report.index("## The training step"):]
