@@ -7,8 +7,9 @@
 # $SWEEP holds the sweep flags that export and bench share (default: the seed's stacks), e.g.
 #   SWEEP="--networks mobilenet_v2 resnet50 efficientnet_b0 --batch 1 32"
 #   scripts/gpu-sweep.sh restore                unpack a checkpoint carried in .gpu/run/run.tgz into $RUN_DIR's parent
-#   scripts/gpu-sweep.sh ensure                 on a machine that may be fresh: install the carried wheels (.gpu/p1)
-#                                               and convbench, export, and restore the checkpoint, each only if missing
+#   scripts/gpu-sweep.sh ensure                 on a machine that may be fresh: install the carried wheels ($WHEEL_DIR,
+#                                               or the parts of stage-wheels.sh) and convbench, export the PyTorch side in
+#                                               $DTYPES, and restore the checkpoint, each only if missing
 #   scripts/gpu-sweep.sh bench [BENCH FLAGS]    time into $RUN_DIR (resumes), e.g. --runtimes ... --channels 8 64;
 #                                               then pack $RUN_DIR into $OUT/run.tgz as a checkpoint; with
 #                                               LIMIT_S=N, bench is interrupted (SIGINT: it keeps every row) after
@@ -19,6 +20,7 @@
 set -euo pipefail
 RUN_DIR=${RUN_DIR:-/tmp/convbench-run}
 KERAS_TGZ=${KERAS_TGZ:-/tmp/keras-onnx.tgz}
+WHEEL_DIR=${WHEEL_DIR:-.gpu/kwheels}  # wheels carried as they are (keras alone is 3 MB); else .gpu/p*/install.sh
 DTYPES=${DTYPES:-"float32 float16 bfloat16"}
 SWEEP=${SWEEP:-}
 TIMING=${TIMING:-"--processes 2 --warmup-seconds 0.2 --sample-seconds 0.05 --budget-seconds 0.8 --min-samples 3 --profile"}
@@ -38,9 +40,15 @@ case "$step" in
     mkdir -p "$(dirname "$RUN_DIR")" && tar xzf .gpu/run/run.tgz -C "$(dirname "$RUN_DIR")"
     ;;
   ensure)
-    [ -d /tmp/site/keras ] || bash .gpu/p1/install.sh
+    if [ ! -d /tmp/site/keras ]; then
+      if ls "$WHEEL_DIR"/*.whl >/dev/null 2>&1; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$WHEEL_DIR"/*.whl
+      else
+        bash "$(ls .gpu/p*/install.sh | sort -V | tail -1)"  # stage-wheels.sh puts it in the last part
+      fi
+    fi
     command -v convbench >/dev/null || python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . 2>&1 | tail -2
-    [ -f artifacts/onnx/manifest.csv ] || convbench export --sources torch --dtype float32 $SWEEP >/dev/null
+    [ -f artifacts/onnx/manifest.csv ] || convbench export --sources torch --dtype $DTYPES $SWEEP >/dev/null
     if [ ! -d "$RUN_DIR" ] && [ -f .gpu/run/run.tgz ]; then "$0" restore; fi
     ;;
   bench)
