@@ -35,8 +35,10 @@ SHORT_CLAIMS = ("depthwise far slower than its FLOPs", "3x1 + 1x3 saves ~1/3 on 
 
 
 def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame, layers: pd.DataFrame,
-            snapshots: list[dict], cpu_count: int | None) -> list[str | Figure]:
-    """The first screen of report.md (markdown lines, and the fastest way as a picture)."""
+            snapshots: list[dict], cpu_count: int | None, unfinished: pd.DataFrame | None = None,
+            ) -> list[str | Figure]:
+    """The first screen of report.md (markdown lines, and the fastest way as a picture); `unfinished`: the cases
+    the run began and did not finish (analysis.trust.unfinished_cases)."""
     seed = seed_rows(forward)
     out: list[str | Figure] = ["## The answers", "",
            "What this run found, per device and dtype; the evidence for every line is in the sections below.", ""]
@@ -44,7 +46,7 @@ def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame,
     out += _verdicts(seed)
     out += _native_vs_onnx(seed)
     out += _headlines(forward, train, layers, every_row)
-    out += _not_measured(every_row)
+    out += _not_measured(every_row, unfinished)
     out += _trust(every_row, snapshots, cpu_count)
     return out
 
@@ -215,12 +217,18 @@ def _cheapest_steps(train: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _not_measured(every_row: pd.DataFrame) -> list[str]:
+def _not_measured(every_row: pd.DataFrame, unfinished: pd.DataFrame | None = None) -> list[str]:
     skipped = every_row[every_row["status"] == "skipped"]
     failed = every_row[every_row["status"] == "failed"]
-    if skipped.empty and failed.empty:
+    unfinished = unfinished if unfinished is not None else pd.DataFrame()
+    if skipped.empty and failed.empty and unfinished.empty:
         return ["### Not measured here", "", "Every case of the sweep ran.", ""]
     out = ["### Not measured here", ""]
+    if not unfinished.empty:
+        out.append(f"- {len(unfinished)} begun and not finished ({_names(unfinished['runtime'])}): the run stopped "
+                   f"before their last process; {int(unfinished['processes_done'].sum())} of their process rows are "
+                   "in processes.csv, and `convbench bench --run-dir` on this folder with the same flags finishes "
+                   "them")
     for status, rows in (("failed", failed), ("skipped", skipped)):
         rows = rows.assign(reason=rows["reason"].map(_general))
         counts = rows.groupby("reason", sort=False).agg(cases=("reason", "size"), runtimes=("runtime", _names))

@@ -34,6 +34,7 @@ from convbench.analysis.trust import (
     read_conditions,
     read_processes,
     spread_summary,
+    unfinished_cases,
     unstable_cases,
 )
 from convbench.analysis.workloads import network_rows, pass_rows, seed_rows
@@ -103,7 +104,8 @@ def write_report(run_dir: Path) -> Path:
                       "median over fresh processes of each process's median; the 2017 unit is seconds per 100 "
                       "forwards of the 16-layer stack.", ""]
     out += answers(forward, train, every_row, read_if_present(run_dir / "layers.csv"),
-                   read_conditions(run_dir / "conditions.jsonl"), env.get("cpu_count"))
+                   read_conditions(run_dir / "conditions.jsonl"), env.get("cpu_count"),
+                   unfinished_cases(all_rows, read_processes(run_dir)))
     out += _machines_section(all_rows, left_out)
     out += _environment(env)
     out += _networks_section(networks, run_dir)

@@ -13,7 +13,7 @@ from convbench.analysis.ratios import GROUP, label, ok_at_largest_channels
 from convbench.conditions import SLOWDOWN_REASONS
 from convbench.errors import CorruptFile
 from convbench.models.variants import VARIANTS
-from convbench.results import KEY_COLUMNS, read_results
+from convbench.results import KEY_COLUMNS, read_results, row_keys
 
 # Clocks at the end of a family's process below this fraction of the GPU's maximum are reported as dropped.
 CLOCK_DROP = 0.85
@@ -165,3 +165,14 @@ def conditions_lines(snapshots: list[dict], cpu_count: int | None) -> list[str]:
 def read_processes(run_dir: Path) -> pd.DataFrame | None:
     path = Path(run_dir) / "processes.csv"
     return read_results(path) if path.exists() else None
+
+
+def unfinished_cases(results: pd.DataFrame, processes: pd.DataFrame | None) -> pd.DataFrame:
+    """Cases a run began and did not finish: process rows in processes.csv and no row in results.csv (the run was
+    stopped before the case's last process). One row per case: its key, and `processes_done`."""
+    if processes is None or processes.empty:
+        return pd.DataFrame(columns=[*KEY_COLUMNS, "processes_done"])
+    done = set(row_keys(results)) if not results.empty else set()
+    begun = processes.assign(key=row_keys(processes))
+    begun = begun[~begun["key"].isin(done)]
+    return (begun.groupby(KEY_COLUMNS, sort=False, dropna=False).size().rename("processes_done").reset_index())

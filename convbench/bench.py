@@ -329,22 +329,28 @@ def run_bench(
     no_reference = gradient_references(todo, artifacts, options)
     where = Where(this_host(), "", options.env_id)
     open_keys = {case.key for case in todo}
-    for family, family_cases in by_family(cases).items():
-        open_cases = [c for c in family_cases if c.key in open_keys]
+    for family, group in worker_groups(cases):
+        open_cases = [c for c in group if c.key in open_keys]
         for event in time_family(family, open_cases, recorder.kept, options, str(artifacts.root), no_reference,
                                  where):
             recorder.handle(event)
         if options.profile:
-            for event in profile_family(family, store.unprofiled(family_cases), options, str(artifacts.root)):
+            for event in profile_family(family, store.unprofiled(group), options, str(artifacts.root)):
                 recorder.handle(event)
 
 
-def by_family(cases: Sequence[Case]) -> dict[str, list[Case]]:
-    """The cases by their runtime's worker family, in the order the families first appear."""
-    families: dict[str, list[Case]] = {}
+def worker_groups(cases: Sequence[Case]) -> list[tuple[str, list[Case]]]:
+    """The cases as groups that each get their own rounds of fresh workers, with the worker family that runs them:
+    per family, in the order the families first appear, its runtimes' cases together, except that a runtime marked
+    own_workers (torch.compile: minutes of compiling per case) gets a group of its own after them. Each group's
+    cases get their result rows when its last round ends, so a slow compile holds back no other runtime's rows."""
+    groups: dict[tuple[str, str], list[Case]] = {}
     for case in cases:
-        families.setdefault(RUNTIMES[case.runtime].family, []).append(case)
-    return families
+        info = RUNTIMES[case.runtime]
+        groups.setdefault((info.family, info.name if info.own_workers else ""), []).append(case)
+    families = list(dict.fromkeys(family for family, _ in groups))
+    order = sorted(groups, key=lambda key: (families.index(key[0]), key[1] != ""))
+    return [(family, groups[(family, runtime)]) for family, runtime in order]
 
 
 class Recorder:

@@ -32,12 +32,12 @@ from convbench.bench import (
     Event,
     Recorder,
     Where,
-    by_family,
     gradient_references,
     measure_ceilings_in_worker,
     profile_family,
     stored_ceilings,
     time_family,
+    worker_groups,
 )
 from convbench.errors import UsageError, one_line
 from convbench.machines import machine_label
@@ -239,7 +239,7 @@ def shards(cases: Sequence[Case], grouped: dict[str, list[Node]], device: str) -
     out = []
     for label, nodes in grouped.items():
         slots = [node for node in nodes for _ in range(node.tasks(device))]
-        for family, family_cases in by_family([c for c in cases if c.machine == label]).items():
+        for family, family_cases in worker_groups([c for c in cases if c.machine == label]):
             for i, node in enumerate(slots):
                 dealt = family_cases[i::len(slots)]
                 if dealt:

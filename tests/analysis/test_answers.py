@@ -32,6 +32,19 @@ def test_what_was_not_measured_is_one_line_per_cause(tmp_path):
     report = write_report(run_dir).read_text()
     assert "- 2 skipped (openvino): no ONNX file `FILE`: run export" in report
 
+def test_cases_begun_and_not_finished_are_named_not_called_complete(tmp_path):
+    run_dir = write_run(tmp_path / "run")
+    store = ResultsStore(run_dir)
+    done = Case(StackSpec("conv3x3", 64), "torch", "torch", "cpu")  # has its results row: finished
+    begun = Case(StackSpec("conv5x5", 64), "torch-compile", "torch", "cpu")  # one process of two, then stopped
+    for case in (done, begun):
+        store.append_process({**case_row(case, status="ok", ms_per_forward=1.0), "process": 0, "pid": 1})
+    report = write_report(run_dir).read_text()
+    assert "Every case of the sweep ran." not in report
+    assert ("- 1 begun and not finished (torch-compile): the run stopped before their last process; 1 of their "
+            "process rows are in processes.csv") in report
+
+
 def test_a_finding_says_its_verdict_in_a_word():
     assert Finding("c", "t", 3, 3).verdict == "holds"
     assert Finding("c", "t", 0, 2).verdict == "does not hold"

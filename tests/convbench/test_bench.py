@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from convbench.artifacts import Artifacts, combined_sha256, file_hashes
+from convbench.bench import worker_groups
 from convbench.results import COLUMNS
-from convbench.spec import StackSpec
+from convbench.spec import Case, StackSpec
 from tests.conftest import (
     PROCESSES,
     QUICK_TIMING,
@@ -95,6 +96,24 @@ def test_each_process_ran_its_family_in_another_order(bench_run):
     torch_rows = processes[processes["runtime"] == "torch"]
     orders = [list(group["stack_id"]) for _, group in torch_rows.groupby("process", sort=True)]
     assert orders[0] != orders[1] and sorted(orders[0]) == sorted(orders[1])
+
+
+def test_torch_compile_runs_in_workers_of_its_own_after_its_family(bench_run):
+    # a compile of minutes per case must not hold back the results of the family's other runtimes
+    processes = pd.read_csv(bench_run.run_dir / "processes.csv")
+    compiled = processes[processes["runtime"] == "torch-compile"]
+    eager = processes[processes["runtime"].isin(["torch", "torch-channels-last"])]
+    assert len(compiled) and len(eager) and not set(compiled["pid"]) & set(eager["pid"])
+    assert (pd.to_datetime(compiled["finished_at"]).min() >= pd.to_datetime(eager["finished_at"]).max())
+
+
+def test_worker_groups_put_each_compile_runtime_after_its_family():
+    cases = [Case(spec, runtime, "torch" if runtime.startswith("torch") else "torch.onnx", "cuda")
+             for runtime in ("torch-compile-max-autotune", "torch", "ort", "torch-compile", "torch-cuda-graph")
+             for spec in SMALL_SPECS[:2]]
+    groups = [(family, sorted({c.runtime for c in group})) for family, group in worker_groups(cases)]
+    assert groups == [("torch", ["torch", "torch-cuda-graph"]), ("torch", ["torch-compile-max-autotune"]),
+                      ("torch", ["torch-compile"]), ("onnxruntime", ["ort"])]
 
 
 def test_conditions_are_recorded_before_and_after_each_family_process(bench_run):
