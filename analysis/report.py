@@ -379,7 +379,9 @@ def _first_result_section(results: pd.DataFrame) -> list[str]:
             "framework in a fresh process, set-up (building or loading the model, creating the session, and "
             "compiling, tracing or capturing where the runtime does so before the first forward), the first forward "
             "(lazy initialisation and algorithm search), and their sum. The steady forward is the throughput "
-            "figure, for scale.", "", _md(table, ".4g", index=False), ""]
+            "figure, for scale. *Compile cache*, for torch.compile: cold where inductor compiled the graphs itself "
+            "(the figures are then those processes' medians), warm where its on-disk cache from an earlier process "
+            "or run served them, which is no cold start.", "", _md(table, ".4g", index=False), ""]
 
 
 def _latency_section(results: pd.DataFrame) -> list[str]:

@@ -66,8 +66,8 @@ def unstable_cases(results: pd.DataFrame, processes: pd.DataFrame | None) -> pd.
 
 def first_result(results: pd.DataFrame) -> pd.DataFrame:
     """Per runtime/source/device at its largest channel count, medians over conv types (ms): framework import
-    in a fresh process, set-up (of which compile), the first forward, their sum (time to first result), and the
-    steady forward for comparison."""
+    in a fresh process, set-up (of which compile, and whether that compile was cold or served by an on-disk
+    cache), the first forward, their sum (time to first result), and the steady forward for comparison."""
     cases = ok_at_largest_channels(results)
     if cases.empty or "setup_ms" not in cases or cases["setup_ms"].isna().all():
         return pd.DataFrame()
@@ -77,10 +77,22 @@ def first_result(results: pd.DataFrame) -> pd.DataFrame:
         rows.append({"runtime": label(*key), "C": int(group["channels"].iloc[0]),
                      "import": group["import_ms"].median(), "setup": group["setup_ms"].median(),
                      "of which compile": group["compile_ms"].median(),
+                     "compile cache": _cache_states(group),
                      "first forward": group["first_forward_ms"].median(),
                      "time to first result": first.median(), "worst conv type": first.max(),
                      "steady forward": group["ms_per_forward"].median()})
     return pd.DataFrame(rows)
+
+
+def _cache_states(group: pd.DataFrame) -> str:
+    """How many of the group's rows compiled cold or warm (torch.compile's compile_cache); empty for runtimes
+    without an on-disk compile cache, or runs from before the column."""
+    if "compile_cache" not in group:
+        return ""
+    counts = group["compile_cache"].dropna().value_counts()
+    if len(counts) == 1:
+        return str(counts.index[0])
+    return ", ".join(f"{state} {count}" for state, count in counts.items())
 
 
 def latency_vs_throughput(results: pd.DataFrame, column: str) -> pd.DataFrame:

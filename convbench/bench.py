@@ -110,7 +110,7 @@ def run_case(task: CaseTask, config: TimingConfig, artifacts_root: str) -> dict[
         error, worst = passes.worst_error(passes.arrays(prepared, out), reference)
         del out
         row.update(options=prepared.options, parity_rel_err=error, setup_ms=setup_ms, compile_ms=prepared.compile_ms,
-                   first_forward_ms=first_forward_ms)
+                   compile_cache=prepared.compile_cache, first_forward_ms=first_forward_ms)
         spec = case.spec
         if not parity_ok(error, spec.dtype, case.device, spec.pass_):
             limit = tolerance(spec.dtype, case.device, spec.pass_)

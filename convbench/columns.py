@@ -66,6 +66,10 @@ _DEFINITIONS = [
     Column("import_ms", "number", "importing the runtime's framework in a fresh process (ms)"),
     Column("setup_ms", "number", "build or load the model, create the session, compile: all before the first forward"),
     Column("compile_ms", "number", "the part of setup_ms spent compiling, tracing or capturing, where separated"),
+    Column("compile_cache", "text", "torch.compile: cold where inductor compiled a graph itself (its autotuning may "
+                                    "still come from its on-disk cache), warm where that cache served every graph; "
+                                    "empty for the other runtimes. results.csv: cold where any process was, and "
+                                    "then setup_ms, compile_ms and first_forward_ms are the cold processes' medians"),
     Column("first_forward_ms", "number", "the first forward, synchronised (lazy initialisation, algorithm search)"),
     # work and accuracy
     Column("gflop", "number", "GFLOP per forward of the whole stack (train pass: per step, 3x the forward's)"),

@@ -33,7 +33,8 @@ COLUMNS = [
     *SPEC_COLUMNS, *KEY_COLUMNS, "status", "reason",
     "ms_per_forward", "ms_iqr", "ms_min", "cv", "processes", "ms_process_min", "ms_process_max", "process_spread",
     "unstable", "samples", "iterations", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_forwards",
-    "import_ms", "setup_ms", "compile_ms", "first_forward_ms", "gflop", "gflop_per_s", "theoretical_vs_conv3x3",
+    "import_ms", "setup_ms", "compile_ms", "compile_cache", "first_forward_ms", "gflop", "gflop_per_s",
+    "theoretical_vs_conv3x3",
     "parity_rel_err", "kernel_ms_per_forward", "overhead_ms_per_forward", "profiled_ms_per_forward",
     "conv_events_per_forward", "kernel_method", "copy_ms_per_forward", "launches_per_forward",
     "gpu_idle_ms_per_forward", *PHASE_COLUMNS, "floor_ms", "efficiency", "peak_used", "arithmetic_intensity",
@@ -44,7 +45,8 @@ COLUMNS = [
 PROCESS_COLUMNS = [
     *KEY_COLUMNS, "process", "pid", "status", "reason", "ms_per_forward", "ms_iqr", "ms_min", "cv", "samples",
     "iterations", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_forwards", "import_ms",
-    "setup_ms", "compile_ms", "first_forward_ms", "parity_rel_err", "threads", "options", "host", "node", "env_id",
+    "setup_ms", "compile_ms", "compile_cache", "first_forward_ms", "parity_rel_err", "threads", "options", "host",
+    "node", "env_id",
     "finished_at",
 ]
 # kernels.csv: per profiled case, every kernel (operator, primitive, node type) its profiler saw.

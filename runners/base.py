@@ -36,6 +36,7 @@ class Prepared:
     sync: Sync | None = None
     clock: Clock | None = None
     compile_ms: float | None = None  # compilation / graph capture / tracing done inside prepare(), if separable
+    compile_cache: str | None = None  # "cold" or "warm" where an on-disk compile cache may serve it (column doc)
     gradients: Callable[[Any], dict[str, np.ndarray]] | None = None  # train pass: a step's gradients by name
 
 

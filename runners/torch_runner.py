@@ -4,8 +4,9 @@ channels_last), and torch.compile (inductor: default, max-autotune, and with CUD
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -147,13 +148,24 @@ class TorchChannelsLastCudaGraph(TorchCudaGraph):
 class TorchCompile(TorchEager):
     """torch.compile (TorchInductor) of the whole stack, asked for one graph (fullgraph=True; a graph break
     falls back to fullgraph=False and is recorded). The first call compiles: it happens in prepare() and is
-    `compile_ms`; later worker processes reuse inductor's on-disk cache, so only the first is a cold compile."""
+    `compile_ms`; later worker processes reuse inductor's on-disk cache, so their compile is warm (compile_cache
+    says which a process's was)."""
 
     mode: str | None = None  # torch.compile's mode (None: "default")
 
     @property
     def compiles(self) -> bool:
         return True
+
+    def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
+        with inductor_cache_use() as cache:
+            prepared = super().prepare(case, artifacts)
+        return dataclasses.replace(prepared, compile_cache=cache["state"])
+
+    def prepare_train(self, case: Case, artifacts: Artifacts) -> Prepared:
+        with inductor_cache_use() as cache:
+            prepared = super().prepare_train(case, artifacts)
+        return dataclasses.replace(prepared, compile_cache=cache["state"])
 
     def make_forward(self, model: torch.nn.Module, x: torch.Tensor, options: dict[str, object]) -> Forward:
         # Every case is a new nn.Sequential whose forward shares one code object: without a reset, dynamo's
@@ -263,3 +275,21 @@ def _graph_step(step: Step) -> Step:
 
 def _cuda_sync(_output: object) -> None:
     torch.cuda.synchronize()
+
+
+@contextlib.contextmanager
+def inductor_cache_use() -> Iterator[dict[str, str | None]]:
+    """What inductor's on-disk FX graph cache did for the compiles inside the block, from dynamo's counters:
+    state "cold" where inductor compiled at least one graph itself (a miss or a bypass; autotuning results may
+    still come from its cache), "warm" where the cache served every graph, None where no graph was looked up."""
+    from torch._dynamo.utils import counters
+
+    def seen() -> tuple[int, int]:
+        inductor = counters["inductor"]
+        return inductor["fxgraph_cache_miss"] + inductor["fxgraph_cache_bypass"], inductor["fxgraph_cache_hit"]
+
+    cache: dict[str, str | None] = {"state": None}
+    misses, hits = seen()
+    yield cache
+    misses_now, hits_now = seen()
+    cache["state"] = "cold" if misses_now > misses else "warm" if hits_now > hits else None

@@ -105,6 +105,8 @@ def test_torch_compile_runs_in_workers_of_its_own_after_its_family(bench_run):
     eager = processes[processes["runtime"].isin(["torch", "torch-channels-last"])]
     assert len(compiled) and len(eager) and not set(compiled["pid"]) & set(eager["pid"])
     assert (pd.to_datetime(compiled["finished_at"]).min() >= pd.to_datetime(eager["finished_at"]).max())
+    # each process says whether inductor compiled or its on-disk cache served it; eager has no such cache
+    assert set(compiled["compile_cache"]) <= {"cold", "warm"} and eager["compile_cache"].isna().all()
 
 
 def test_worker_groups_put_each_compile_runtime_after_its_family():

@@ -33,6 +33,16 @@ def test_aggregate_is_the_median_of_process_medians_with_their_range():
     assert out["unstable"]  # 18% apart, each process within ~2%: far beyond
 
 
+def test_the_cold_start_is_the_cold_processes_where_a_compile_cache_served_the_others():
+    cold = {**_row(10.0, 0.1), "setup_ms": 19000.0, "compile_ms": 18500.0, "compile_cache": "cold"}
+    warm = [{**_row(10.0, 0.1), "setup_ms": 2500.0, "compile_ms": 2400.0, "compile_cache": "warm"} for _ in range(2)]
+    out = aggregate([warm[0], cold, warm[1]])
+    assert (out["setup_ms"], out["compile_ms"], out["compile_cache"]) == (19000.0, 18500.0, "cold")
+    out = aggregate(warm)  # a machine that compiled the case before: every process warm, and the row says so
+    assert (out["compile_ms"], out["compile_cache"]) == (2400.0, "warm")
+    assert aggregate([_row(10.0, 0.1)])["compile_cache"] is None  # a runtime without such a cache
+
+
 def test_unstable_rule_on_known_numbers():
     assert is_unstable(0.68, 0.05)  # the conv1x1 C=8: 4.3 vs 11.6 vs 12.2 ms
     assert is_unstable(0.13, 0.01)  # conv5x5 C=64: 278 vs 316 ms, cv under 2%

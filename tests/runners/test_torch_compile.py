@@ -1,5 +1,8 @@
 """torch.compile in a worker that compiles many stacks: each gets one whole graph, none hits dynamo's limits."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from convbench.artifacts import Artifacts
@@ -17,3 +20,17 @@ def test_nine_stacks_in_one_process_each_compile_as_one_graph():
         prepared = runner.prepare(Case(spec, "torch-compile", "torch", "cpu"), Artifacts(Path("unused")))
         assert prepared.options["graph_breaks"] == "none (fullgraph=True)", spec.stack_id
         assert prepared.compile_ms > 0
+
+
+def test_a_compile_says_whether_inductors_on_disk_cache_served_it(tmp_path):
+    """Two fresh processes compile one stack with an empty cache folder: the first compiles cold, the second is
+    served by inductor's FX graph cache (its compile_ms is then no cold start)."""
+    script = (
+        "import sys; from pathlib import Path; from convbench.artifacts import Artifacts; "
+        "from convbench.runners.torch_runner import TorchCompile; from convbench.spec import Case, StackSpec; "
+        "p = TorchCompile(1).prepare(Case(StackSpec('conv3x3', 4, layers=1, batch=1, image=8), 'torch-compile', "
+        "'torch', 'cpu'), Artifacts(Path('unused'))); print(p.compile_cache, p.compile_ms)")
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")}
+    states = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+              .stdout.split()[-2] for _ in range(2)]
+    assert states == ["cold", "warm"]
