@@ -295,7 +295,8 @@ class BenchOptions:
 
 
 Event = tuple  # what a job tells the run: ("process" | "result" | "kernel", case, row), ("conditions", snapshot),
-# ("family", family, process, cases); a job runs here, or on a cluster's node (convbench.cluster)
+# ("family", family, process, cases), the family named "family (runtime)" for a runtime with workers of its own; a
+# job runs here, or on a cluster's node (convbench.cluster)
 
 
 @dataclass(frozen=True)
@@ -499,6 +500,8 @@ class _FamilyTiming:
         self.family, self.cases, self.kept, self.options, self.where = family, list(cases), kept, options, where
         self.task = functools.partial(run_case, config=options.config, artifacts_root=artifacts_root)
         self.runtimes = [RUNTIMES[name] for name in dict.fromkeys(c.runtime for c in cases)]
+        own = [info.name for info in self.runtimes if info.own_workers]  # a group of its own: name it in progress
+        self.label = f"{family} ({own[0]})" if len(self.runtimes) == 1 and own else family
         self.open = {case.key for case in cases}
         self.import_ms: dict[str, float] = {}
         self.pids: tuple[int, ...] = ()
@@ -510,7 +513,7 @@ class _FamilyTiming:
                     if c.key in self.open and process not in self.kept.get(c.key, {})]
             if not todo:
                 continue
-            yield "family", self.family, process, len(todo)
+            yield "family", self.label, process, len(todo)
             yield "conditions", {**snapshot(self.family, process, "before"), **where}
             for task, row in iter_tasks(self.start, todo, self.task, self.failed,
                                         lambda task: _timeout_s(task, self.options)):

@@ -29,6 +29,10 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 # TensorFlow's C++ logging below errors; absl's start-up lines still go to fd 2, which the log file takes.
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 MAX_DEATHS = 3  # deaths in a row after which a family's remaining tasks are failed untried
+# Workers are killed on purpose (a task past its limit, Ctrl-C in the parent). multiprocessing's resource tracker
+# then unlinks the semaphores a killed worker held, and would print a UserWarning about them after convbench's own
+# last line; the tracker that convbench's workers share is started with that warning off.
+QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
 
 
 class WorkerDied(RuntimeError):
@@ -75,6 +79,22 @@ def worker_threads() -> int:
     return int(os.environ.get("CONVBENCH_THREADS", os.cpu_count() or 1))
 
 
+def _start_quiet_resource_tracker() -> None:
+    """Start this process's resource tracker (which spawned workers share) with QUIET_TRACKER in its
+    PYTHONWARNINGS, unless it runs already."""
+    from multiprocessing import resource_tracker
+
+    before = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [before, QUIET_TRACKER]))
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        if before is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = before
+
+
 class Worker:
     """One spawned process that runs the tasks of one runtime family in order, each under a time limit.
 
@@ -84,6 +104,7 @@ class Worker:
     def __init__(self, family: str, threads: int, env: dict[str, str] | None = None,
                  log_path: Path | None = None) -> None:
         self.family = family
+        _start_quiet_resource_tracker()
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         self._process = context.Process(
