@@ -8,6 +8,7 @@
 #   - TensorFlow's wheel unpacked without its C++ headers (tensorflow/include, unused at run time) and re-compressed
 #     with xz (the wheel's deflate: 573 MB; this: about 60% of it);
 #   - CUDA 12's runtime (nvidia-cuda-runtime-cu12, 3.5 MB), which TensorFlow loads as libcudart.so.12;
+#   - tf2onnx (pure Python), so that `convbench export --sources keras` can run on that machine;
 #   - TensorFlow's pure-Python dependencies, each installed only where the machine lacks it (protobuf where the
 #     machine's is older than TensorFlow needs).
 #   - NOT cuBLAS, cuFFT, cuSOLVER, cuSPARSE or cuDNN for CUDA 12 (about 2 GB). install.sh instead points TensorFlow's
@@ -24,8 +25,9 @@ set -euo pipefail
 PART_MB=${PART_MB:-56}
 TF=${TF:-tensorflow==2.21.0}
 CUDART=${CUDART:-nvidia-cuda-runtime-cu12==12.9.79}
+TF2ONNX=${TF2ONNX:-tf2onnx==1.17.0}  # pyproject's pin: Keras's ONNX files can then be exported on that machine
 DEPS="absl-py astunparse flatbuffers gast google-pasta opt-einsum termcolor wrapt six typing-extensions packaging
-h5py protobuf requests charset-normalizer idna urllib3 certifi ml-dtypes"
+h5py protobuf requests charset-normalizer idna urllib3 certifi ml-dtypes $TF2ONNX"
 root=$(git rev-parse --show-toplevel)
 cd "$root"
 source scripts/gpu-staging.sh
@@ -49,7 +51,7 @@ cp -r /tmp/tf-unpacked/site/. /tmp/site/
 bring_missing /tmp/tf-unpacked/deps absl:absl astunparse:astunparse flatbuffers:flatbuffers gast:gast pasta:pasta \
   opt_einsum:opt_einsum termcolor:termcolor wrapt:wrapt six:six.py typing_extensions:typing_extensions.py \
   packaging:packaging h5py:h5py requests:requests charset_normalizer:charset_normalizer idna:idna urllib3:urllib3 \
-  certifi:certifi ml_dtypes:ml_dtypes
+  certifi:certifi ml_dtypes:ml_dtypes tf2onnx:tf2onnx
 [ -d /tmp/tf-unpacked/deps/h5py.libs ] && [ -d /tmp/site/h5py ] && cp -r /tmp/tf-unpacked/deps/h5py.libs /tmp/site/
 (cd / && python3 -c "
 import google.protobuf as p, sys
