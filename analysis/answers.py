@@ -35,8 +35,7 @@ SHORT_CLAIMS = ("depthwise far slower than its FLOPs", "3x1 + 1x3 saves ~1/3 on 
 
 
 def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame, layers: pd.DataFrame,
-            snapshots: list[dict], cpu_count: int | None, unfinished: pd.DataFrame | None = None,
-            ) -> list[str | Figure]:
+            snapshots: list[dict], cpu_count: int | None, unfinished: pd.DataFrame) -> list[str | Figure]:
     """The first screen of report.md (markdown lines, and the fastest way as a picture); `unfinished`: the cases
     the run began and did not finish (analysis.trust.unfinished_cases)."""
     seed = seed_rows(forward)
@@ -217,10 +216,9 @@ def _cheapest_steps(train: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _not_measured(every_row: pd.DataFrame, unfinished: pd.DataFrame | None = None) -> list[str]:
+def _not_measured(every_row: pd.DataFrame, unfinished: pd.DataFrame) -> list[str]:
     skipped = every_row[every_row["status"] == "skipped"]
     failed = every_row[every_row["status"] == "failed"]
-    unfinished = unfinished if unfinished is not None else pd.DataFrame()
     if skipped.empty and failed.empty and unfinished.empty:
         return ["### Not measured here", "", "Every case of the sweep ran.", ""]
     out = ["### Not measured here", ""]
