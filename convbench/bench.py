@@ -47,7 +47,7 @@ from convbench.roofline import (
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo, get_runner, import_requirements, missing_requirement
 from convbench.runners.base import Skip
 from convbench.runners.phases import phase_columns
-from convbench.runners.profilers import KernelTime, profile_forwards
+from convbench.runners.profilers import KernelTime, profile_forwards, profiled_overhead
 from convbench.skeleton import convs
 from convbench.spec import Case, Workload
 from convbench.workers import Worker, iter_tasks, run_tasks, worker_threads
@@ -173,7 +173,9 @@ def profile_case(task: CaseTask, artifacts_root: str) -> dict[str, object]:
         method += f"; per layer: not attributed ({layers})" if kernel == kernel else ""
         layers = []
     phases = phase_columns(kt) if train and kernel == kernel else {}
-    return {**phases, "kernel_ms_per_forward": kernel, "overhead_ms_per_forward": median_ms - kernel,
+    overhead, disagreement = profiled_overhead(median_ms, kernel)
+    method += disagreement
+    return {**phases, "kernel_ms_per_forward": kernel, "overhead_ms_per_forward": overhead,
             "profiled_ms_per_forward": kt.profiled_wall_ms, "conv_events_per_forward": kt.conv_events,
             "kernel_method": method, "copy_ms_per_forward": kt.copy_ms, "launches_per_forward": kt.launches,
             "gpu_idle_ms_per_forward": kt.gpu_idle_ms, KERNELS: kernel_table(kt, case.spec.layers),

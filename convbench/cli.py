@@ -410,17 +410,25 @@ class _ConsoleObserver:
             return
         flag = "  UNSTABLE" if row["unstable"] else ""
         self.progress.console.print(_case_line("ok", case, (
-            f"{row['ms_per_forward']:9.3f} ms/fwd  processes {row['ms_process_min']:.3g}-"
+            f"{row['ms_per_forward']:9.3f} {_per(case, 'fwd')}  processes {row['ms_process_min']:.3g}-"
             f"{row['ms_process_max']:.3g} ({row['process_spread']:.0%})  p99 {row['latency_ms_p99']:.3g} ms  "
             f"parity {row['parity_rel_err']:.0e}{flag}")))
 
     def kernel(self, case: Case, columns: dict[str, object]) -> None:
         kernel = columns.get("kernel_ms_per_forward")
         if isinstance(kernel, float) and kernel == kernel:  # not NaN
-            self.progress.console.print(_case_line("profile", case, f"kernel {kernel:.3f} ms/forward, overhead "
-                                                                    f"{columns['overhead_ms_per_forward']:.3f} ms"))
+            overhead = float(columns["overhead_ms_per_forward"])  # type: ignore[arg-type]
+            after = (f"overhead {overhead:.3f} ms" if overhead == overhead else
+                     "overhead not given: the profiled process ran other kernels than the timed ones")
+            self.progress.console.print(_case_line("profile", case, f"kernel {kernel:.3f} {_per(case, 'forward')}, "
+                                                                    + after))
         else:
             self.reasons.print(self.progress.console, "profile", case, str(columns.get("kernel_method")))
+
+
+def _per(case: Case, forward: str) -> str:
+    """The unit of a case's times in a progress line: ms per forward, or per training step in the train pass."""
+    return "ms/step" if case.spec.pass_ == "train" else f"ms/{forward}"
 
 
 def _run_dir_to_write(path: Path) -> Path:

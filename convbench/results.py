@@ -22,6 +22,7 @@ import pandas as pd
 from convbench.csvfile import append_text, csv_line, drop_partial_tail, read_csv_checked, replace_text
 from convbench.models.variants import theoretical_vs_conv3x3
 from convbench.runners.phases import PHASE_COLUMNS
+from convbench.runners.profilers import OTHER_KERNELS_ABOVE, profiled_overhead
 from convbench.spec import Case, StackSpec
 
 # StackSpec's fields (`pass_` is the column "pass"), then the network (a network's rows: network set, variant empty)
@@ -290,6 +291,24 @@ def read_results(path: Path) -> pd.DataFrame:
         table["reason"] = table["reason"].fillna("")
     if "stack_id" in table and "pass" not in table:  # a run begun before the train pass: its id says the pass
         table["pass"] = table["stack_id"].astype(str).str.endswith("-train").map({True: "train", False: "forward"})
+    if {"ms_per_forward", "kernel_ms_per_forward", "overhead_ms_per_forward", "kernel_method"} <= set(table):
+        table = _overhead_where_kernels_agree(table)
+    return table
+
+
+def _overhead_where_kernels_agree(table: pd.DataFrame) -> pd.DataFrame:
+    """A run profiled before profiled_overhead: its overhead where the profiled process ran other kernels than the
+    timed ones becomes NaN, and its kernel method says why (a run profiled since already reads so)."""
+    disagreeing = table.index[(table["kernel_ms_per_forward"] > OTHER_KERNELS_ABOVE * table["ms_per_forward"])
+                              & table["overhead_ms_per_forward"].notna()]
+    if disagreeing.empty:
+        return table
+    table = table.copy()
+    for i in disagreeing:
+        overhead, why = profiled_overhead(float(table.at[i, "ms_per_forward"]),
+                                          float(table.at[i, "kernel_ms_per_forward"]))
+        table.at[i, "overhead_ms_per_forward"] = overhead
+        table.at[i, "kernel_method"] = f"{table.at[i, 'kernel_method']}{why}"
     return table
 
 

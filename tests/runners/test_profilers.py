@@ -147,6 +147,32 @@ def test_device_timed_kernels_are_taken_as_the_device_timed_them():
     assert cupti.kernel_ms_for(0.5) == 0.3 and cupti.applied(0.5) == ""
 
 
+def test_kernels_well_over_the_timed_median_give_no_overhead_and_say_why():
+    """An H200 run: the profiled process's NCHW 5x5 step ran FFT kernels for 8.2 ms, the timed ones 5.5 ms per step."""
+    from convbench.runners.profilers import profiled_overhead
+
+    assert profiled_overhead(5.0, 4.0) == (pytest.approx(1.0), "")
+    assert profiled_overhead(1.0, 1.02) == (pytest.approx(-0.02), "")  # within noise between processes
+    overhead, why = profiled_overhead(5.46, 8.2)
+    assert overhead != overhead and "1.50x the timed median" in why and why.startswith("; overhead not given")
+    assert profiled_overhead(5.0, float("nan"))[1] == ""
+
+
+def test_reading_an_older_run_drops_the_overhead_of_kernels_that_disagree(tmp_path):
+    """Runs profiled before that rule hold a negative overhead; reading them gives what bench writes now."""
+    import pandas as pd
+
+    from convbench.results import read_results
+
+    rows = pd.DataFrame({"stack_id": ["a", "b"], "runtime": "torch", "source": "torch", "device": "cuda",
+                         "machine": "m", "ms_per_forward": [5.46, 1.0], "kernel_ms_per_forward": [8.2, 0.9],
+                         "overhead_ms_per_forward": [-2.74, 0.1], "kernel_method": "CUPTI"})
+    rows.to_csv(tmp_path / "results.csv", index=False)
+    table = read_results(tmp_path / "results.csv")
+    assert table["overhead_ms_per_forward"].isna().tolist() == [True, False]
+    assert "overhead not given" in table.at[0, "kernel_method"] and table.at[1, "kernel_method"] == "CUPTI"
+
+
 def test_settle_runs_at_least_the_forwards_and_the_seconds_asked_for():
     from convbench.runners.profilers import settle
 
