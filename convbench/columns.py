@@ -78,7 +78,9 @@ _DEFINITIONS = [
     Column("parity_rel_err", "number", "||out - reference|| / ||reference|| against PyTorch float32 on the CPU"),
     # kernels (a separate, profiled run)
     Column("kernel_ms_per_forward", "number", "from the runtime's own profiler (--profile), ms per forward"),
-    Column("overhead_ms_per_forward", "number", "ms_per_forward - kernel_ms_per_forward"),
+    Column("overhead_ms_per_forward", "number", "ms_per_forward - kernel_ms_per_forward; empty where the kernels "
+                                                "took over 1.05x ms_per_forward (the profiled process ran other "
+                                                "kernels: kernel_method says so)"),
     Column("profiled_ms_per_forward", "number", "wall time per forward of the profiled run (profiler included)"),
     Column("conv_events_per_forward", "number", "convolution events the profiler saw per forward"),
     Column("kernel_method", "text", "how the kernel time was measured, or why it was not"),
