@@ -247,8 +247,11 @@ def _networks_section(networks: pd.DataFrame, run_dir: Path) -> Lines:
            _md(network_times(networks), ".4g", index=False), ""]
     shares = kind_shares(layers, networks)
     if shares.empty:
-        out += ["No per-layer kernel times in this run (run `bench --profile`; a compiled or captured runtime's "
-                "profiler does not tell its layers apart).", ""]
+        profiled = "kernel_ms_per_forward" in networks and networks["kernel_ms_per_forward"].notna().any()
+        out += [("No per-layer kernel times: the profiled runtimes' kernels could not be matched to the layers (a "
+                 "compiled or captured network, a training step; each row's kernel_method says why)." if profiled else
+                 "No per-layer kernel times in this run (run `bench --profile`; a compiled or captured runtime's "
+                 "profiler does not tell its layers apart)."), ""]
         return out
     out += ["### Where the time goes, by conv kind", "",
             "Each kind's share of the conv FLOPs and of the conv kernel time in each runtime whose profiler timed "

@@ -182,3 +182,16 @@ def test_report_of_a_renamed_run_directory_names_the_run_its_rows_record(tmp_pat
     table["run_id"] = "cpu-2core"
     table.to_csv(run_dir / "results.csv", index=False)
     assert write_report(run_dir).read_text().splitlines()[0] == "# convbench report: run cpu-2core"
+
+
+def test_a_profiled_network_run_without_per_layer_times_says_why_not_to_profile_again(tmp_path):
+    """An H200 run (torch.compile's CUDA-graph mode: kernels profiled, layers not told apart) is read as committed."""
+    import shutil
+    from pathlib import Path
+
+    committed = Path(__file__).parents[2] / "docs" / "results" / "h200-compile-train-2026-12-02"
+    run_dir = tmp_path / "run"
+    shutil.copytree(committed, run_dir, ignore=shutil.ignore_patterns("report*", "*.png", "NOTES.md"))
+    report = write_report(run_dir).read_text()
+    assert "No per-layer kernel times: the profiled runtimes' kernels could not be matched to the layers" in report
+    assert "run `bench --profile`" not in report
