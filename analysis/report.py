@@ -199,8 +199,9 @@ def _training_section(train: pd.DataFrame, forward: pd.DataFrame) -> Lines:
                 "(the `how` column says why).", "", _md(phases, ".3g", index=False), ""]
     networks = network_rows(train)
     if not networks.empty:
-        out += ["### Real networks' training step", "", "`ms per forward` is ms per training step here.", "",
-                _md(network_times(networks), ".4g", index=False), ""]
+        steps = network_times(networks).rename(columns={"ms per forward": "ms per step"})
+        out += ["### Real networks' training step", "", "Per network, batch and dtype, fastest first.", "",
+                _md(steps, ".4g", index=False), ""]
     return out
 
 

@@ -184,7 +184,7 @@ def test_report_of_a_renamed_run_directory_names_the_run_its_rows_record(tmp_pat
     assert write_report(run_dir).read_text().splitlines()[0] == "# convbench report: run cpu-2core"
 
 
-def test_a_profiled_network_run_without_per_layer_times_says_why_not_to_profile_again(tmp_path):
+def test_a_profiled_network_run_without_per_layer_times_says_why_and_its_steps_are_in_ms_per_step(tmp_path):
     """An H200 run (torch.compile's CUDA-graph mode: kernels profiled, layers not told apart) is read as committed."""
     import shutil
     from pathlib import Path
@@ -195,3 +195,5 @@ def test_a_profiled_network_run_without_per_layer_times_says_why_not_to_profile_
     report = write_report(run_dir).read_text()
     assert "No per-layer kernel times: the profiled runtimes' kernels could not be matched to the layers" in report
     assert "run `bench --profile`" not in report
+    steps = report[report.index("### Real networks' training step"):]
+    assert "ms per step" in steps.splitlines()[4] and "ms per forward" not in steps[:steps.index("\n## ")]
