@@ -9,8 +9,9 @@ of the process medians with its range.
 
 With `--pass train` each call is one training step instead (forward, the output's sum, the gradients of the input
 and every conv weight, written here with loss.backward() on leaf tensors rather than convbench's autograd.grad),
-in the modes that have one: eager, channels_last, and the whole step captured as one CUDA graph (NCHW or
-channels_last), as PyTorch's CUDA-graph notes capture a whole network's step.
+in the modes that have one: eager, channels_last, the whole step captured as one CUDA graph (NCHW or
+channels_last), as PyTorch's CUDA-graph notes capture a whole network's step, and torch.compile's reduce-overhead
+(the compiled forward and backward each replayed as inductor's CUDA graphs, autograd between them).
 
 Run on the GPU machine (same call as the convbench sweep it checks):
     python3 scripts/cuda-event-reference.py --out ref.csv [--processes 3] [--channels 8 64] [--variants ...]
@@ -50,7 +51,7 @@ MODES = {
 }
 
 
-TRAIN_MODES = ("eager", "channels_last", "cuda_graph", "channels_last_cuda_graph")
+TRAIN_MODES = ("eager", "channels_last", "cuda_graph", "channels_last_cuda_graph", "compile_cuda_graph")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -62,13 +63,19 @@ def train_step_of(spec: StackSpec, mode: str):
     x.requires_grad_(True)
     params = list(model.parameters())
 
+    if mode.startswith("compile"):  # torch.compile's CUDA graphs (mode reduce-overhead): its forward and backward
+        torch._dynamo.reset()
+        model = torch.compile(model, mode="reduce-overhead", fullgraph=True)
+
     def step():
+        if mode.startswith("compile"):
+            torch.compiler.cudagraph_mark_step_begin()
         x.grad = None
         for p in params:
             p.grad = None
         model(x).float().sum().backward()
 
-    if not mode.endswith("cuda_graph"):
+    if mode.startswith("compile") or not mode.endswith("cuda_graph"):
         return step
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
