@@ -51,3 +51,20 @@ def test_a_finding_says_its_verdict_in_a_word():
     assert Finding("c", "t", 1, 2).verdict == "holds in 1 of 2"
     assert Finding("c", "t").verdict == "not measured"
     assert _general("parity of conv3x3-c64-l16-b32-i32-float16-train failed") == "parity of `WORKLOAD` failed"
+
+
+def test_a_networks_fastest_runtime_is_said_once_where_it_wins_every_case():
+    import pandas as pd
+
+    from convbench.analysis.answers import _fastest_line
+
+    def best(*runtimes):
+        return pd.DataFrame({"batch": [1, 32], "dtype": "float32", "ms per forward": [0.2, 0.9],
+                             "runtime": [f"{r}/cuda" for r in runtimes]})
+
+    assert _fastest_line("resnet50", best("torch-compile", "torch-compile")) == (
+        "Real networks' conv layers, resnet50: torch-compile is the fastest in all 2 cases: b1 float32 0.2 ms, "
+        "b32 float32 0.9 ms.")
+    assert _fastest_line("resnet50", best("ort", "torch")) == (
+        "Real networks' conv layers, resnet50: fastest runtime per case: b1 float32 0.2 ms (ort), b32 float32 0.9 ms "
+        "(torch).")
