@@ -120,8 +120,8 @@ def profiled_overhead(timed_ms: float, kernel_ms: float) -> tuple[float, str]:
     if not kernel_ms > OTHER_KERNELS_ABOVE * timed_ms:  # NaN included
         return timed_ms - kernel_ms, ""
     return NAN, (f"; overhead not given: the profiled process's kernels took {kernel_ms / timed_ms:.2f}x the timed "
-                 "median, so it ran other kernels than the timed processes (cuDNN's algorithm choice can differ "
-                 "between processes)")
+                 "median, so it ran other kernels than the timed processes (an algorithm chosen per process: cuDNN's, "
+                 "XLA's autotuning)")
 
 
 def not_measured(why: str) -> KernelTime:
