@@ -190,6 +190,16 @@ def _training_section(train: pd.DataFrame, forward: pd.DataFrame) -> Lines:
             out += [f"{i}. **{finding.claim}** {finding.text}", ""]
         out += _seed_section(seed_train, "The 2017 table for the training step, per runtime", STEP_TIME_ROW,
                              "seed-train", "seconds per 100 training steps")
+    first_step = first_result(seed_train).rename(columns={
+        "first forward": "first step", "steady forward": "steady step", "time to first result": "time to first step"})
+    if not first_step.empty:
+        out += ["### Time to the first step", "",
+                "Milliseconds, medians over the conv types at each runtime's largest channel count: importing the "
+                "framework in a fresh process, set-up (building the model; compiling or capturing where the runtime "
+                "does so before the first step), the first step (tracing and compiling the backward where that "
+                "happens on the first call, as in tf.function and XLA; the backward's algorithm search), their sum, "
+                "and the steady step for scale. *Compile cache* as in the time to first result.", "",
+                _md(first_step, ".4g", index=False), ""]
     phases = phase_split(seed_train)
     if not phases.empty:
         out += ["### Where a step's kernel time goes", "",

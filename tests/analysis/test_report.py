@@ -184,7 +184,7 @@ def test_report_of_a_renamed_run_directory_names_the_run_its_rows_record(tmp_pat
     assert write_report(run_dir).read_text().splitlines()[0] == "# convbench report: run cpu-2core"
 
 
-def test_a_profiled_network_run_without_per_layer_times_says_why_and_its_steps_are_in_ms_per_step(tmp_path):
+def test_a_compiled_gpu_run_says_why_no_layer_times_and_shows_its_steps_and_their_cold_start(tmp_path):
     """An H200 run (torch.compile's CUDA-graph mode: kernels profiled, layers not told apart) is read as committed."""
     import shutil
     from pathlib import Path
@@ -197,3 +197,7 @@ def test_a_profiled_network_run_without_per_layer_times_says_why_and_its_steps_a
     assert "run `bench --profile`" not in report
     steps = report[report.index("### Real networks' training step"):]
     assert "ms per step" in steps.splitlines()[4] and "ms per forward" not in steps[:steps.index("\n## ")]
+    assert "first result s" in steps.splitlines()[4]  # a compiled network's step: seconds before the first one
+    first = report[report.index("### Time to the first step"):].splitlines()
+    assert "time to first step" in first[4] and "first forward" not in first[4]
+    assert any(line.startswith("| torch-compile[torch]/cuda ") and "| cold " in line for line in first[6:12])
