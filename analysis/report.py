@@ -198,7 +198,8 @@ def _training_section(train: pd.DataFrame, forward: pd.DataFrame) -> Lines:
                 "framework in a fresh process, set-up (building the model; compiling or capturing where the runtime "
                 "does so before the first step), the first step (tracing and compiling the backward where that "
                 "happens on the first call, as in tf.function and XLA; the backward's algorithm search), their sum, "
-                "and the steady step for scale. *Compile cache* as in the time to first result.", "",
+                "and the steady step for scale. *Compile cache*, for torch.compile: cold where inductor compiled "
+                "the graphs itself, warm where its on-disk cache served them.", "",
                 _md(first_step, ".4g", index=False), ""]
     phases = phase_split(seed_train)
     if not phases.empty:
