@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from convbench.analysis.ratios import label
+from convbench.analysis.trust import time_to_first_result_ms
 from convbench.results import KEY_COLUMNS
 
 CASE = KEY_COLUMNS  # a case on one machine
@@ -34,8 +35,7 @@ def network_times(results: pd.DataFrame) -> pd.DataFrame:
                                                                           strict=True)],
         "GFLOP": ok["gflop"], "GFLOP/s": ok["gflop_per_s"], "p50 latency ms": ok["latency_ms_p50"],
         "kernel ms": ok["kernel_ms_per_forward"], "overhead ms": ok["overhead_ms_per_forward"],
-        # import, set-up (compiling included) and the first call, in a fresh process
-        "first result s": (ok["import_ms"].fillna(0) + ok["setup_ms"] + ok["first_forward_ms"]) / 1e3,
+        "first result s": time_to_first_result_ms(ok) / 1e3,
     }).sort_values(["network", "batch", "dtype", "ms per forward"]).reset_index(drop=True)
 
 

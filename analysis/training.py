@@ -12,7 +12,7 @@ import pandas as pd
 
 from convbench.analysis.ratios import GROUP, label, ok_at_largest_channels
 from convbench.models.variants import REFERENCE_VARIANT, VARIANTS, theoretical_vs_conv3x3
-from convbench.runners.profilers import NAN, profiled_overhead
+from convbench.runners.profilers import profiled_overhead
 
 # what makes a train case and a forward case the same workload in the same runtime
 SAME_CASE = [*GROUP, "variant", "channels", "layers", "batch", "image"]
@@ -53,8 +53,8 @@ def phase_split(train: pd.DataFrame) -> pd.DataFrame:
     table = steps[["channels", "variant", "ms_per_forward", *present, "phase_method"]].rename(
         columns={"ms_per_forward": "ms per step", **PHASES, "phase_method": "how"})
     # where the profiled process ran other kernels than the timed ones, the overhead is blank: say why
-    kernel = steps["kernel_ms_per_forward"] if "kernel_ms_per_forward" in steps else steps["ms_per_forward"] * NAN
-    table["how"] += [profiled_overhead(ms, k)[1] for ms, k in zip(steps["ms_per_forward"], kernel, strict=True)]
+    table["how"] += [profiled_overhead(ms, kernel)[1] for ms, kernel in
+                     zip(steps["ms_per_forward"], steps["kernel_ms_per_forward"], strict=True)]
     table.insert(0, "runtime", [label(*key) for key in steps[GROUP].itertuples(index=False)])
     return _in_seed_order(table).reset_index(drop=True)
 

@@ -73,7 +73,7 @@ def first_result(results: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     rows = []
     for key, group in cases.groupby(GROUP, sort=False):
-        first = group["import_ms"].fillna(0) + group["setup_ms"] + group["first_forward_ms"]
+        first = time_to_first_result_ms(group)
         rows.append({"runtime": label(*key), "C": int(group["channels"].iloc[0]),
                      "import": group["import_ms"].median(), "setup": group["setup_ms"].median(),
                      "of which compile": group["compile_ms"].median(),
@@ -82,6 +82,12 @@ def first_result(results: pd.DataFrame) -> pd.DataFrame:
                      "time to first result": first.median(), "worst conv type": first.max(),
                      "steady forward": group["ms_per_forward"].median()})
     return pd.DataFrame(rows)
+
+
+def time_to_first_result_ms(rows: pd.DataFrame) -> pd.Series:
+    """Per result row, ms from a fresh process to its first result: the framework's import (0 where not
+    recorded), set-up with any compile, and the first forward or step."""
+    return rows["import_ms"].fillna(0) + rows["setup_ms"] + rows["first_forward_ms"]
 
 
 def _cache_states(group: pd.DataFrame) -> str:

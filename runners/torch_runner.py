@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Iterator
 
@@ -158,14 +159,10 @@ class TorchCompile(TorchEager):
         return True
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
-        with inductor_cache_use() as cache:
-            prepared = super().prepare(case, artifacts)
-        return dataclasses.replace(prepared, compile_cache=cache["state"])
+        return _noting_compile_cache(functools.partial(super().prepare, case, artifacts))
 
     def prepare_train(self, case: Case, artifacts: Artifacts) -> Prepared:
-        with inductor_cache_use() as cache:
-            prepared = super().prepare_train(case, artifacts)
-        return dataclasses.replace(prepared, compile_cache=cache["state"])
+        return _noting_compile_cache(functools.partial(super().prepare_train, case, artifacts))
 
     def make_forward(self, model: torch.nn.Module, x: torch.Tensor, options: dict[str, object]) -> Forward:
         # Every case is a new nn.Sequential whose forward shares one code object: without a reset, dynamo's
@@ -275,6 +272,13 @@ def _graph_step(step: Step) -> Step:
 
 def _cuda_sync(_output: object) -> None:
     torch.cuda.synchronize()
+
+
+def _noting_compile_cache(prepare: Callable[[], Prepared]) -> Prepared:
+    """What `prepare` returns, with whether inductor's on-disk cache served the compiles inside it."""
+    with inductor_cache_use() as cache:
+        prepared = prepare()
+    return dataclasses.replace(prepared, compile_cache=cache["state"])
 
 
 @contextlib.contextmanager
