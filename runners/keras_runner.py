@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -17,7 +18,7 @@ from convbench.models.keras_stack import build_keras_stack, conv_kernels  # noqa
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
 from convbench.runners.base import Prepared, no_output  # noqa: E402
 from convbench.runners.keras_common import keras_gradients, keras_spec  # noqa: E402
-from convbench.runners.profilers import KernelTime, not_measured, tf_kernel_time  # noqa: E402
+from convbench.runners.profilers import KernelTime, cupti_kernel_time, tf_kernel_time  # noqa: E402
 from convbench.spec import Case  # noqa: E402
 
 
@@ -38,9 +39,13 @@ class _KerasOnTensorFlow:
         return None
 
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
-        if case.device != "cpu":
-            return not_measured("TensorFlow's GPU kernels are timed on CUDA through its profiler's device plane, "
-                                "which convbench reads only on the CPU")
+        """CPU: TensorFlow's profiler, the self time of the model's ops. CUDA: CUPTI's device records through
+        torch.profiler, as for Keras on JAX: they see every kernel of the process, TensorFlow's included (cuDNN's
+        kernel names then tell a step's forward, backward-data and backward-weights apart)."""
+        if case.device == "cuda":
+            _let_gpu_memory_grow()
+            prepared = passes.prepare(self, case, artifacts)
+            return cupti_kernel_time(prepared.forward, prepared.sync, forwards)
         prepared = passes.prepare(self, case, artifacts)
         return tf_kernel_time(prepared.forward, forwards, scope=model_scope(case))
 
@@ -54,6 +59,15 @@ class _KerasOnTensorFlow:
             "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
             "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
         }
+
+
+def _let_gpu_memory_grow() -> None:
+    """In a profiling process only (the timed ones keep TensorFlow's default): TensorFlow maps nearly all GPU memory
+    when it starts on the GPU, and the CUDA context that torch.profiler's tracing may open beside it needs some.
+    Possible until TensorFlow has started on the GPU, so the process's first profiled case sets it for all."""
+    for gpu in tf.config.list_physical_devices("GPU"):
+        with contextlib.suppress(RuntimeError):  # TensorFlow already runs on the GPU in this process
+            tf.config.experimental.set_memory_growth(gpu, True)
 
 
 def model_scope(case: Case) -> str:

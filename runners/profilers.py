@@ -10,10 +10,10 @@ host launch calls per forward and the GPU's idle time between a forward's kernel
   times onnxruntime's CUDA provider and JAX/XLA on the GPU (`cupti_kernel_time`).
 - onnxruntime (CPU): session profiling, node kernel times per run.
 - OpenVINO (CPU): the infer request's per-node performance counters.
-- TensorFlow: its profiler (tf.profiler.experimental) writes an XSpace; TensorFlow's own converter (the
-  `framework_op_stats` tool that TensorBoard's profile plugin shows) turns it into per-op self times. The
-  model's ops are those under the Keras model's name scope: model.predict's dataset and iterator ops are not
-  the model's kernels, so they count as what predict adds.
+- TensorFlow on the CPU (on CUDA, CUPTI as above): its profiler (tf.profiler.experimental) writes an XSpace;
+  TensorFlow's own converter (the `framework_op_stats` tool that TensorBoard's profile plugin shows) turns it
+  into per-op self times. The model's ops are those under the Keras model's name scope: model.predict's dataset
+  and iterator ops are not the model's kernels, so they count as what predict adds.
 """
 
 from __future__ import annotations

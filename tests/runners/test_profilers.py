@@ -2,6 +2,7 @@
 
 import functools
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -95,6 +96,34 @@ def test_tensorflow_profile_sees_one_conv_per_layer_and_the_same_kernels_under_p
     assert predict.profiled_wall_ms > direct.profiled_wall_ms  # ... is overhead, not kernel
     assert predict.share < PROJECTED_SHARE  # so a slower timed median is overhead: kernels taken as profiled
     assert predict.kernel_ms_for(2 * predict.profiled_wall_ms) == predict.kernel_ms
+
+
+def _keras_tf_cuda_step(artifacts_root: str):
+    """Worker side (KERAS_BACKEND=tensorflow): keras-tf's profiled training step on the GPU, or why there is none."""
+    import tensorflow as tf
+
+    from convbench.artifacts import Artifacts
+    from convbench.runners import RUNTIMES, get_runner
+    from convbench.runners.phases import phase_columns
+    from convbench.spec import Case
+
+    if not tf.config.list_physical_devices("GPU"):
+        return "TensorFlow sees no GPU here"
+    spec = StackSpec("conv3x3", 16, layers=4, batch=8, image=16, pass_="train")
+    kt = get_runner(RUNTIMES["keras-tf"], 2).kernel_time(Case(spec, "keras-tf", "keras", "cuda"),
+                                                         Artifacts(Path(artifacts_root)), 5)
+    return kt, phase_columns(kt)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: keras-tf's GPU kernels come from CUPTI")
+def test_keras_tf_on_cuda_takes_its_step_kernels_from_cupti_and_splits_them_by_direction(tmp_path):
+    with Worker("tensorflow", 2, {"KERAS_BACKEND": "tensorflow"}) as worker:
+        result = worker.call(_keras_tf_cuda_step, str(tmp_path), timeout_s=300)
+    if isinstance(result, str):
+        pytest.skip(result)
+    kt, phases = result
+    assert "CUPTI" in kt.method and 0 < kt.kernel_ms <= kt.profiled_wall_ms
+    assert phases["kernel_forward_ms"] > 0 and phases["kernel_backward_ms"] > 0, phases
 
 
 def test_openvino_perf_counters_see_one_conv_per_layer(tmp_path):
