@@ -39,6 +39,28 @@ def network_times(results: pd.DataFrame) -> pd.DataFrame:
     }).sort_values(["network", "batch", "dtype", "ms per forward"]).reset_index(drop=True)
 
 
+NOT_PROFILED = ("timed, not profiled: the run stopped before its profile (`bench --run-dir` with the same flags and "
+                "--profile profiles it)")
+
+
+def empty_kernel_reasons(results: pd.DataFrame) -> list[str]:
+    """Why network_times leaves a kernel or overhead cell empty, one line per runtime and reason (its
+    kernel_method's words, or that the case was never profiled); nothing for a run that profiled no case."""
+    ok = results[results["status"] == "ok"]
+    if ok.empty or "kernel_method" not in ok or ok["kernel_method"].isna().all():
+        return []
+    no_kernel = ok[ok["kernel_ms_per_forward"].isna()]
+    reasons = no_kernel["kernel_method"].where(no_kernel["kernel_method"].notna(), NOT_PROFILED).astype(str)
+    counted = pd.DataFrame({"runtime": no_kernel.apply(runtime_label, axis=1) if len(no_kernel) else [],
+                            "reason": reasons.str.removeprefix("not measured: ")}).value_counts(sort=False)
+    lines = [f"{runtime}, {n} case(s): no kernel ms, {reason}" for (runtime, reason), n in counted.items()]
+    no_overhead = ok[ok["kernel_ms_per_forward"].notna() & ok["overhead_ms_per_forward"].isna()]
+    if len(no_overhead):
+        lines.append(f"{len(no_overhead)} case(s) have kernel ms but no overhead: their profiled process ran other "
+                     "kernels than the timed ones (each row's kernel_method gives the ratio)")
+    return lines
+
+
 def _with_case(layers: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     """layers.csv rows of the network cases that ran ok, with their network, batch, dtype and runtime label."""
     ok = results[results["status"] == "ok"]

@@ -20,7 +20,13 @@ from convbench.analysis.library_floor import floor_lines as library_floor_lines
 from convbench.analysis.library_floor import floor_table as library_floor_table
 from convbench.analysis.machines import machines_answer, machines_table, one_machine_per_device
 from convbench.analysis.native_vs_onnx import native_vs_onnx
-from convbench.analysis.networks import depthwise_verdicts, kind_shares, network_times, slowest_for_flops
+from convbench.analysis.networks import (
+    depthwise_verdicts,
+    empty_kernel_reasons,
+    kind_shares,
+    network_times,
+    slowest_for_flops,
+)
 from convbench.analysis.overhead import kernel_split, overhead_paragraph
 from convbench.analysis.plots import draw_png
 from convbench.analysis.precision import precision_speedups
@@ -60,6 +66,11 @@ def _md(frame: pd.DataFrame, floatfmt: str = ".3f", index: bool = True) -> str:
     """A markdown table; NaN cells (not measured) are empty."""
     return frame.astype(object).where(frame.notna(), None).to_markdown(floatfmt=floatfmt, index=index,
                                                                         missingval="")
+
+
+def _bullets(lines: list[str]) -> Lines:
+    """Lines as a markdown list followed by a blank line; nothing for no lines."""
+    return [*(f"- {line}" for line in lines), ""] if lines else []
 
 
 def _seed_md(table: pd.DataFrame) -> str:
@@ -198,8 +209,9 @@ def _training_section(train: pd.DataFrame, forward: pd.DataFrame) -> Lines:
                 "framework in a fresh process, set-up (building the model; compiling or capturing where the runtime "
                 "does so before the first step), the first step (tracing and compiling the backward where that "
                 "happens on the first call, as in tf.function and XLA; the backward's algorithm search), their sum, "
-                "and the steady step for scale. *Compile cache*, for torch.compile: cold where inductor compiled "
-                "the graphs itself, warm where its on-disk cache served them.", "",
+                "and the steady step for scale."
+                + (" *Compile cache*, for torch.compile: cold where inductor compiled the graphs itself, warm where "
+                   "its on-disk cache served them." if "compile cache" in first_step else ""), "",
                 _md(first_step, ".4g", index=False), ""]
     phases = phase_split(seed_train)
     if not phases.empty:
@@ -212,7 +224,7 @@ def _training_section(train: pd.DataFrame, forward: pd.DataFrame) -> Lines:
     if not networks.empty:
         steps = network_times(networks).rename(columns={"ms per forward": "ms per step"})
         out += ["### Real networks' training step", "", "Per network, batch and dtype, fastest first.", "",
-                _md(steps, ".4g", index=False), ""]
+                _md(steps, ".4g", index=False), "", *_bullets(empty_kernel_reasons(networks))]
     return out
 
 
@@ -256,7 +268,7 @@ def _networks_section(networks: pd.DataFrame, run_dir: Path) -> Lines:
            "activations, the final pooling and the classifier (1.28M multiply-adds in MobileNetV2 and "
            "EfficientNet-B0, 2.05M in ResNet-50). Kept because a layer's real input needs them: ResNet-50's stem max "
            "pool, and squeeze-excite's global mean (its result is added back in place of the sigmoid-and-scale).", "",
-           _md(network_times(networks), ".4g", index=False), ""]
+           _md(network_times(networks), ".4g", index=False), "", *_bullets(empty_kernel_reasons(networks))]
     shares = kind_shares(layers, networks)
     if shares.empty:
         profiled = "kernel_ms_per_forward" in networks and networks["kernel_ms_per_forward"].notna().any()
@@ -394,9 +406,11 @@ def _first_result_section(results: pd.DataFrame) -> list[str]:
             "framework in a fresh process, set-up (building or loading the model, creating the session, and "
             "compiling, tracing or capturing where the runtime does so before the first forward), the first forward "
             "(lazy initialisation and algorithm search), and their sum. The steady forward is the throughput "
-            "figure, for scale. *Compile cache*, for torch.compile: cold where inductor compiled the graphs itself "
-            "(the figures are then those processes' medians), warm where its on-disk cache from an earlier process "
-            "or run served them, which is no cold start.", "", _md(table, ".4g", index=False), ""]
+            "figure, for scale."
+            + (" *Compile cache*, for torch.compile: cold where inductor compiled the graphs itself (the figures are "
+               "then those processes' medians), warm where its on-disk cache from an earlier process or run served "
+               "them, which is no cold start." if "compile cache" in table else ""),
+            "", _md(table, ".4g", index=False), ""]
 
 
 def _latency_section(results: pd.DataFrame) -> list[str]:

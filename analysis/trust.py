@@ -67,7 +67,8 @@ def unstable_cases(results: pd.DataFrame, processes: pd.DataFrame | None) -> pd.
 def first_result(results: pd.DataFrame) -> pd.DataFrame:
     """Per runtime/source/device at its largest channel count, medians over conv types (ms): framework import
     in a fresh process, set-up (of which compile, and whether that compile was cold or served by an on-disk
-    cache), the first forward, their sum (time to first result), and the steady forward for comparison."""
+    cache: a column only where some runtime has that cache), the first forward, their sum (time to first result),
+    and the steady forward for comparison."""
     cases = ok_at_largest_channels(results)
     if cases.empty or "setup_ms" not in cases or cases["setup_ms"].isna().all():
         return pd.DataFrame()
@@ -81,7 +82,8 @@ def first_result(results: pd.DataFrame) -> pd.DataFrame:
                      "first forward": group["first_forward_ms"].median(),
                      "time to first result": first.median(), "worst conv type": first.max(),
                      "steady forward": group["ms_per_forward"].median()})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return table.drop(columns="compile cache") if (table["compile cache"] == "").all() else table
 
 
 def time_to_first_result_ms(rows: pd.DataFrame) -> pd.Series:

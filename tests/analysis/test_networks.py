@@ -1,0 +1,48 @@
+"""The networks' tables say why a kernel or overhead cell is empty."""
+
+import math
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from convbench.analysis.networks import NOT_PROFILED, empty_kernel_reasons
+from convbench.analysis.report import write_report
+
+NAN = math.nan
+
+
+def _rows(*cells: tuple[str, float, float, object]) -> pd.DataFrame:
+    return pd.DataFrame([{"status": "ok", "runtime": runtime, "source": "keras", "device": "cuda", "dtype": "float32",
+                          "kernel_ms_per_forward": kernel, "overhead_ms_per_forward": overhead,
+                          "kernel_method": method} for runtime, kernel, overhead, method in cells])
+
+
+def test_each_empty_cell_gets_its_runtime_and_reason_counted():
+    lines = empty_kernel_reasons(_rows(
+        ("keras-jax", 2.0, 0.5, "CUPTI device records"),
+        ("keras-tf", NAN, NAN, "not measured: no profiler here"),
+        ("keras-tf", NAN, NAN, "not measured: no profiler here"),
+        ("keras-jax", NAN, NAN, NAN),
+        ("keras-torch", 3.0, NAN, "CUPTI device records; overhead not given: 1.2x"),
+    ))
+    assert lines == ["keras-tf[keras]/cuda, 2 case(s): no kernel ms, no profiler here",
+                     f"keras-jax[keras]/cuda, 1 case(s): no kernel ms, {NOT_PROFILED}",
+                     "1 case(s) have kernel ms but no overhead: their profiled process ran other kernels than the "
+                     "timed ones (each row's kernel_method gives the ratio)"]
+
+
+def test_a_run_that_profiled_nothing_or_everything_has_nothing_to_explain():
+    assert empty_kernel_reasons(_rows(("keras-tf", NAN, NAN, NAN))) == []
+    assert empty_kernel_reasons(_rows(("keras-jax", 2.0, 0.5, "CUPTI device records"))) == []
+
+
+def test_the_committed_h200_keras_run_says_why_its_keras_rows_have_no_kernel_time(tmp_path):
+    committed = Path(__file__).parents[2] / "docs" / "results" / "h200-keras-2026-12-02"
+    run_dir = tmp_path / "run"
+    shutil.copytree(committed, run_dir, ignore=shutil.ignore_patterns("report*", "*.png", "NOTES.md", "first-machine"))
+    report = write_report(run_dir).read_text()
+    forward = report[report.index("## Real networks' conv layers"):report.index("### Where the time goes")]
+    assert "- keras-tf[keras]/cuda, 3 case(s): no kernel ms, TensorFlow's GPU kernels" in forward
+    steps = report[report.index("### Real networks' training step"):report.index("\n## How far the numbers")]
+    assert f"- keras-jax[keras]/cuda bfloat16, 2 case(s): no kernel ms, {NOT_PROFILED}" in steps
