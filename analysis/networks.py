@@ -49,11 +49,13 @@ def empty_kernel_reasons(results: pd.DataFrame) -> list[str]:
     ok = results[results["status"] == "ok"]
     if ok.empty or "kernel_method" not in ok or ok["kernel_method"].isna().all():
         return []
+    lines = []
     no_kernel = ok[ok["kernel_ms_per_forward"].isna()]
-    reasons = no_kernel["kernel_method"].where(no_kernel["kernel_method"].notna(), NOT_PROFILED).astype(str)
-    counted = pd.DataFrame({"runtime": no_kernel.apply(runtime_label, axis=1) if len(no_kernel) else [],
-                            "reason": reasons.str.removeprefix("not measured: ")}).value_counts(sort=False)
-    lines = [f"{runtime}, {n} case(s): no kernel ms, {reason}" for (runtime, reason), n in counted.items()]
+    if not no_kernel.empty:
+        reasons = no_kernel["kernel_method"].where(no_kernel["kernel_method"].notna(), NOT_PROFILED).astype(str)
+        counted = pd.DataFrame({"runtime": no_kernel.apply(runtime_label, axis=1),
+                                "reason": reasons.str.removeprefix("not measured: ")}).value_counts(sort=False)
+        lines += [f"{runtime}, {n} case(s): no kernel ms, {reason}" for (runtime, reason), n in counted.items()]
     no_overhead = ok[ok["kernel_ms_per_forward"].notna() & ok["overhead_ms_per_forward"].isna()]
     if len(no_overhead):
         lines.append(f"{len(no_overhead)} case(s) have kernel ms but no overhead: their profiled process ran other "
