@@ -15,7 +15,8 @@
 #     CUDA 12 library names at the CUDA 13 builds torch brought (cuDNN 9 keeps one soname across CUDA versions;
 #     TensorFlow resolves its cuBLAS, cuFFT, cuSOLVER and cuSPARSE entry points by name at run time). Convolutions run
 #     in cuDNN; nothing convbench times calls cuFFT, cuSOLVER or cuSPARSE. CUPTI is not linked, so TensorFlow's
-#     profiler sees no GPU kernels there. Whether TensorFlow then lists the GPU is checked at the end of install.sh.
+#     own profiler sees no GPU kernels there (convbench reads keras-tf's GPU kernels through torch's CUPTI instead).
+#     Whether TensorFlow then lists the GPU is checked at the end of install.sh.
 #
 # On the GPU machine, from the project's root, carry .gpu/tfK in call K:
 #   calls 1..N-1:  mkdir -p /tmp/tf-parts && cp .gpu/tfK/tfpart.* /tmp/tf-parts/
