@@ -69,13 +69,16 @@ class CaseTask:
     median_ms: float = float("nan")
 
 
-def plan_cases(specs: Sequence[Workload], runtimes: Sequence[str], device: str) -> list[Case]:
-    """Every (stack, runtime, source) of the sweep, grouped by worker family so each family starts once."""
+def plan_cases(specs: Sequence[Workload], runtimes: Sequence[str], device: str,
+               sources: Sequence[str] | None = None) -> list[Case]:
+    """Every (stack, runtime, source) of the sweep, grouped by worker family so each family starts once; with
+    `sources`, only the runtimes' model sources among them (the results' source column: torch.onnx, tf2onnx, ...)."""
     cases = [
         Case(spec, name, source, device)
         for name in runtimes
         for spec in specs
         for source in RUNTIMES[name].sources
+        if sources is None or source in sources
     ]
     families = list(dict.fromkeys(RUNTIMES[name].family for name in runtimes))
     return sorted(cases, key=lambda c: families.index(RUNTIMES[c.runtime].family))

@@ -151,7 +151,7 @@ def _specs(args: argparse.Namespace, with_reference: bool = False) -> list[Workl
 
 def build_parser() -> argparse.ArgumentParser:
     from convbench.exporters.pipeline import DEFAULT_SOURCES, SOURCES
-    from convbench.runners import RUNTIMES, default_runtimes
+    from convbench.runners import MODEL_SOURCES, RUNTIMES, default_runtimes
 
     parser = _Parser(prog="convbench", description="What each kind of convolution really costs, per runtime.",
                      epilog=EXIT_STATUSES)
@@ -169,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--runtimes", nargs="+", metavar="RUNTIME",
                        help=f"runtimes to time, of: {' '.join(RUNTIMES)} (default on cpu: "
                             f"{' '.join(default_runtimes('cpu'))}; on cuda: all)")
+    bench.add_argument("--sources", nargs="+", metavar="SOURCE",
+                       help=f"time only these model sources (the results' source column), of: {' '.join(MODEL_SOURCES)}"
+                            " (default: every source of each runtime; e.g. `--runtimes ort --sources tf2onnx`)")
     bench.add_argument("--device", choices=DEVICES, default="cpu", help="cpu (default) or cuda")
     bench.add_argument("--run-dir", type=Path, help="write into (or resume) this run directory")
     bench.add_argument("--results", type=Path, default=Path("results"), help="parent of new run directories")
@@ -280,11 +283,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from convbench.bench import plan_cases
     from convbench.envinfo import gpus
     from convbench.run import RunRequest, run
-    from convbench.runners import RUNTIMES, check_runtimes, default_runtimes
+    from convbench.runners import MODEL_SOURCES, RUNTIMES, check_runtimes, check_sources, default_runtimes
 
     specs = _specs(args)
     runtimes = (check_runtimes(_names(args.runtimes, "--runtimes", RUNTIMES)) if args.runtimes is not None
                 else default_runtimes(args.device))
+    sources = (check_sources(_names(args.sources, "--sources", MODEL_SOURCES), runtimes) if args.sources is not None
+               else None)
     config = _timing(args)
     if args.cluster and args.floor:
         raise UsageError("--floor with --cluster: the library floor is measured on the machine that starts the run; "
@@ -302,10 +307,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         check_reachable(args.cluster)
     run_dir = _run_dir_to_write(args.run_dir) if args.run_dir else _new_run_dir(args.results)
-    request = RunRequest(plan_cases(specs, runtimes, args.device), artifacts, config, args.threads or usable_cores(),
-                         args.device, run_dir, args.results, args.profile, args.case_timeout,
-                         worker_log=not args.verbose, floor=args.floor, cluster=args.cluster,
-                         cluster_threads=args.threads)
+    cases = plan_cases(specs, runtimes, args.device, sources)
+    request = RunRequest(cases, artifacts, config, args.threads or usable_cores(), args.device, run_dir, args.results,
+                         args.profile, args.case_timeout, worker_log=not args.verbose, floor=args.floor,
+                         cluster=args.cluster, cluster_threads=args.threads)
     observer = _ConsoleObserver(config.processes)
     try:
         with observer:

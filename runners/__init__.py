@@ -103,6 +103,7 @@ RUNTIMES: dict[str, RuntimeInfo] = {
                     inference_only=f"OpenVINO {ONNX_INFERENCE}"),
     )
 }
+MODEL_SOURCES = list(dict.fromkeys(source for r in RUNTIMES.values() for source in r.sources))  # results' source column
 
 
 def default_runtimes(device: str) -> list[str]:
@@ -112,6 +113,19 @@ def default_runtimes(device: str) -> list[str]:
 
 # Runner instances of this (worker) process, made on first use.
 _RUNNERS: dict[str, object] = {}
+
+
+def check_sources(names: list[str], runtimes: list[str]) -> list[str]:
+    """--sources: known model sources, and none of `runtimes` left without one of them (a runtime that would time
+    nothing is a usage error, not an empty sweep)."""
+    for name in names:
+        if name not in MODEL_SOURCES:
+            raise UsageError(f"unknown source {name!r}; valid: {', '.join(MODEL_SOURCES)}")
+    for runtime in runtimes:
+        if not set(RUNTIMES[runtime].sources) & set(names):
+            raise UsageError(f"--sources {' '.join(names)} leaves {runtime} nothing to time: its sources are "
+                             f"{', '.join(RUNTIMES[runtime].sources)}")
+    return names
 
 
 def check_runtimes(names: list[str]) -> list[str]:

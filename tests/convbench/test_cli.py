@@ -1,8 +1,9 @@
 import shutil
 
+import pandas as pd
 import pytest
 
-from tests.conftest import SMALL_SWEEP, assert_one_line_error, convbench
+from tests.conftest import QUICK_TIMING, SMALL_SWEEP, assert_one_line_error, convbench
 
 
 @pytest.mark.parametrize("command", ["export", "bench"])
@@ -44,3 +45,17 @@ def test_bench_before_export_says_what_to_run(tmp_path):
 
 def test_unknown_flag_is_one_line():
     assert_one_line_error(convbench("bench", "--fast"), "--fast")
+
+
+def test_unknown_bench_source_and_a_runtime_left_with_no_source_are_one_line_errors():
+    assert_one_line_error(convbench("bench", "--sources", "onnx"), "'onnx'", "torch.onnx", "tf2onnx", "tflite")
+    run = convbench("bench", "--runtimes", "ort", "torch", "--sources", "torch")
+    assert_one_line_error(run, "--sources torch", "ort", "torch.onnx, tf2onnx")
+
+
+def test_bench_sources_time_only_those_files(exported, tmp_path):
+    run = convbench("bench", *SMALL_SWEEP, *QUICK_TIMING, "--variants", "conv3x3", "--runtimes", "ort", "--sources",
+                    "tf2onnx", "--artifacts", str(exported), "--results", str(tmp_path))
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = pd.read_csv(tmp_path / "latest" / "results.csv")
+    assert list(rows["source"]) == ["tf2onnx"] and list(rows["status"]) == ["ok"]
