@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from convbench.artifacts import Artifacts
 from convbench.csvfile import replace_text
-from convbench.errors import StoreWriteError, UsageError
+from convbench.errors import StoreWriteError, UsageError, check_known
 from convbench.harness import TimingConfig
 from convbench.models.networks import NETWORK_IMAGE, NETWORKS
 from convbench.models.variants import VARIANTS
@@ -234,10 +234,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from convbench.runners import missing_modules
 
     specs = unique(s.as_forward for s in _specs(args, with_reference=True))  # a train case has no file
-    sources = _names(args.sources, "--sources", SOURCES)
+    sources = check_known(_names(args.sources, "--sources", SOURCES), SOURCES, "source")
     for source in sources:
-        if source not in SOURCES:
-            raise UsageError(f"unknown source {source!r}; valid: {', '.join(SOURCES)}")
         missing = missing_modules(SOURCE_REQUIRES[source])
         if missing:
             raise UsageError(f"exporting from {source} needs {', '.join(missing)}, not installed; "

@@ -1,11 +1,20 @@
 """Errors that the CLI turns into a one-line message and exit status 2."""
 
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 
 
 class UsageError(ValueError):
     """Bad input from the user: the message names the bad value and the valid choices."""
+
+
+def check_known(names: list[str], valid: Sequence[str], what: str) -> list[str]:
+    """`names` as they are, or a UsageError naming the first that is not one of `valid` (a `what`) and the valid."""
+    for name in names:
+        if name not in valid:
+            raise UsageError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
+    return names
 
 
 def one_line(error: BaseException, limit: int = 300) -> str:

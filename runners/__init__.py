@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from convbench.errors import UsageError
+from convbench.errors import UsageError, check_known
 from convbench.runners.base import Runner
 
 
@@ -118,9 +118,7 @@ _RUNNERS: dict[str, object] = {}
 def check_sources(names: list[str], runtimes: list[str]) -> list[str]:
     """--sources: known model sources, and none of `runtimes` left without one of them (a runtime that would time
     nothing is a usage error, not an empty sweep)."""
-    for name in names:
-        if name not in MODEL_SOURCES:
-            raise UsageError(f"unknown source {name!r}; valid: {', '.join(MODEL_SOURCES)}")
+    check_known(names, MODEL_SOURCES, "source")
     for runtime in runtimes:
         if not set(RUNTIMES[runtime].sources) & set(names):
             raise UsageError(f"--sources {' '.join(names)} leaves {runtime} nothing to time: its sources are "
@@ -129,10 +127,7 @@ def check_sources(names: list[str], runtimes: list[str]) -> list[str]:
 
 
 def check_runtimes(names: list[str]) -> list[str]:
-    for name in names:
-        if name not in RUNTIMES:
-            raise UsageError(f"unknown runtime {name!r}; valid: {', '.join(RUNTIMES)}")
-    return names
+    return check_known(names, list(RUNTIMES), "runtime")
 
 
 def missing_modules(modules: tuple[str, ...]) -> list[str]:
