@@ -154,16 +154,17 @@ def _native_vs_onnx(seed: pd.DataFrame) -> list[str]:
     return [*out, ""]
 
 
-def _fastest_line(network: str, best: pd.DataFrame) -> str:
+def _fastest_line(network: str, best: pd.DataFrame, timed: int) -> str:
     """One network's fastest runtime and ms per forward in each of its cases (batch, dtype), the runtime said once
-    where one runtime is the fastest in all of them."""
+    where one runtime is the fastest in all of them, and among how many runtimes (`timed`) it was the fastest."""
     runtimes = best["runtime"].str.split("/").str[0]
     one = runtimes.nunique() == 1
     cases = ", ".join(f"b{row['batch']} {row['dtype']} {row['ms per forward']:.3g} ms" + ("" if one else f" ({rt})")
                       for (_, row), rt in zip(best.iterrows(), runtimes, strict=True))
     who = (f"{runtimes.iloc[0]} is the fastest in all {len(best)} cases" if one and len(best) > 1 else
            f"fastest {runtimes.iloc[0]}" if one else "fastest runtime per case")
-    return f"Real networks' conv layers, {network}: {who}: {cases}."
+    among = "the only runtime timed" if timed == 1 else f"of {timed} runtimes timed"
+    return f"Real networks' conv layers, {network}: {who} ({among}): {cases}."
 
 
 def _headlines(forward: pd.DataFrame, train: pd.DataFrame, layers: pd.DataFrame, every_row: pd.DataFrame
@@ -175,7 +176,9 @@ def _headlines(forward: pd.DataFrame, train: pd.DataFrame, layers: pd.DataFrame,
         times = network_times(networks)
         if not times.empty:
             best = times.loc[times.groupby(["network", "batch", "dtype"], sort=False)["ms per forward"].idxmin()]
-            lines += [_fastest_line(network, group) for network, group in best.groupby("network", sort=False)]
+            timed = times["runtime"].str.split("/").str[0].groupby(times["network"]).nunique()
+            lines += [_fastest_line(network, group, timed[network])
+                      for network, group in best.groupby("network", sort=False)]
         shares = kind_shares(layers, networks)
         if not shares.empty:
             lines += depthwise_verdicts(shares)[:2]

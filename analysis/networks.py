@@ -130,9 +130,16 @@ def depthwise_verdicts(shares: pd.DataFrame) -> list[str]:
             continue
         ratio = time_share / flop_share
         verdict = "holds" if ratio.min() > 1.5 else "does not hold" if ratio.max() < 1.5 else "holds in part"
+        over = (f"over {len(ratio)} runtimes; slowest for its FLOPs: {ratio.idxmax()}" if len(ratio) > 1 else
+                f"in {ratio.index[0]}, the only runtime profiled by layer")
         lines.append(f"**{network}, batch {batch}, {dtype}:** depthwise convs are {flop_share:.1%} of the conv FLOPs "
-                     f"and {time_share.min():.1%}-{time_share.max():.1%} of the conv kernel time "
-                     f"({ratio.min():.1f}x-{ratio.max():.1f}x their FLOP share over {len(ratio)} runtimes; slowest "
-                     f"for its FLOPs: {ratio.idxmax()}). The 2017 conclusion (depthwise far slower than its FLOPs "
-                     f"predict, taken as over 1.5x its FLOP share in every runtime) **{verdict}** here.")
+                     f"and {_span(time_share, '.1%')} of the conv kernel time ({_span(ratio, '.1f', 'x')} their FLOP "
+                     f"share {over}). The 2017 conclusion (depthwise far slower than its FLOPs predict, taken as over "
+                     f"1.5x its FLOP share in every runtime) **{verdict}** here.")
     return lines
+
+
+def _span(values: pd.Series, fmt: str, unit: str = "") -> str:
+    """The lowest and highest of `values` as "low-high" (each with `unit`), or one value where both read the same."""
+    low, high = format(values.min(), fmt) + unit, format(values.max(), fmt) + unit
+    return low if low == high else f"{low}-{high}"

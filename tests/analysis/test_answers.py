@@ -62,9 +62,10 @@ def test_a_networks_fastest_runtime_is_said_once_where_it_wins_every_case():
         return pd.DataFrame({"batch": [1, 32], "dtype": "float32", "ms per forward": [0.2, 0.9],
                              "runtime": [f"{r}/cuda" for r in runtimes]})
 
-    assert _fastest_line("resnet50", best("torch-compile", "torch-compile")) == (
-        "Real networks' conv layers, resnet50: torch-compile is the fastest in all 2 cases: b1 float32 0.2 ms, "
-        "b32 float32 0.9 ms.")
-    assert _fastest_line("resnet50", best("ort", "torch")) == (
-        "Real networks' conv layers, resnet50: fastest runtime per case: b1 float32 0.2 ms (ort), b32 float32 0.9 ms "
-        "(torch).")
+    assert _fastest_line("resnet50", best("torch-compile", "torch-compile"), 5) == (
+        "Real networks' conv layers, resnet50: torch-compile is the fastest in all 2 cases (of 5 runtimes timed): "
+        "b1 float32 0.2 ms, b32 float32 0.9 ms.")
+    assert _fastest_line("resnet50", best("ort", "torch"), 2) == (
+        "Real networks' conv layers, resnet50: fastest runtime per case (of 2 runtimes timed): b1 float32 0.2 ms "
+        "(ort), b32 float32 0.9 ms (torch).")
+    assert "(the only runtime timed)" in _fastest_line("resnet50", best("ort", "ort"), 1)

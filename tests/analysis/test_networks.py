@@ -46,3 +46,17 @@ def test_the_committed_h200_keras_run_says_why_its_keras_rows_have_no_kernel_tim
     assert "- keras-tf[keras]/cuda, 3 case(s): no kernel ms, TensorFlow's GPU kernels" in forward
     steps = report[report.index("### Real networks' training step"):report.index("\n## How far the numbers")]
     assert f"- keras-jax[keras]/cuda bfloat16, 2 case(s): no kernel ms, {NOT_PROFILED}" in steps
+
+
+def test_the_depthwise_verdict_gives_one_figure_where_one_runtime_was_profiled_and_ranges_over_several():
+    from convbench.analysis.networks import depthwise_verdicts
+
+    shares = pd.DataFrame({"network": "mobilenet_v2", "batch": 32, "dtype": "float16",
+                           "conv kind": ["pointwise 1x1", "depthwise 3x3"], "layers": [34, 17],
+                           "FLOP share": [0.93, 0.07], "a/cuda": [0.5, 0.5]})
+    one = depthwise_verdicts(shares)[0]
+    assert "and 50.0% of the conv kernel time (7.1x their FLOP share in a/cuda, the only runtime" in one
+    assert "**holds**" in one
+    two = depthwise_verdicts(shares.assign(**{"b/cuda": [0.9, 0.1]}))[0]
+    assert "10.0%-50.0% of the conv kernel time (1.4x-7.1x their FLOP share over 2 runtimes; slowest" in two
+    assert "**holds in part**" in two
