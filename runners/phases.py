@@ -3,15 +3,18 @@ apart by the names the runtime's profiler gives its kernels.
 
 - CUDA (CUPTI kernel names, any framework): cuDNN names its kernels by direction (`fprop`, `dgrad`, `wgrad`);
   PyTorch's own depthwise kernels are `conv_depthwise2d_forward_kernel`, `conv_depthwise2d_backward_kernel`
-  (input gradient) and `conv_depthwise2d_grad_weight_kernel`.
+  (input gradient) and `conv_depthwise2d_grad_weight_kernel`. Inductor's conv template (torch.compile's
+  max-autotune) is `triton_tem_fused_convolution_N`: only a forward, since inductor leaves a training step's conv
+  backward to aten (cuDNN's dgrad/wgrad).
 - TensorFlow (op types): `Conv2D` / `DepthwiseConv2dNative`, their `BackpropInput` and `BackpropFilter` ops (and
   oneDNN's `_MklNative...` versions of them).
 - PyTorch on the CPU: `aten::convolution_backward` computes the input's and the weight's gradient in one operator,
   so the split comes from oneDNN's own log instead (its convolution primitives by propagation kind, see
   profilers.onednn_phases); where oneDNN ran no convolution, only the backward as a whole is known.
 
-A kernel whose name does not say its direction (a GEMM that runs a 1x1 conv, a layout change, the loss's
-reduction, an add) counts as other: the split is a lower bound on each phase, never a guess.
+A kernel whose name does not say its direction (a GEMM that runs a 1x1 conv, a layout change, TensorFlow's
+SpaceToBatch around a dilated conv, the loss's reduction, an add) counts as other: the split is a lower bound on
+each phase, never a guess.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("backward_weights", ("wgrad", "grad_weight", "backpropfilter", "backward_weights")),
     ("backward_data", ("dgrad", "depthwise2d_backward", "backpropinput", "backward_data", "backward_input")),
     ("backward", ("aten::convolution_backward",)),
-    ("forward", ("fprop", "implicit_convolve_sgemm", "conv2d_c1_k1", "depthwise2d_forward", "convolve_common_engine",
+    ("forward", ("fprop", "tem_fused_convolution", "implicit_convolve_sgemm", "conv2d_c1_k1", "depthwise2d_forward",
+                 "convolve_common_engine",
                  "aten::mkldnn_convolution", "aten::_convolution", "aten::convolution", "aten::conv2d",
                  "conv2d", "depthwiseconv2dnative")),
 )

@@ -102,6 +102,14 @@ def test_phases_are_read_from_the_names_cudnn_pytorch_and_tensorflow_give():
     assert phase_of("_MklNativeConv2D") == "forward"
     assert phase_of("aten::convolution_backward") == "backward"
     assert phase_of("void cutlass::Kernel2<cutlass_80_tensorop_s1688gemm_64x64_16x6_nn_align4>") is None
+    # as CUPTI named them on an H200 (h200-cupti-2026-12-02): inductor's max-autotune conv, TensorFlow's depthwise
+    assert phase_of("triton_tem_fused_convolution_0") == "forward"
+    assert phase_of("void tensorflow::DepthwiseConv2dGPUKernelNCHWSmall<float, "
+                    "(tensorflow::DepthwiseConv2dDirection)0, 3, 3, 2, true>") == "forward"
+    assert phase_of("void tensorflow::DepthwiseConv2dBackpropInputGPUKernelNCHW<float, 3, 3, 1>") == "backward_data"
+    assert phase_of("void tensorflow::DepthwiseConv2dBackpropFilterGPUKernelNCHWSmall<float, 3, 3, 2, 32>") == \
+        "backward_weights"
+    assert phase_of("void tensorflow::S2B<float, 2, true>(int, float*, tensorflow::S2BParameters<2>, float*)") is None
 
 
 def test_a_wrong_backward_is_a_failed_row_and_never_timed(exported, tmp_path, monkeypatch):
