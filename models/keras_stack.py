@@ -47,7 +47,7 @@ def _conv(node: ConvNode, x, dtype: str):
     return layer, layer(x)
 
 
-def _max_pool(node: PoolNode, x):
+def max_pool(node: PoolNode, x):
     """PyTorch's MaxPool2d: padded with -inf, then a "valid" pool."""
     pad = node.padding
     if pad:
@@ -74,7 +74,7 @@ def build_keras_stack(spec: Workload) -> keras.Model:
         elif node.op == "mean":
             out = keras.ops.mean(tensors[node.src], axis=(1, 2), keepdims=True)
         else:
-            out = _max_pool(node, tensors[node.src])
+            out = max_pool(node, tensors[node.src])
         tensors[node.name] = out
     model = keras.Model(inputs, out, name=spec.stack_id.replace("-", "_"))
     assert len(layers) == len(convs(spec.nodes))

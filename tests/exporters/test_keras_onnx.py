@@ -1,0 +1,29 @@
+"""Keras -> ONNX through tf2onnx on the graphs tf2onnx gets wrong by itself."""
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from convbench.exporters.keras_onnx import export_keras
+from convbench.skeleton import PoolNode
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_a_minus_inf_padded_max_pool_exports_loads_and_matches_pytorch(tmp_path, dtype):
+    # ResNet-50's stem pool: PyTorch's MaxPool2d(3, 2, 1), padded with -inf (a PadV2 in TensorFlow); in float16
+    # tf2onnx alone wrote a file onnxruntime refused to load
+    import keras
+
+    from convbench.models.keras_stack import max_pool
+
+    shape = (2, 8, 8, 4)
+    inputs = keras.Input(batch_shape=shape, dtype=dtype)
+    model = keras.Model(inputs, max_pool(PoolNode("maxpool", "input", "max", 3, 2, 1), inputs))
+    path = tmp_path / "pool.onnx"
+    export_keras(model, shape, path, dtype)
+    x = -np.abs(np.random.default_rng(0).standard_normal(shape)).astype(dtype)  # all negative: a zero pad would win
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {session.get_inputs()[0].name: x})
+    expected = torch.nn.functional.max_pool2d(torch.from_numpy(x.astype(np.float32)).permute(0, 3, 1, 2), 3, 2, 1)
+    np.testing.assert_array_equal(out.astype(np.float32), expected.permute(0, 2, 3, 1).numpy())
