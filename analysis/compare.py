@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import pandas as pd
 
+from convbench.errors import BadInput
 from convbench.results import CASE_COLUMNS as KEY_COLUMNS
+from convbench.results import existing_run_dir, read_results
 
 
 def noise_ms(run: pd.DataFrame) -> pd.Series:
@@ -45,3 +50,30 @@ def compare_runs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     both["differs"] = (both["ms_per_forward_b"] - both["ms_per_forward_a"]).abs() > both["noise_ms_a"] + \
         both["noise_ms_b"]
     return both.sort_values([*KEY_COLUMNS]).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`compare`'s answer: the joined table, the view of it to print with its title, and the lines after it."""
+
+    table: pd.DataFrame
+    view: pd.DataFrame
+    title: str
+    lines: list[str]
+
+
+def compare_run_dirs(path_a: Path, path_b: Path) -> Comparison:
+    """The same cases in two run directories (BadInput where either is no run, or they share no ok case)."""
+    a, b = existing_run_dir(path_a), existing_run_dir(path_b)
+    run_a, run_b = read_results(a / "results.csv"), read_results(b / "results.csv")
+    table = compare_runs(run_a, run_b)
+    if table.empty:
+        raise BadInput(f"{a.name} and {b.name} have no ok case in common")
+    view = table.set_index(table["stack_id"] + " " + table["runtime"] + "[" + table["source"] + "]/" + table["device"])[
+        ["ms_per_forward_a", "ms_per_forward_b", "b_vs_a", "differs"]]
+    view.columns = [f"A: {a.name} [ms]", f"B: {b.name} [ms]", "B / A", "beyond spread"]
+    differs = int(table["differs"].sum())
+    lines = [f"{len(table)} cases in both runs; {differs} differ by more than the two runs' noise summed (each: the "
+             f"spread between its processes, or its IQR if larger); median B / A = {table['b_vs_a'].median():.3f}"]
+    machines = machines_line(run_a, run_b)
+    return Comparison(table, view, f"A = {a}, B = {b}", lines + ([machines] if machines else []))

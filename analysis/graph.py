@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 from onnx import helper, shape_inference
 
 from convbench.artifacts import Artifacts, export_files
-from convbench.errors import UsageError
+from convbench.errors import BadInput
 
 LAYOUT_OPS = ("Transpose", "Reshape")
 
@@ -75,25 +75,25 @@ class GraphSummary:
 
 
 def load_checked(path: Path) -> onnx.ModelProto:
-    """The model at `path`, checked; a UsageError naming the file and the reason otherwise."""
+    """The model at `path`, checked; a BadInput naming the file and the reason otherwise."""
     if not path.is_file():
-        raise UsageError(f"{path}: no such file")
+        raise BadInput(f"{path}: no such file")
     try:
         missing = [p for p in export_files(path) if not p.is_file()]
         model = None if missing else onnx.load(str(path))
     except (DecodeError, ValueError, RuntimeError, OSError, onnx.checker.ValidationError) as error:
         first = (str(error).strip().splitlines() or [""])[0]
-        raise UsageError(f"{path}: not a readable ONNX model ({type(error).__name__}: {first})") from None
+        raise BadInput(f"{path}: not a readable ONNX model ({type(error).__name__}: {first})") from None
     if model is None:
-        raise UsageError(f"{path}: its external data file {missing[0]} is missing (an export is the .onnx and its "
+        raise BadInput(f"{path}: its external data file {missing[0]} is missing (an export is the .onnx and its "
                          ".onnx.data together); export it again")
     if not model.graph.node and not model.graph.input:
-        raise UsageError(f"{path}: not an ONNX model (no graph in the file)")
+        raise BadInput(f"{path}: not an ONNX model (no graph in the file)")
     try:
         onnx.checker.check_model(model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UsageError(f"{path}: fails the ONNX checker ({first})") from None
+        raise BadInput(f"{path}: fails the ONNX checker ({first})") from None
     return model
 
 

@@ -18,8 +18,8 @@ from itables.javascript import generate_init_offline_itables_html
 
 from convbench.analysis.charts import chart_html, plotly_script
 from convbench.analysis.figures import Figure, Lines
-from convbench.columns import kind_of
 from convbench.csvfile import replace_text
+from convbench.schema import kind_of
 
 REPORT_HTML = "report.html"
 TABLE_ANCHOR = "every-result"

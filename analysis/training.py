@@ -11,8 +11,8 @@ from __future__ import annotations
 import pandas as pd
 
 from convbench.analysis.ratios import GROUP, label, ok_at_largest_channels
+from convbench.derived import profiled_overhead
 from convbench.models.variants import REFERENCE_VARIANT, VARIANTS, theoretical_vs_conv3x3
-from convbench.runners.profilers import profiled_overhead
 
 # what makes a train case and a forward case the same workload in the same runtime
 SAME_CASE = [*GROUP, "variant", "channels", "layers", "batch", "image"]

@@ -220,7 +220,3 @@ def theoretical_cpu_peak(cores: int, cpuinfo: str | None = None, max_khz: str | 
             "theoretical_peak_source": f"{cores} cores (the threads the runtimes use, one each) x {ghz:.2f} GHz "
                                        f"({clock_from}) x {flops} FLOP/cycle ({why}; vendor {vendor}, "
                                        f"family {family}, model {model})"}
-
-
-def usable_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -10,7 +10,7 @@ writer of the run directory.
   0 .. N-1 over some of its cases, on one node: a case's repeats are fresh processes of one machine, never two.
 - Each node records its own environment and ceilings (env.json's `machines`) and conditions; every row names its
   machine, host, node and environment. Rows stream back as the node makes them (Ray generator tasks) and are
-  written here through the same convbench.bench.Recorder as a local run's.
+  written here through the same convbench.recorder.Recorder as a local run's.
 - A node lost in the middle of a shard fails that shard's cases that have no row yet (the ok process rows already
   written stay); the next resume re-runs them, as it re-runs any failed case.
 """
@@ -28,10 +28,6 @@ from typing import Any
 
 from convbench.artifacts import Artifacts
 from convbench.bench import (
-    BenchOptions,
-    Event,
-    Recorder,
-    Where,
     gradient_references,
     measure_ceilings_in_worker,
     profile_family,
@@ -39,8 +35,10 @@ from convbench.bench import (
     time_family,
     worker_groups,
 )
-from convbench.errors import UsageError, one_line
+from convbench.errors import BadInput, Skip, one_line
+from convbench.jobs import BenchOptions, Event, Where
 from convbench.machines import machine_label
+from convbench.recorder import Recorder
 from convbench.results import case_row
 from convbench.spec import Case
 
@@ -98,24 +96,24 @@ class Shard:
 
 
 def connect(address: str, threads: int | None) -> list[Node]:
-    """Join the Ray cluster at `address` and probe its convbench nodes; UsageError, saying how to fix it, where
+    """Join the Ray cluster at `address` and probe its convbench nodes; BadInput, saying how to fix it, where
     Ray is missing, no cluster answers there, or no node offers RESOURCE."""
     try:
         import ray
     except ImportError:
-        raise UsageError("--cluster needs Ray, which is not installed: pip install -e '.[cluster]' (on every "
+        raise BadInput("--cluster needs Ray, which is not installed: pip install -e '.[cluster]' (on every "
                          "node too)") from None
     check_reachable(address)
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
-        raise UsageError(f"--cluster {address}: no Ray cluster answered there ({one_line(error, 200)}); start one "
+        raise BadInput(f"--cluster {address}: no Ray cluster answered there ({one_line(error, 200)}); start one "
                          "with `ray start --head --resources '{\"convbench\": 1}'` and pass its address "
                          "(host:6379)") from None
     found = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get(RESOURCE)]
     if not found:
         ray.shutdown()
-        raise UsageError(f"--cluster {address}: no node offers the '{RESOURCE}' resource; start each node with "
+        raise BadInput(f"--cluster {address}: no node offers the '{RESOURCE}' resource; start each node with "
                          f"`{START_NODE}` (a GPU node: one per GPU)")
     probe = ray.remote(max_retries=0)(node_env)
     refs = [probe.options(num_cpus=0, scheduling_strategy=_pinned(n["NodeID"])).remote(threads) for n in found]
@@ -130,19 +128,19 @@ def connect(address: str, threads: int | None) -> list[Node]:
                           env))
     if not nodes:
         ray.shutdown()
-        raise UsageError(f"--cluster {address}: none of the {len(found)} convbench node(s) answered")
+        raise BadInput(f"--cluster {address}: none of the {len(found)} convbench node(s) answered")
     return nodes
 
 
 def check_reachable(address: str) -> None:
-    """UsageError at once where nothing listens at host:port (ray.init would retry for minutes)."""
+    """BadInput at once where nothing listens at host:port (ray.init would retry for minutes)."""
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
-        raise UsageError(f"--cluster {address}: not a host:port address (the head's, e.g. 10.0.0.5:6379)")
+        raise BadInput(f"--cluster {address}: not a host:port address (the head's, e.g. 10.0.0.5:6379)")
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as error:
-        raise UsageError(f"--cluster {address}: no Ray cluster answered there ({error.strerror or error}); start one "
+        raise BadInput(f"--cluster {address}: no Ray cluster answered there ({error.strerror or error}); start one "
                          "with `ray start --head --resources '{\"convbench\": 1}'` and pass its address "
                          "(host:6379)") from None
 
@@ -155,17 +153,17 @@ def _pinned(node_id: str) -> Any:
 
 def node_env(threads: int | None) -> dict:
     """On a node: its environment (convbench.envinfo), its threads being `threads` or all its usable cores."""
-    from convbench.ceilings import usable_cpus
     from convbench.envinfo import collect_env
+    from convbench.machines import usable_cores
 
-    return collect_env(min(threads or usable_cpus(), usable_cpus()))
+    return collect_env(min(threads or usable_cores(), usable_cores()))
 
 
 def machines(nodes: Sequence[Node], device: str) -> dict[str, list[Node]]:
-    """The nodes that can time on `device`, by machine label; UsageError where none can."""
+    """The nodes that can time on `device`, by machine label; BadInput where none can."""
     capable = [n for n in nodes if device == "cpu" or (n.gpus > 0 and n.env.get("gpus"))]
     if not capable:
-        raise UsageError(f"--device {device}: no convbench node of the cluster has a GPU that Ray lends (start GPU "
+        raise BadInput(f"--device {device}: no convbench node of the cluster has a GPU that Ray lends (start GPU "
                          "nodes with --num-gpus and one convbench slot per GPU)")
     grouped: dict[str, list[Node]] = {}
     for node in capable:
@@ -198,11 +196,11 @@ def measure_machine_ceilings(env: dict, grouped: dict[str, list[Node]], device: 
         try:
             measured = ray.get(ref)
         except Exception as error:  # a lost node: no floor for its machine, the sweep goes on
-            measured = f"not measured: {one_line(error)}"
+            measured = Skip(f"not measured: {one_line(error)}")
         env["machines"][label]["ceilings"][device] = stored_ceilings(measured)
 
 
-def measure_ceilings_on_node(device: str, threads: int, log_path: Path | None) -> dict | str:
+def measure_ceilings_on_node(device: str, threads: int, log_path: Path | None) -> dict | Skip:
     return measure_ceilings_in_worker(device, threads, _node_log(log_path))
 
 

@@ -13,6 +13,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from convbench.errors import Skip
+
 # NVML clock-event reasons that mean the clocks were held down (not idling, not an application clock setting).
 SLOWDOWN_REASONS = ("sw_power_cap", "hw_slowdown", "sw_thermal_slowdown", "hw_thermal_slowdown",
                     "hw_power_brake_slowdown", "sync_boost")
@@ -60,16 +62,17 @@ def cpu_conditions(busy_sample: bool) -> dict[str, object]:
     }
 
 
-def gpu_conditions() -> list[dict[str, object]] | str:
-    """Per NVIDIA GPU: clocks, temperature, active clock-event reasons, other compute processes; or why not."""
+def gpu_conditions() -> list[dict[str, object]] | Skip:
+    """Per NVIDIA GPU: clocks, temperature, active clock-event reasons, other compute processes; or Skip saying why
+    there are none (conditions.jsonl keeps its reason as the `gpus` text)."""
     try:
         import pynvml
     except ImportError:
-        return "nvidia-ml-py (pynvml) not installed"
+        return Skip("nvidia-ml-py (pynvml) not installed")
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError as error:
-        return f"NVML unavailable: {error}"
+        return Skip(f"NVML unavailable: {error}")
     try:
         prefix = "nvmlClocksThrottleReason"  # the older spelling, which every nvidia-ml-py release has
         reasons = {_snake(name.removeprefix(prefix)): bit for name, bit in vars(pynvml).items()
@@ -90,7 +93,7 @@ def gpu_conditions() -> list[dict[str, object]] | str:
             })
         return gpus
     except pynvml.NVMLError as error:
-        return f"NVML query failed: {error}"
+        return Skip(f"NVML query failed: {error}")
     finally:
         pynvml.nvmlShutdown()
 
@@ -104,8 +107,9 @@ def snapshot(family: str, process: int, phase: str, worker_pids: tuple[int, ...]
     """The conditions now. GPU processes other than this run's own workers are listed as `other_processes`."""
     gpus = gpu_conditions()
     ours = {os.getpid(), *worker_pids}
-    if isinstance(gpus, list):
+    if not isinstance(gpus, Skip):
         for gpu in gpus:
             gpu["other_processes"] = [p for p in gpu["compute_processes"] if p["pid"] not in ours]
     return {"at": datetime.now().isoformat(timespec="seconds"), "family": family, "process": process,
-            "phase": phase, **cpu_conditions(busy_sample=phase == "before"), "gpus": gpus}
+            "phase": phase, **cpu_conditions(busy_sample=phase == "before"),
+            "gpus": gpus.reason if isinstance(gpus, Skip) else gpus}

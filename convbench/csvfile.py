@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from convbench.columns import kind_of
 from convbench.errors import CorruptFile, StoreWriteError
+from convbench.schema import kind_of
 
 log = logging.getLogger("convbench")
 

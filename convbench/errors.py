@@ -1,20 +1,28 @@
-"""Errors that the CLI turns into a one-line message and exit status 2."""
+"""The errors convbench's own code raises for its callers, the command line or Python: bad input (BadInput, and a
+damaged file, CorruptFile: the command line's one line and exit status 2), a failed write (StoreWriteError), and why
+something cannot be measured (Skip)."""
 
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 
-class UsageError(ValueError):
-    """Bad input from the user: the message names the bad value and the valid choices."""
+class BadInput(ValueError):
+    """Input that cannot be run, from the command line or from Python: the message names the bad value and the valid
+    choices."""
 
 
 def check_known(names: list[str], valid: Sequence[str], what: str) -> list[str]:
-    """`names` as they are, or a UsageError naming the first that is not one of `valid` (a `what`) and the valid."""
+    """`names` as they are, or a BadInput naming the first that is not one of `valid` (a `what`) and the valid."""
     for name in names:
         if name not in valid:
-            raise UsageError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
+            raise BadInput(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
     return names
+
+
+def first_of(names: list[str]) -> str:
+    """'a' or 'a and 3 more'."""
+    return names[0] + (f" and {len(names) - 1} more" if len(names) > 1 else "")
 
 
 def one_line(error: BaseException, limit: int = 300) -> str:
@@ -26,7 +34,17 @@ def one_line(error: BaseException, limit: int = 300) -> str:
     return f"{message} (at {Path(frames[-1].filename).name}:{frames[-1].lineno})"
 
 
-class CorruptFile(UsageError):
+class Skip(Exception):
+    """Why something cannot be measured here (a case, a profiler's table, a ceiling): the typed "why not" in place
+    of a result. Raised where the caller is in the same process; returned as a value where the answer crosses a
+    process boundary. str(skip) is the reason a row carries."""
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+
+class CorruptFile(BadInput):
     """A results or manifest file that is damaged inside: the message names the file, the line and the reason."""
 
 

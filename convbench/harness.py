@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from convbench.errors import UsageError
+from convbench.errors import BadInput
 
 Sync = Callable[[Any], None]
 
@@ -48,10 +48,10 @@ class TimingConfig:
 
     def __post_init__(self) -> None:
         if self.min_samples < 1 or self.max_samples < self.min_samples:
-            raise UsageError(f"max samples {self.max_samples} is below min samples {self.min_samples} (or min "
+            raise BadInput(f"max samples {self.max_samples} is below min samples {self.min_samples} (or min "
                              "samples below 1); give 1 <= --min-samples <= --max-samples")
         if self.processes < 1:
-            raise UsageError(f"need at least one process, got {self.processes}")
+            raise BadInput(f"need at least one process, got {self.processes}")
 
     @property
     def process_budget_seconds(self) -> float:

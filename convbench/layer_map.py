@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from convbench.errors import Skip
 from convbench.skeleton import convs, is_chain
 from convbench.spec import Workload
 
@@ -74,18 +75,18 @@ def resolver(spec: Workload, onnx_path: Path | None) -> Callable[[str], int | No
 
 
 def attribute(events: Sequence[tuple[str, float]], resolve: Callable[[str], int | None], layers: int
-              ) -> list[float] | str:
-    """Each layer's ms per forward from the profiler's conv events, or why they cannot be told apart."""
+              ) -> list[float]:
+    """Each layer's ms per forward from the profiler's conv events; Skip saying why they cannot be told apart."""
     if not events:
-        return "the profiler names no conv event this runtime ran (compiled or captured as a whole)"
+        raise Skip("the profiler names no conv event this runtime ran (compiled or captured as a whole)")
     per_layer = [0.0] * layers
     seen = [False] * layers
     for label, ms in events:
         index = resolve(label)
         if index is None:
-            return f"conv event {label!r} matches no layer"
+            raise Skip(f"conv event {label!r} matches no layer")
         per_layer[index] += ms
         seen[index] = True
     if not all(seen):
-        return f"{seen.count(False)} of {layers} conv layers had no event of their own (fused or renamed)"
+        raise Skip(f"{seen.count(False)} of {layers} conv layers had no event of their own (fused or renamed)")
     return per_layer

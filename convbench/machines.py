@@ -7,6 +7,7 @@ for a cluster node, so that its tasks inherit it."""
 
 from __future__ import annotations
 
+import os
 import platform
 
 LABEL_VARIABLE = "CONVBENCH_MACHINE"
@@ -31,3 +32,8 @@ def machine_ceilings(env: dict, machine: object, device: str) -> dict:
     the run's (a run timed on one machine)."""
     own = ((env.get("machines") or {}).get(str(machine)) or {}).get("ceilings") or {}
     return own.get(device) or (env.get("ceilings") or {}).get(device) or {}
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), which a CPU runtime's threads share."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -9,12 +9,15 @@ two runs is refused: which one to keep is the user's choice, not the merge's."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from convbench.csvfile import replace_text
-from convbench.errors import UsageError
+from convbench.errors import BadInput
 from convbench.machines import machine_label
 from convbench.results import (
     COLUMNS,
@@ -22,6 +25,8 @@ from convbench.results import (
     LAYER_COLUMNS,
     PROCESS_COLUMNS,
     ResultsStore,
+    existing_run_dir,
+    is_run_dir,
     read_results,
     row_keys,
 )
@@ -31,8 +36,63 @@ TABLES = {"results.csv": COLUMNS, "processes.csv": PROCESS_COLUMNS, "kernels.csv
 GRAPHS = "graphs.csv"
 
 
+@dataclass(frozen=True)
+class Merged:
+    """A finished merge: the runs it joined, the machines of its rows, its report."""
+
+    runs: list[Path]
+    machines: list[str]
+    report: Path
+
+
+def merge_into(runs: list[Path], out: Path) -> Merged:
+    """Merge `runs` into `out` and write its report: all of it or nothing. The merge is written into a new folder
+    beside `out` and renamed to `out` once whole; a merge that fails leaves `out` as it was (absent, or empty)."""
+    from convbench.analysis.report import write_report
+
+    resolved = [existing_run_dir(run) for run in runs]
+    if len(set(resolved)) < 2:
+        raise BadInput(f"merge needs two runs or more, got {len(set(resolved))} ({', '.join(map(str, runs))})")
+    out = Path(out)
+    _check_out(out)
+    staging = out.parent / f".{out.name}.merging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        store = merge_runs(resolved, staging)
+        machines = sorted(store.read()["machine"].dropna().astype(str).unique())
+        if out.exists():
+            out.rmdir()  # empty: _check_out said so
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    try:
+        report = write_report(out)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    return Merged(resolved, machines, report)
+
+
+def _check_out(out: Path) -> None:
+    """BadInput unless --out is a folder that can be made, or an empty one."""
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out}: a file, not a folder; pass a new or empty folder")
+    if out.is_dir():
+        entries = sorted(p.name for p in out.iterdir())
+        if entries:
+            what = "already holds a run" if is_run_dir(out) else f"holds files ({entries[0]})"
+            raise BadInput(f"--out {out}: {what}; pass a new or empty folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BadInput(f"--out {out}: cannot create its folder ({error.strerror or error})") from None
+    if not os.access(out.parent, os.W_OK):
+        raise BadInput(f"--out {out}: cannot write in {out.parent}")
+
+
 def merge_runs(runs: list[Path], out: Path) -> ResultsStore:
-    """Write the merged run into `out` (new or empty) and return its store; UsageError where two runs hold the
+    """Write the merged run into `out` (new or empty) and return its store; BadInput where two runs hold the
     same case on the same machine."""
     results = [read_results(run / "results.csv") for run in runs]
     _refuse_duplicates(runs, results)
@@ -63,7 +123,7 @@ def _refuse_duplicates(runs: list[Path], results: list[pd.DataFrame]) -> None:
         for key in row_keys(table):
             if key in seen:
                 stack, runtime, source, device, machine = key
-                raise UsageError(f"{seen[key]} and {run} both hold {stack} {runtime}[{source}]/{device} timed on "
+                raise BadInput(f"{seen[key]} and {run} both hold {stack} {runtime}[{source}]/{device} timed on "
                                  f"{machine or 'an unnamed machine'}: merge runs of different machines or sweeps "
                                  "(name machines apart with CONVBENCH_MACHINE)")
             seen[key] = run

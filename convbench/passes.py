@@ -19,19 +19,21 @@ from typing import Any
 import numpy as np
 
 from convbench.artifacts import Artifacts
+from convbench.errors import Skip
 from convbench.parity import relative_error
-from convbench.runners.base import Prepared, Runner, Skip
+from convbench.runners import RuntimeInfo
+from convbench.runners.base import Prepared, Runner
 from convbench.skeleton import convs
 from convbench.spec import Case, Workload
 
 INPUT_GRADIENT = "input"  # the key of the input's gradient; every other key is a conv layer's name
 
 
-def prepare(runner: Runner, case: Case, artifacts: Artifacts) -> Prepared:
-    """The runner's callable for the case's pass; Skip where the runner has no training step."""
+def prepare(runner: Runner, info: RuntimeInfo, case: Case, artifacts: Artifacts) -> Prepared:
+    """The runner's callable for the case's pass; Skip where its registry entry declares no such pass."""
+    if case.spec.pass_ not in info.passes:
+        raise Skip(info.inference_only or f"{case.runtime} does not time the {case.spec.pass_} pass")
     if case.spec.pass_ == "train":
-        if not hasattr(runner, "prepare_train"):
-            raise Skip(f"{case.runtime} has no training step here")
         return runner.prepare_train(case, artifacts)
     return runner.prepare(case, artifacts)
 

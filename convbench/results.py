@@ -13,58 +13,51 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from convbench.csvfile import append_text, csv_line, drop_partial_tail, read_csv_checked, replace_text
+from convbench.derived import OTHER_KERNELS_ABOVE, profiled_overhead
 from convbench.models.variants import theoretical_vs_conv3x3
-from convbench.runners.phases import PHASE_COLUMNS
-from convbench.runners.profilers import OTHER_KERNELS_ABOVE, profiled_overhead
+from convbench.schema import (
+    CASE_COLUMNS,
+    KEY_COLUMNS,
+    OLD_NAMES,
+    STATUSES,
+    WORKLOAD_COLUMNS,
+    check_known_columns,
+    table_columns,
+)
 from convbench.spec import Case, StackSpec
 
-# StackSpec's fields (`pass_` is the column "pass"), then the network (a network's rows: network set, variant empty)
-SPEC_COLUMNS = [*(f.name.rstrip("_") for f in fields(StackSpec)), "network"]
-CASE_COLUMNS = ["stack_id", "runtime", "source", "device"]  # the case, whichever machine timed it
-KEY_COLUMNS = [*CASE_COLUMNS, "machine"]  # a row: the case on one machine (convbench.machines)
-# The tables' columns, in file order; what each holds is defined once, in convbench.columns.
-COLUMNS = [
-    *SPEC_COLUMNS, *KEY_COLUMNS, "status", "reason",
-    "ms_per_forward", "ms_iqr", "ms_min", "cv", "processes", "ms_process_min", "ms_process_max", "process_spread",
-    "unstable", "samples", "iterations", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_forwards",
-    "import_ms", "setup_ms", "compile_ms", "compile_cache", "first_forward_ms", "gflop", "gflop_per_s",
-    "theoretical_vs_conv3x3",
-    "parity_rel_err", "kernel_ms_per_forward", "overhead_ms_per_forward", "profiled_ms_per_forward",
-    "conv_events_per_forward", "kernel_method", "copy_ms_per_forward", "launches_per_forward",
-    "gpu_idle_ms_per_forward", *PHASE_COLUMNS, "floor_ms", "efficiency", "peak_used", "arithmetic_intensity",
-    "library_floor_ms", "library_floor_plan", "library_floor_method", "ms_vs_library_floor", "kernel_vs_library_floor",
-    "tf32", "threads", "options", "host", "node", "env_id", "run_id", "finished_at",
-]
-# processes.csv: one row per case and process, appended as each process finishes the case.
-PROCESS_COLUMNS = [
-    *KEY_COLUMNS, "process", "pid", "status", "reason", "ms_per_forward", "ms_iqr", "ms_min", "cv", "samples",
-    "iterations", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "latency_forwards", "import_ms",
-    "setup_ms", "compile_ms", "compile_cache", "first_forward_ms", "parity_rel_err", "threads", "options", "host",
-    "node", "env_id",
-    "finished_at",
-]
-# kernels.csv: per profiled case, every kernel (operator, primitive, node type) its profiler saw.
-KERNEL_COLUMNS = [*KEY_COLUMNS, "kernel", "kind", "calls_per_forward", "calls_per_layer", "ms_per_forward", "share"]
-# layers.csv: per profiled case whose profiler tells its convs apart, each conv layer's kernel time (as profiled).
-LAYER_COLUMNS = [*KEY_COLUMNS, "layer", "conv_kind", "gflop", "mbyte", "ms_per_forward", "layer_share", "floor_ms",
-                 "library_floor_ms"]
-STATUSES = ("ok", "skipped", "failed")
+# The tables' columns, in file order (convbench.schema declares each column once, with the tables that carry it).
+SPEC_COLUMNS = [c.name for c in WORKLOAD_COLUMNS]
+COLUMNS = table_columns("results")
+PROCESS_COLUMNS = table_columns("processes")  # one row per case and process, appended as each process finishes
+KERNEL_COLUMNS = table_columns("kernels")  # per profiled case, every kernel its profiler saw
+LAYER_COLUMNS = table_columns("layers")  # per profiled case whose profiler tells its convs apart, each conv layer
+__all__ = ["CASE_COLUMNS", "COLUMNS", "KERNEL_COLUMNS", "KEY_COLUMNS", "LAYER_COLUMNS", "PROCESS_COLUMNS",
+           "SPEC_COLUMNS", "STATUSES"]
 
 
 # A directory holding any of these is a run's (bench may resume it); one holding other files only is not. A folder
 # with a library floor cache alone (convbench.library_floor's, copied from another run of the same GPU) starts a run.
-RUN_MARKERS = ("results.csv", "processes.csv", "env.json", "library_floors.csv")
+RUN_MARKERS = ("results.csv", "processes.csv", "env.json", "request.json", "library_floors.csv")
 
 
 def is_run_dir(path: Path) -> bool:
     return any((path / name).is_file() for name in RUN_MARKERS)
+
+
+def existing_run_dir(path: Path) -> Path:
+    """A run directory that holds results (resolved: results/latest names the run it points at); BadInput else."""
+    from convbench.errors import BadInput
+
+    if not (Path(path) / "results.csv").is_file():
+        raise BadInput(f"{path}: not a run directory (no results.csv); runs live under results/")
+    return Path(path).resolve()
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -89,9 +82,10 @@ def new_run_dir(results_root: Path, now: datetime | None = None) -> Path:
 class _CsvTable:
     """A CSV file of fixed columns, appended one whole, fsynced row at a time (convbench.csvfile's rules)."""
 
-    def __init__(self, path: Path, columns: list[str]) -> None:
+    def __init__(self, path: Path, table: str) -> None:
         self.path = path
-        self.columns = columns
+        self.table = table
+        self.columns = table_columns(table)
         self._keys: set[tuple[str, ...]] | None = None  # see case_keys()
 
     def exists(self) -> bool:
@@ -101,8 +95,10 @@ class _CsvTable:
         self.append_rows([row])
 
     def append_rows(self, rows: list[dict[str, object]]) -> None:
-        """Append `rows` in one write and one fsync: all of them or none."""
+        """Append `rows` in one write and one fsync: all of them or none. A value under a name the schema does not
+        declare is a ValueError; a declared column this table does not carry is not written here."""
         for row in rows:
+            check_known_columns(row, self.path.name)
             if "status" in self.columns and row.get("status") not in STATUSES:
                 raise ValueError(f"status must be one of {STATUSES}, got {row.get('status')!r}")
         drop_partial_tail(self.path)
@@ -154,10 +150,10 @@ class ResultsStore:
         self.env_path = self.run_dir / "env.json"
         self.log_path = self.run_dir / "workers.log"
         self.conditions_path = self.run_dir / "conditions.jsonl"
-        self._results = _CsvTable(self.csv_path, COLUMNS)
-        self._processes = _CsvTable(self.run_dir / "processes.csv", PROCESS_COLUMNS)
-        self._kernels = _CsvTable(self.run_dir / "kernels.csv", KERNEL_COLUMNS)
-        self._layers = _CsvTable(self.run_dir / "layers.csv", LAYER_COLUMNS)
+        self._results = _CsvTable(self.csv_path, "results")
+        self._processes = _CsvTable(self.run_dir / "processes.csv", "processes")
+        self._kernels = _CsvTable(self.run_dir / "kernels.csv", "kernels")
+        self._layers = _CsvTable(self.run_dir / "layers.csv", "layers")
 
     @property
     def run_id(self) -> str:
@@ -184,7 +180,7 @@ class ResultsStore:
     def append(self, row: dict[str, object]) -> None:
         unknown = set(row) - set(COLUMNS)
         if unknown:
-            raise ValueError(f"unknown result columns: {sorted(unknown)}")
+            raise ValueError(f"results.csv carries no column {', '.join(sorted(unknown))} (convbench/schema.py)")
         self._results.append(row)
 
     def append_process(self, row: dict[str, object]) -> None:
@@ -215,6 +211,9 @@ class ResultsStore:
 
     def update(self, key: tuple[str, ...], values: dict[str, object]) -> None:
         """Fill in columns of the row with this key (kernel times, after the timing) and rewrite the file."""
+        unknown = set(values) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"results.csv carries no column {', '.join(sorted(unknown))} (convbench/schema.py)")
         table = self.read()
         match = (table[KEY_COLUMNS].astype(str) == list(key)).all(axis=1)
         for column, value in values.items():
@@ -284,6 +283,7 @@ def row_keys(table: pd.DataFrame) -> list[tuple[str, ...]]:
 def read_results(path: Path) -> pd.DataFrame:
     """A results, processes or kernels table, checked (convbench.csvfile): CorruptFile, one line, if damaged."""
     table = read_csv_checked(path, required=CASE_COLUMNS)
+    table = table.rename(columns={old: new for old, new in OLD_NAMES.items() if old in table and new not in table})
     if "machine" not in table:  # a run begun before machines were named: its env.json names the one it ran on
         table = _with_machine(table, path.parent / "env.json")
     table["machine"] = table["machine"].fillna("").astype(str)
@@ -324,15 +324,11 @@ def _with_machine(table: pd.DataFrame, env_path: Path) -> pd.DataFrame:
 
 
 def case_row(case: Case, **values: object) -> dict[str, object]:
-    """The spec, key and FLOP columns of a case, plus the given values."""
+    """The workload, key and FLOP columns of a case, plus the given values."""
     spec = case.spec
     return {
         **spec.columns(),
-        "stack_id": spec.stack_id,
-        "runtime": case.runtime,
-        "source": case.source,
-        "device": case.device,
-        "machine": case.machine,
+        **case.key_columns(),
         "gflop": spec.flops / 1e9,
         "theoretical_vs_conv3x3": (theoretical_vs_conv3x3(spec.variant, spec.channels)
                                    if isinstance(spec, StackSpec) else None),

@@ -1,7 +1,9 @@
-"""A whole `bench` run as one function, so that a run started from Python leaves the same complete run directory as
-the command line: the run lock, the environment and this machine's ceilings (measured once per run), every case
-timed (and profiled) through convbench.bench, results.parquet, graphs.csv merged from the export manifest, and
-report.md. What happens is told to a RunObserver (the CLI's shows progress); the run itself prints nothing.
+"""A whole `bench` run as one function, `run(BenchRequest)`, so that a run started from Python does what the command
+line does: the request checked (convbench.request, then what this machine can run), the run directory chosen and
+its request recorded (request.json; a resume extends or refuses, convbench.request.resume), the run lock, the
+environment and this machine's ceilings (measured once per run), every case timed (and profiled) through
+convbench.bench, results.parquet, graphs.csv merged from the export manifest, and report.md. What happens is told
+to a RunObserver (the CLI's shows progress); the run itself prints nothing.
 
 An interrupted run (Ctrl-C) writes results.parquet of what it kept, releases its lock and re-raises
 KeyboardInterrupt; `run` again with the same run directory resumes it."""
@@ -9,6 +11,7 @@ KeyboardInterrupt; `run` again with the same run directory resumes it."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -17,36 +20,25 @@ import pandas as pd
 
 from convbench import library_floor
 from convbench.artifacts import Artifacts
-from convbench.bench import BenchOptions, Recorder, measure_ceilings_in_worker, run_bench, stored_ceilings
-from convbench.csvfile import replace_text
+from convbench.bench import measure_ceilings_in_worker, run_bench, stored_ceilings
+from convbench.csvfile import read_csv_checked, replace_text
 from convbench.envinfo import collect_env
-from convbench.errors import one_line
-from convbench.harness import TimingConfig
-from convbench.machines import machine_label
-from convbench.results import STATUSES, ResultsStore, read_results, row_keys
+from convbench.errors import BadInput, first_of, one_line
+from convbench.jobs import BenchOptions
+from convbench.machines import machine_label, usable_cores
+from convbench.recorder import Recorder
+from convbench.request import BenchRequest, read_request, resume, write_request
+from convbench.results import (
+    STATUSES,
+    ResultsStore,
+    is_run_dir,
+    new_run_dir,
+    read_results,
+    row_keys,
+)
 from convbench.runlock import RunLock
 from convbench.spec import Case
 from convbench.workers import Worker
-
-
-@dataclass
-class RunRequest:
-    """What to run and where: the cases (convbench.bench.plan_cases), the exported files, the timing, and the run
-    directory (new, empty, or a run's to resume)."""
-
-    cases: Sequence[Case]
-    artifacts: Artifacts
-    config: TimingConfig
-    threads: int
-    device: str
-    run_dir: Path
-    results_root: Path | None = None  # the folder whose `latest` link points at this run, if it lives there
-    profile: bool = False
-    case_timeout_s: float | None = None  # None: each runtime's default
-    worker_log: bool = True  # workers' output to the run's workers.log (False: to the terminal)
-    floor: bool = False  # measure the library floor (cuDNN's fastest plan per layer; CUDA only)
-    cluster: str | None = None  # a Ray cluster's address: time on its convbench nodes (convbench.cluster)
-    cluster_threads: int | None = None  # the threads of each node (None: all its usable cores)
 
 
 class RunObserver:
@@ -54,8 +46,10 @@ class RunObserver:
 
     def note(self, text: str) -> None: ...
 
-    def started(self, store: ResultsStore, cases: int, already: int, resuming: bool, worker_log: Path | None
-                ) -> None: ...
+    def started(self, store: ResultsStore, cases: int, already: int, resuming: bool, worker_log: Path | None,
+                processes: int) -> None:
+        """Before the first case: the run directory, the cases (already measured: `already`), each timed in
+        `processes` fresh processes."""
 
     def measuring_ceilings(self, device: str) -> None: ...
 
@@ -84,16 +78,27 @@ class RunOutcome:
     counts: dict[str, int] = field(default_factory=dict)  # ok, skipped, failed, and "missing" (no row)
 
     @property
+    def cases(self) -> int:
+        """The cases the run was asked for (on every machine of a cluster)."""
+        return sum(self.counts.values())
+
+    @property
     def exit_status(self) -> int:
         """1 when a case of the sweep failed or has no row, else 0."""
         return 1 if self.counts.get("failed") or self.counts.get("missing") else 0
 
 
-def run(request: RunRequest, observer: RunObserver | None = None) -> RunOutcome:
-    """Time every case of `request` not yet in its run directory, then write the run's parquet, graphs.csv and
-    report; the lock is held throughout (RunLock refuses a second writer)."""
+def run(request: BenchRequest, observer: RunObserver | None = None) -> RunOutcome:
+    """Check `request`, then time every case it asks for that its run directory does not hold yet, and write the
+    run's parquet, graphs.csv and report. The run directory is `request.run_dir` (a new or empty folder, or a run's
+    to resume: convbench.request.resume says what a resume may change) or a new one under `request.results_root`.
+    A new run directory that ends before anything was measured in it (bad input found late, a cluster that does not
+    answer) is removed again, and `latest` is pointed at a run only once its set-up is done. The lock is held
+    throughout (RunLock refuses a second writer)."""
     observer = observer or RunObserver()
-    store = ResultsStore(request.run_dir)
+    request.check()
+    run_dir, created = _run_dir(request)
+    store = ResultsStore(run_dir)
     lock = RunLock(store.run_dir)
     took_over = lock.acquire()
     try:
@@ -104,38 +109,136 @@ def run(request: RunRequest, observer: RunObserver | None = None) -> RunOutcome:
         if store.csv_path.exists():
             store.write_parquet()
         raise
+    except BaseException:
+        if created and not _measured(store):
+            lock.release()
+            shutil.rmtree(store.run_dir, ignore_errors=True)
+        raise
     finally:
         lock.release()
 
 
-def _locked(request: RunRequest, store: ResultsStore, observer: RunObserver) -> RunOutcome:
+def _measured(store: ResultsStore) -> bool:
+    return store.csv_path.exists() or store.processes_path.exists()
+
+
+def _run_dir(request: BenchRequest) -> tuple[Path, bool]:
+    """The run directory to write and whether this call created it."""
+    if request.run_dir is None:
+        return _new_run_dir(request.results_root), True
+    path = Path(request.run_dir)
+    existed = path.exists()
+    return _run_dir_to_write(path), not existed
+
+
+def _run_dir_to_write(path: Path) -> Path:
+    """--run-dir: a new directory, an empty one, or a run's (to resume it); BadInput naming the problem else."""
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"--run-dir {path}: a file, not a directory; pass a new or empty directory, or a run's")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        entries = sorted(p.name for p in path.iterdir() if p.name != ".lock")
+    except OSError as error:
+        raise BadInput(f"--run-dir {path}: cannot create or read it ({error.strerror or error})") from None
+    if entries and not is_run_dir(path):
+        raise BadInput(f"--run-dir {path}: holds files that are not a convbench run's ({first_of(entries)}); "
+                         "pass a new or empty directory, or a run's to resume it")
+    return path
+
+
+def _new_run_dir(results: Path) -> Path:
+    """A new run directory under --results, never one another run has (see convbench.results.new_run_dir)."""
+    if results.exists() and not results.is_dir():
+        raise BadInput(f"--results {results}: a file, not a directory; pass the folder that holds runs")
+    try:
+        return new_run_dir(results)
+    except OSError as error:
+        raise BadInput(f"--results {results}: cannot create a run directory there "
+                         f"({error.strerror or error})") from None
+
+
+def _resolved(asked: BenchRequest, store: ResultsStore) -> tuple[BenchRequest, list[str]]:
+    """The request this run directory runs, and what a resume adds: a new run's request resolved; a resumed run's
+    recorded request, extended where `asked` adds to it (convbench.request.resume; refused where it would measure
+    differently)."""
+    env = collect_env(asked.threads or usable_cores())
+    machine = "cluster" if asked.cluster else machine_label(env, asked.device_or_default)
+    recorded = read_request(store.run_dir)
+    if recorded is None and is_run_dir(store.run_dir) and not any(s.given() for s in asked.sweeps):
+        raise BadInput(f"{store.run_dir} records no request (begun before runs recorded theirs): resume it once "
+                         "with its sweep's flags, which are then recorded")
+    if recorded is None:
+        return asked.resolved(usable_cores(), machine), []
+    resumed = resume(recorded, asked, usable_cores(), machine)
+    return resumed.request, [f"resuming {store.run_dir.name}: extends the run with {what}" for what in
+                             resumed.extended]
+
+
+def _check_here(request: BenchRequest, cases: Sequence[Case]) -> None:
+    """BadInput where this machine cannot run the request at all: no GPU for --device cuda, no exported
+    reference for a forward workload, or every case skipped before it starts (a runtime not installed, a runtime
+    with no training step in the train pass)."""
+    from convbench.bench import not_runnable
+    from convbench.envinfo import gpus
+
+    if request.device == "cuda" and not request.cluster and not gpus():
+        raise BadInput("--device cuda: no NVIDIA GPU here (nvidia-smi is missing or lists none); use --device cpu")
+    artifacts = Artifacts(request.artifacts_or_default)
+    specs = list(dict.fromkeys(case.spec for case in cases))
+    # a train case's reference is PyTorch's gradients, made by bench itself (convbench.bench), not an export
+    missing = [s.stack_id for s in specs if s.pass_ == "forward" and not artifacts.reference_path(s).exists()]
+    if missing:
+        raise BadInput(f"no exported reference for {first_of(missing)} under {artifacts.root}/: run "
+                         "`convbench export` with the same sweep flags first")
+    reasons = [why for case in cases if (why := not_runnable(case))]
+    if cases and len(reasons) == len(cases):
+        raise BadInput(f"every case of this sweep would be skipped ({'; '.join(dict.fromkeys(reasons))}); nothing "
+                         "to time: change --runtimes or --pass")
+
+
+def _locked(asked: BenchRequest, store: ResultsStore, observer: RunObserver) -> RunOutcome:
+    resuming = store.csv_path.exists()
+    store.open()
+    request, notes = _resolved(asked, store)
+    cases = request.cases()
+    _check_here(request, cases)
+    write_request(store.run_dir, request)
+    for note in notes:
+        observer.note(note)
+    log = store.log_path if request.worker_log else None
+    env = _env(store, int(request.threads or usable_cores()))
+    artifacts = Artifacts(request.artifacts_or_default)
+    if request.cluster:
+        cases = _on_cluster(request, cases, store, env, log, observer, resuming)
+        latest = store.point_latest(request.results_root)
+    else:
+        latest = store.point_latest(request.results_root)
+        label = machine_label(env, str(request.device))
+        cases = [case if case.machine else replace(case, machine=label) for case in cases]
+        done = store.done_keys()
+        observer.started(store, len(cases), sum(c.key in done for c in cases), resuming, log,
+                         request.config.processes)
+        ceilings = _ceilings(store, env, str(request.device), int(request.threads or 1), log, observer)
+        floors = _library_floors(request, cases, store, log, observer) if request.floor else None
+        options = BenchOptions(request.config, int(request.threads or 1), env["env_id"], request.case_timeout_s, log,
+                               request.profile, ceilings, floors)
+        run_bench(cases, store, artifacts, options, observer.row, observer.process, observer.kernel,
+                  observer.family)
+    return _finish(store, artifacts, cases, latest)
+
+
+def _finish(store: ResultsStore, artifacts: Artifacts, cases: Sequence[Case], latest: Path | None) -> RunOutcome:
+    """The run's results.parquet, graphs.csv (from the export manifest) and report: the one place the core calls
+    the analysis."""
     from convbench.analysis.graph import inventory, updated_inventory
     from convbench.analysis.report import GRAPHS_FILE, write_report
 
-    resuming = store.csv_path.exists()
-    store.open()
-    log = store.log_path if request.worker_log else None
-    latest = store.point_latest(request.results_root) if request.results_root else None
-    env = _env(store, request.threads)
-    if request.cluster:
-        cases = _on_cluster(request, store, env, log, observer, resuming)
-    else:
-        label = machine_label(env, request.device)
-        cases = [case if case.machine else replace(case, machine=label) for case in request.cases]
-        done = store.done_keys()
-        observer.started(store, len(cases), sum(c.key in done for c in cases), resuming, log)
-        ceilings = _ceilings(store, env, request.device, request.threads, log, observer)
-        floors = _library_floors(request, store, log, observer) if request.floor else None
-        options = BenchOptions(request.config, request.threads, env["env_id"], request.case_timeout_s, log,
-                               request.profile, ceilings, floors)
-        run_bench(cases, store, request.artifacts, options, observer.row, observer.process, observer.kernel,
-                  observer.family)
     store.write_parquet()
     results = read_results(store.csv_path) if store.csv_path.exists() else pd.DataFrame()
-    if request.artifacts.manifest_path.exists():
+    if artifacts.manifest_path.exists():
         graphs_path = store.run_dir / GRAPHS_FILE
-        previous = pd.read_csv(graphs_path) if graphs_path.exists() else None
-        graphs = updated_inventory(previous, inventory(request.artifacts))
+        previous = read_csv_checked(graphs_path) if graphs_path.exists() else None
+        graphs = updated_inventory(previous, inventory(artifacts))
         replace_text(graphs_path, lambda tmp: graphs.to_csv(tmp, index=False))
     report = write_report(store.run_dir) if not results.empty else None
     return RunOutcome(store, results, report, latest, case_counts(results, cases))
@@ -144,21 +247,21 @@ def _locked(request: RunRequest, store: ResultsStore, observer: RunObserver) -> 
 FLOOR_BATCH = 6  # (layer, operation) pairs per worker call: each batch is kept before the next starts
 
 
-def _library_floors(request: RunRequest, store: ResultsStore, log: Path | None, observer: RunObserver
-                    ) -> library_floor.Floors:
+def _library_floors(request: BenchRequest, cases: Sequence[Case], store: ResultsStore, log: Path | None,
+                    observer: RunObserver) -> library_floor.Floors:
     """The fastest cuDNN plan per layer and operation the sweep needs, measured in a torch worker on the GPU where the
     run directory's cache has none for this GPU yet; where none can be measured, why (every case then says it)."""
     from convbench.runners import FAMILY_ENV
 
-    pairs = library_floor.wanted(list(dict.fromkeys(case.spec for case in request.cases)), request.device)
-    why = library_floor.unavailable(request.device)
+    pairs = library_floor.wanted(list(dict.fromkeys(case.spec for case in cases)), str(request.device))
+    why = library_floor.unavailable(str(request.device))
     if why or not pairs:
         why = why or "no case of this sweep has a layer cuDNN can time"
         observer.floors(0, 0, why)
         return library_floor.Floors({}, why)
     gpu = None
     try:
-        with Worker("torch", request.threads, FAMILY_ENV["torch"], log) as worker:
+        with Worker("torch", int(request.threads or 1), FAMILY_ENV["torch"], log) as worker:
             gpu = worker.call(library_floor.gpu_name, timeout_s=120)
             todo = library_floor.missing(library_floor.read_floors(store.run_dir), pairs, gpu)
             observer.floors(len(pairs) - len(todo), len(pairs), None)
@@ -210,33 +313,36 @@ def _told_ceilings(stored: dict, what: str, observer: RunObserver) -> dict | Non
     return ceilings
 
 
-def _on_cluster(request: RunRequest, store: ResultsStore, env: dict, log: Path | None, observer: RunObserver,
-                resuming: bool) -> list[Case]:
+def _on_cluster(request: BenchRequest, planned: Sequence[Case], store: ResultsStore, env: dict, log: Path | None,
+                observer: RunObserver, resuming: bool) -> list[Case]:
     """The sweep on every machine of the cluster at request.cluster (convbench.cluster); the cases it planned."""
     import ray
 
     from convbench import cluster
 
-    nodes = cluster.connect(request.cluster, request.cluster_threads)
+    device = str(request.device)
+    nodes = cluster.connect(str(request.cluster), request.threads)
     try:
-        grouped = cluster.machines(nodes, request.device)
+        grouped = cluster.machines(nodes, device)
         observer.note(f"cluster {request.cluster}: " + "; ".join(
             f"{label}: {len(group)} node(s) ({', '.join(f'{n.short} on {n.where.host}' for n in group)})"
             for label, group in grouped.items()))
-        cases = [replace(case, machine=label) for label in grouped for case in request.cases]
+        cases = [replace(case, machine=label) for label in grouped for case in planned]
         done = store.done_keys()
-        observer.started(store, len(cases), sum(c.key in done for c in cases), resuming, log)
-        cluster.record_machines(env, grouped, request.device)
+        observer.started(store, len(cases), sum(c.key in done for c in cases), resuming, log,
+                         request.config.processes)
+        cluster.record_machines(env, grouped, device)
         store.write_env(env)
         log = log.resolve() if log else None  # the nodes' tasks run in another folder
-        cluster.measure_machine_ceilings(env, grouped, request.device, log, observer)
+        cluster.measure_machine_ceilings(env, grouped, device, log, observer)
         store.write_env(env)
-        ceilings = {label: _told_ceilings(env["machines"][label]["ceilings"][request.device],
-                                          f"{request.device} of {label}", observer) for label in grouped}
-        options = BenchOptions(request.config, request.threads, env["env_id"], request.case_timeout_s, log,
-                               request.profile, None, None, machine_ceilings=ceilings)
+        ceilings = {label: _told_ceilings(env["machines"][label]["ceilings"][device], f"{device} of {label}",
+                                          observer) for label in grouped}
+        options = BenchOptions(request.config, int(request.threads or usable_cores()), env["env_id"],
+                               request.case_timeout_s, log, request.profile, None, None, machine_ceilings=ceilings)
         recorder = Recorder(store, options, observer.row, observer.process, observer.kernel, observer.family)
-        cluster.run_on_cluster(cases, grouped, request.artifacts, options, recorder, observer.note)
+        cluster.run_on_cluster(cases, grouped, Artifacts(request.artifacts_or_default), options, recorder,
+                               observer.note)
         return cases
     finally:
         ray.shutdown()

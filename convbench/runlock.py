@@ -11,7 +11,7 @@ import socket
 from datetime import datetime
 from pathlib import Path
 
-from convbench.errors import UsageError
+from convbench.errors import BadInput
 
 
 class RunLock:
@@ -20,7 +20,7 @@ class RunLock:
         self._handle = None
 
     def acquire(self) -> str | None:
-        """Take the lock; UsageError naming the holder if another process has it. Returns a note when a stale
+        """Take the lock; BadInput naming the holder if another process has it. Returns a note when a stale
         lock (its holder gone) was taken over, else None."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = self.path.open("a+")
@@ -30,7 +30,7 @@ class RunLock:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
-            raise UsageError(f"{self.path.parent} is being written by another convbench ({holder}); wait for it "
+            raise BadInput(f"{self.path.parent} is being written by another convbench ({holder}); wait for it "
                              "to finish or pass another --run-dir") from None
         handle.seek(0)
         previous = handle.read().strip()

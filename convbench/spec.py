@@ -15,12 +15,13 @@ import itertools
 import math
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from convbench.errors import UsageError
+from convbench.errors import BadInput
 from convbench.models.networks import NETWORK_IMAGE, NETWORKS
 from convbench.models.variants import VARIANTS
+from convbench.schema import KEY_COLUMNS, WORKLOAD_COLUMNS
 from convbench.skeleton import INPUT, ConvNode, Node, check, convs
 
 # float16 / bfloat16: the whole stack in that type. int8: the float32 ONNX export statically quantised (QDQ,
@@ -66,6 +67,13 @@ class _Workload:
         """The same workload and dtype in the forward pass (what export builds: a train case has no file of its own)."""
         return replace(self, pass_="forward")
 
+    def columns(self) -> dict[str, object]:
+        """The workload's columns (convbench.schema.WORKLOAD_COLUMNS), each from the field or property of the same
+        name; a column this kind of workload has no value for is empty (a network's conv type and channels, a seed
+        stack's network)."""
+        return {c.name: getattr(self, c.attr or c.name, None if c.kind == "number" else "")
+                for c in WORKLOAD_COLUMNS}
+
 
 @dataclass(frozen=True)
 class StackSpec(_Workload):
@@ -82,11 +90,11 @@ class StackSpec(_Workload):
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
-            raise UsageError(f"unknown conv type {self.variant!r}; valid: {', '.join(VARIANTS)}")
+            raise BadInput(f"unknown conv type {self.variant!r}; valid: {', '.join(VARIANTS)}")
         _check_sizes_dtype_memory(self, ("channels", "layers", "batch", "image"))
         kh, kw = VARIANTS[self.variant].effective_kernel
         if max(kh, kw) > self.image:
-            raise UsageError(
+            raise BadInput(
                 f"{self.variant} spans {kh}x{kw} pixels, larger than the {self.image}x{self.image} image; "
                 f"use --image {max(kh, kw)} or more"
             )
@@ -124,10 +132,6 @@ class StackSpec(_Workload):
     def input_shape_nchw(self) -> tuple[int, int, int, int]:
         return (self.batch, self.channels, self.image, self.image)
 
-    def columns(self) -> dict[str, object]:
-        values = asdict(self)
-        values["pass"] = values.pop("pass_")
-        return {**values, "network": ""}
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,7 @@ class NetworkSpec(_Workload):
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:
-            raise UsageError(f"unknown network {self.network!r}; valid: {', '.join(NETWORKS)}")
+            raise BadInput(f"unknown network {self.network!r}; valid: {', '.join(NETWORKS)}")
         _check_sizes_dtype_memory(self, ("batch", "image"))
 
     @property
@@ -178,27 +182,24 @@ class NetworkSpec(_Workload):
     def input_shape_nchw(self) -> tuple[int, int, int, int]:
         return (self.batch, 3, self.image, self.image)
 
-    def columns(self) -> dict[str, object]:
-        return {"variant": "", "channels": None, "layers": self.layers, "batch": self.batch, "image": self.image,
-                "dtype": self.dtype, "seed": self.seed, "pass": self.pass_, "network": self.network}
 
 
 Workload = StackSpec | NetworkSpec
 
 
 def _check_sizes_dtype_memory(spec: Workload, sizes: tuple[str, ...]) -> None:
-    """UsageError unless the named sizes are positive integers, the dtype is known and the workload fits in this
+    """BadInput unless the named sizes are positive integers, the dtype is known and the workload fits in this
     machine's memory."""
     for name in sizes:
         value = getattr(spec, name)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise UsageError(f"{name} must be a positive integer, got {value!r}")
+            raise BadInput(f"{name} must be a positive integer, got {value!r}")
     if spec.dtype not in DTYPES:
-        raise UsageError(f"unknown dtype {spec.dtype!r}; valid: {', '.join(DTYPES)}")
+        raise BadInput(f"unknown dtype {spec.dtype!r}; valid: {', '.join(DTYPES)}")
     if spec.pass_ not in PASSES:
-        raise UsageError(f"unknown pass {spec.pass_!r}; valid: {', '.join(PASSES)}")
+        raise BadInput(f"unknown pass {spec.pass_!r}; valid: {', '.join(PASSES)}")
     if spec.memory_bytes > host_memory_bytes():
-        raise UsageError(f"{spec.stack_id} needs {spec.memory_bytes / 2**30:.0f} GiB for its weights and activations "
+        raise BadInput(f"{spec.stack_id} needs {spec.memory_bytes / 2**30:.0f} GiB for its weights and activations "
                          f"in float32, more than this machine's {host_memory_bytes() / 2**30:.0f} GiB of memory; use "
                          f"smaller {', '.join('--' + n for n in sizes)}")
 
@@ -221,9 +222,16 @@ class Case:
     device: str
     machine: str = ""
 
+    def key_columns(self) -> dict[str, str]:
+        """The row key's columns (convbench.schema.KEY_COLUMNS) from the case's own fields."""
+        values = {"stack_id": self.spec.stack_id, "runtime": self.runtime, "source": self.source,
+                  "device": self.device, "machine": self.machine}
+        return {name: values[name] for name in KEY_COLUMNS}
+
     @property
     def key(self) -> tuple[str, ...]:
-        return (self.spec.stack_id, self.runtime, self.source, self.device, self.machine)
+        """The row key, as convbench.results.row_keys reads it from a table."""
+        return tuple(self.key_columns().values())
 
 
 def expand_specs(

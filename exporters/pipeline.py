@@ -10,7 +10,6 @@ import functools
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +17,20 @@ import pandas as pd
 
 from convbench.artifacts import FRAMEWORK_EXPORTER, FRAMEWORK_LAYOUT, Artifacts
 from convbench.envinfo import PACKAGES, package_version
-from convbench.errors import one_line
+from convbench.errors import BadInput, check_known, first_of, one_line
 from convbench.exporters import OPSET
 from convbench.exporters.manifest import describe_onnx, read_manifest, upsert
 from convbench.parity import relative_error, tolerance
+from convbench.request import Sweep
 from convbench.runners import FAMILY_ENV
-from convbench.spec import REFERENCE_DTYPE, Workload
+from convbench.spec import REFERENCE_DTYPE, Workload, unique
 from convbench.workers import Worker, run_tasks
 
-SOURCES = ("torch", "keras", "litert")
-DEFAULT_SOURCES = ("torch", "keras")  # litert (.tflite for LiteRT) only when asked: the default sweep's time
+SOURCES = ("torch", "keras", "litert")  # what export builds from: the framework's model (and, for litert, its tool)
+# The files export makes, by the name bench's results give their source (one vocabulary for both commands): the
+# PyTorch model's ONNX export, the Keras model's, and the Keras model converted for LiteRT.
+EXPORTS = {"torch.onnx": "torch", "tf2onnx": "keras", "tflite": "litert"}
+DEFAULT_SOURCES = ("torch.onnx", "tf2onnx")  # tflite (LiteRT) only when asked: the default sweep's time
 # Per source: worker family, the modules it needs, and the distribution whose version names the exporter.
 SOURCE_FAMILY = {"torch": "torch", "keras": "tensorflow", "litert": "tensorflow"}
 SOURCE_REQUIRES = {
@@ -35,7 +38,9 @@ SOURCE_REQUIRES = {
     "keras": ("tensorflow", "keras", "tf2onnx", "onnxruntime"),
     "litert": ("tensorflow", "keras", "ai_edge_litert"),
 }
-EXPORTER_DISTRIBUTION = {"torch": "torch", "keras": "tf2onnx", "litert": "tensorflow"}
+# The distributions whose installed version names each exporter (the first installed: tensorflow-cpu counts as
+# tensorflow), checked against a manifest row's exporter_version.
+EXPORTER_DISTRIBUTION = {"torch": PACKAGES["torch"], "keras": PACKAGES["tf2onnx"], "litert": PACKAGES["tensorflow"]}
 EXPORTER_NAME = {**FRAMEWORK_EXPORTER, "litert": "tf.lite.TFLiteConverter"}
 LITERT_DTYPES = ("float32", "int8")
 EXPORT_TIMEOUT_S = 600.0  # one stack's export, checks and parity included (about a second here)
@@ -209,13 +214,52 @@ def up_to_date(artifacts: Artifacts, manifest: pd.DataFrame, spec: Workload, sou
     if rows.empty or not path.exists() or not artifacts.reference_path(spec).exists():
         return False
     row = rows.iloc[-1]
-    try:
-        installed = metadata.version(EXPORTER_DISTRIBUTION[source]) if spec.dtype != "int8" or source == "litert" \
-            else str(package_version(PACKAGES["onnxruntime"]))
-    except metadata.PackageNotFoundError:
-        return False
-    return bool(row["status"] == "ok" and str(row["exporter_version"]) == installed
+    installed = package_version(EXPORTER_DISTRIBUTION[source] if spec.dtype != "int8" or source == "litert"
+                                else PACKAGES["onnxruntime"])
+    return bool(row["status"] == "ok" and installed is not None and str(row["exporter_version"]) == installed
                 and artifacts.changed_files(row.to_dict()) is None)
+
+
+def export_sources(names: Sequence[str]) -> list[str]:
+    """--sources of export: the files' names (EXPORTS) or the frameworks' (SOURCES), as the frameworks' names in
+    export order; BadInput naming the valid ones for any other."""
+    valid = [*EXPORTS, *SOURCES]
+    check_known(list(names), valid, "source")
+    asked = {EXPORTS.get(name, name) for name in names}
+    return [source for source in SOURCES if source in asked]
+
+
+def check_export(specs: Sequence[Workload], sources: Sequence[str], artifacts: Artifacts) -> None:
+    """BadInput before any work where an export cannot run here: a framework not installed, or a Keras export with
+    no PyTorch reference to compare with (it is made by the torch export)."""
+    from convbench.runners import missing_modules
+
+    for source in sources:
+        missing = missing_modules(SOURCE_REQUIRES[source])
+        if missing:
+            others = [name for name, made_by in EXPORTS.items() if made_by != source]
+            raise BadInput(f"exporting from {source} needs {', '.join(missing)}, not installed; install them or "
+                             f"pass --sources {' '.join(others)}")
+    if {"keras", "litert"} & set(sources) and "torch" not in sources:
+        missing_reference = [s.stack_id for s in specs if not artifacts.reference_path(s).exists()]
+        if missing_reference:
+            raise BadInput(f"keras export compares with the PyTorch reference, missing for "
+                             f"{first_of(missing_reference)}; export with --sources torch.onnx tf2onnx")
+
+
+def export(sweep: Sweep, names: Sequence[str], artifacts: Artifacts, threads: int, force: bool,
+           on_start: Callable[[int], None], on_row: Callable[[str, dict[str, object]], None],
+           log_path: Path | None = None) -> None:
+    """`convbench export`: the forward files of every workload of `sweep` (float32 first: the reference) from each
+    of `names` (export_sources), checked first (check_export); `on_start(files)` before the first, `on_row(stack
+    id, manifest row)` after each."""
+    specs = unique(s.as_forward for s in sweep.workloads(with_reference=True))  # a train case has no file
+    sources = export_sources(names)
+    check_export(specs, sources, artifacts)
+    on_start(len(specs) * len(sources))
+    if log_path:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    run_export(specs, sources, artifacts, threads, force, lambda spec, row: on_row(spec.stack_id, row), log_path)
 
 
 def run_export(

@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from convbench.errors import UsageError, check_known
+from convbench.errors import BadInput, check_known
 from convbench.runners.base import Runner
 
 
@@ -21,8 +21,14 @@ class RuntimeInfo:
     default_on: tuple[str, ...] = ("cpu", "cuda")  # devices whose default sweep includes it
     setup_allowance_s: float = 120.0  # set-up time the per-case time limit allows on top of the timing
     inference_only: str | None = None  # why it has no training step (its train cases are skipped rows), if so
+    no_profiler: str | None = None  # why it has no kernel profiler (its kernel columns say so), if so
     own_workers: bool = False  # its cases get worker rounds of their own, after the rest of its family's (see
     # convbench.bench.worker_groups): a runtime that compiles for minutes per case holds back no other's results
+
+    @property
+    def passes(self) -> tuple[str, ...]:
+        """The passes it times (convbench.passes)."""
+        return ("forward",) if self.inference_only else ("forward", "train")
 
     @property
     def module_and_class(self) -> tuple[str, str]:
@@ -31,6 +37,8 @@ class RuntimeInfo:
 
 
 ONNX_INFERENCE = "runs ONNX files, which hold the forward only: inference, no training step"
+LITERT_INFERENCE = "LiteRT runs .tflite files, which hold the forward only: inference, no training step"
+LITERT_NO_PROFILER = "LiteRT's Python API exposes no per-op timing (its benchmark tool, a C++ binary, does)"
 # Worker environment per family: Keras reads KERAS_BACKEND once, at import.
 FAMILY_ENV: dict[str, dict[str, str]] = {
     "torch": {},
@@ -77,12 +85,10 @@ RUNTIMES: dict[str, RuntimeInfo] = {
                     "Keras on its torch backend, eager model(x)", CUDA),
         RuntimeInfo("litert", "litert", ("tflite",), "litert_runner:LiteRT", ("ai_edge_litert",),
                     "LiteRT Interpreter with XNNPACK (its default CPU delegate) on the .tflite converted from Keras",
-                    default_on=(), inference_only="LiteRT runs .tflite files, which hold the forward only: inference, "
-                                                  "no training step"),
+                    default_on=(), inference_only=LITERT_INFERENCE, no_profiler=LITERT_NO_PROFILER),
         RuntimeInfo("litert-builtin", "litert", ("tflite",), "litert_runner:LiteRTBuiltin", ("ai_edge_litert",),
                     "LiteRT Interpreter on its built-in kernels, default delegates off (what XNNPACK buys)",
-                    default_on=(), inference_only="LiteRT runs .tflite files, which hold the forward only: inference, "
-                                                  "no training step"),
+                    default_on=(), inference_only=LITERT_INFERENCE, no_profiler=LITERT_NO_PROFILER),
         RuntimeInfo("ort", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtRunner",
                     ("onnxruntime",), "onnxruntime InferenceSession.run, numpy in and out, on each ONNX export",
                     inference_only=f"onnxruntime {ONNX_INFERENCE}"),
@@ -112,7 +118,7 @@ def default_runtimes(device: str) -> list[str]:
 
 
 # Runner instances of this (worker) process, made on first use.
-_RUNNERS: dict[str, object] = {}
+_RUNNERS: dict[str, Runner] = {}
 
 
 def check_sources(names: list[str], runtimes: list[str]) -> list[str]:
@@ -121,7 +127,7 @@ def check_sources(names: list[str], runtimes: list[str]) -> list[str]:
     check_known(names, MODEL_SOURCES, "source")
     for runtime in runtimes:
         if not set(RUNTIMES[runtime].sources) & set(names):
-            raise UsageError(f"--sources {' '.join(names)} leaves {runtime} nothing to time: its sources are "
+            raise BadInput(f"--sources {' '.join(names)} leaves {runtime} nothing to time: its sources are "
                              f"{', '.join(RUNTIMES[runtime].sources)}")
     return names
 
@@ -141,12 +147,17 @@ def missing_requirement(info: RuntimeInfo) -> str | None:
     return f"{', '.join(missing)} not installed" if missing else None
 
 
+def runner_class(info: RuntimeInfo) -> type[Runner]:
+    """The Runner class of `info` (importing its module imports its framework)."""
+    module_name, class_name = info.module_and_class
+    return getattr(importlib.import_module(module_name), class_name)
+
+
 def get_runner(info: RuntimeInfo, threads: int) -> Runner:
     """The runner instance of this process for `info` (made once: models and sessions stay per case). The
     parent hands a worker the RuntimeInfo itself, so the worker needs no registry of its own."""
     if info.name not in _RUNNERS:
-        module_name, class_name = info.module_and_class
-        _RUNNERS[info.name] = getattr(importlib.import_module(module_name), class_name)(threads)
+        _RUNNERS[info.name] = runner_class(info)(threads)
     return _RUNNERS[info.name]
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from convbench.artifacts import Artifacts
+from convbench.errors import Skip
 from convbench.harness import Clock, Sync
 from convbench.spec import Case
 
-
-class Skip(Exception):
-    """Raised by prepare() when this case cannot run here; the message is the row's reason."""
+if TYPE_CHECKING:
+    from convbench.runners.profilers import KernelTime
 
 
 @dataclass
@@ -45,20 +46,34 @@ def no_output(_result: object) -> np.ndarray:
     raise TypeError("a training step returns gradients, not an output")
 
 
-class Runner(Protocol):
-    """One runtime. Constructed once per worker process with the intra-op thread count."""
+class Runner(ABC):
+    """One runtime, constructed once per worker process with the intra-op thread count.
 
-    def __init__(self, threads: int) -> None: ...
+    What it can do is declared once, in its registry entry (convbench.runners.RuntimeInfo), which the parent reads
+    without importing the framework: the passes it times (`inference_only`: no `prepare_train`), whether it has a
+    kernel profiler (`no_profiler`: no `kernel_time`), the devices its default sweep includes. The worker calls a
+    member only where the declaration says it exists; a test checks that every class overrides exactly the members
+    its entry declares."""
 
-    def available(self, device: str) -> str | None:
-        """None if this runtime can run on `device` here, else the reason it cannot (a skip, never a crash)."""
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
 
+    @abstractmethod
+    def available(self, device: str) -> Skip | None:
+        """None if this runtime can run on `device` here, else a Skip saying why (a skipped row, never a crash)."""
+
+    @abstractmethod
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
         """Build or load the model and its input for `case` (compiling it where the runtime compiles); raise Skip
         when it cannot run. Everything before the first forward happens here: it is timed as `setup_ms`."""
 
-    # Optional: prepare_train(case, artifacts) -> Prepared, the same for one training step (convbench.passes says
-    # what it computes); a runner without it is skipped in the train pass.
-    # Optional: kernel_time(case, artifacts, forwards) -> runners.profilers.KernelTime, the kernel milliseconds
-    # per forward from the runtime's own profiler, in a run separate from the timed one; the runner prepares
-    # what it profiles itself (or nothing, where it cannot profile).
+    def prepare_train(self, case: Case, artifacts: Artifacts) -> Prepared:
+        """The same for one training step (convbench.passes says what it computes); only for a runtime whose entry
+        has no `inference_only`."""
+        raise NotImplementedError(f"{type(self).__name__} has no training step; its registry entry must say "
+                                  "inference_only")
+
+    def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
+        """The kernel milliseconds per forward from the runtime's own profiler, in a run separate from the timed one
+        (the runner prepares what it profiles itself); only for a runtime whose entry has no `no_profiler`."""
+        raise NotImplementedError(f"{type(self).__name__} has no profiler; its registry entry must say no_profiler")

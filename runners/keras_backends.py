@@ -10,9 +10,10 @@ import keras
 
 from convbench import passes
 from convbench.artifacts import Artifacts
+from convbench.errors import Skip
 from convbench.models.keras_stack import build_keras_stack, conv_kernels
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
-from convbench.runners.base import Prepared, no_output
+from convbench.runners.base import Prepared, Runner, no_output
 from convbench.runners.cuda_clock import CudaEventClock
 from convbench.runners.keras_common import keras_gradients, keras_spec
 from convbench.runners.profilers import KernelTime, cupti_kernel_time, not_measured, torch_kernel_time
@@ -21,17 +22,17 @@ from convbench.spec import Case
 KERAS_DEVICE = {"cpu": "cpu:0", "cuda": "gpu:0"}
 
 
-class _KerasBackend:
+class _KerasBackend(Runner):
     backend = ""
 
     def __init__(self, threads: int) -> None:
         self.threads = threads
 
-    def available(self, device: str) -> str | None:
+    def available(self, device: str) -> Skip | None:
         if keras.backend.backend() != self.backend:
-            return f"Keras backend is {keras.backend.backend()!r} in this worker, not {self.backend!r}"
+            return Skip(f"Keras backend is {keras.backend.backend()!r} in this worker, not {self.backend!r}")
         if device == "cuda" and not self._sees_gpu():
-            return f"Keras's {self.backend} backend sees no GPU"
+            return Skip(f"Keras's {self.backend} backend sees no GPU")
         return None
 
 

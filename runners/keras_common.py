@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from convbench.errors import Skip
 from convbench.models.keras_stack import KERAS_DTYPES
 from convbench.models.weights import from_keras_kernel, nhwc_to_nchw
 from convbench.passes import INPUT_GRADIENT
-from convbench.runners.base import Skip
 from convbench.skeleton import ConvNode
 from convbench.spec import Case, Workload
 

@@ -14,15 +14,16 @@ import tensorflow as tf  # noqa: E402
 
 from convbench import passes  # noqa: E402
 from convbench.artifacts import Artifacts  # noqa: E402
+from convbench.errors import Skip  # noqa: E402
 from convbench.models.keras_stack import build_keras_stack, conv_kernels  # noqa: E402
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
-from convbench.runners.base import Prepared, no_output  # noqa: E402
+from convbench.runners.base import Prepared, Runner, no_output  # noqa: E402
 from convbench.runners.keras_common import keras_gradients, keras_spec  # noqa: E402
 from convbench.runners.profilers import KernelTime, cupti_kernel_time, tf_kernel_time  # noqa: E402
 from convbench.spec import Case  # noqa: E402
 
 
-class _KerasOnTensorFlow:
+class _KerasOnTensorFlow(Runner):
     def __init__(self, threads: int) -> None:
         self.threads = threads
         try:  # only possible before TensorFlow's runtime starts; the first runner of the worker does it
@@ -31,11 +32,11 @@ class _KerasOnTensorFlow:
         except RuntimeError:
             pass
 
-    def available(self, device: str) -> str | None:
+    def available(self, device: str) -> Skip | None:
         if keras.backend.backend() != "tensorflow":
-            return f"Keras backend is {keras.backend.backend()!r}, not tensorflow"
+            return Skip(f"Keras backend is {keras.backend.backend()!r}, not tensorflow")
         if device == "cuda" and not tf.config.list_physical_devices("GPU"):
-            return "TensorFlow sees no GPU (TensorFlow's CUDA build and a GPU are needed for keras-tf on cuda)"
+            return Skip("TensorFlow sees no GPU (TensorFlow's CUDA build and a GPU are needed for keras-tf on cuda)")
         return None
 
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:

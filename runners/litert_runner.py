@@ -15,22 +15,19 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from convbench.artifacts import Artifacts
+from convbench.errors import Skip
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
-from convbench.runners.base import Prepared
+from convbench.runners.base import Prepared, Runner
 from convbench.runners.onnx_files import exported_file
-from convbench.runners.profilers import KernelTime, not_measured
 from convbench.spec import Case
 
 
-class LiteRT:
+class LiteRT(Runner):
     resolver = OpResolverType.AUTO
     delegate = "XNNPACK (LiteRT's default CPU delegate)"
 
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
-
-    def available(self, device: str) -> str | None:
-        return None if device == "cpu" else "convbench times LiteRT on the CPU only"
+    def available(self, device: str) -> Skip | None:
+        return None if device == "cpu" else Skip("convbench times LiteRT on the CPU only")
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
         path = exported_file("litert", case, artifacts, ".tflite file", "convbench export --sources torch litert")
@@ -52,9 +49,6 @@ class LiteRT:
                    "delegated_ops": ops.count("DELEGATE"), "ops_after_delegation": len(ops),
                    "io": "set_tensor / invoke / get_tensor (numpy, NHWC)"}
         return Prepared(forward, lambda out: nhwc_to_nchw(np.asarray(out, dtype=np.float32)), options)
-
-    def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
-        return not_measured("LiteRT's Python API exposes no per-op timing (its benchmark tool, a C++ binary, does)")
 
 
 class LiteRTBuiltin(LiteRT):

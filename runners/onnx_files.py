@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from convbench.artifacts import FRAMEWORK_LAYOUT, ONNX_EXPORTERS, Artifacts
+from convbench.errors import Skip
 from convbench.models.weights import make_input, nchw_to_nhwc
-from convbench.runners.base import Skip
 from convbench.spec import Case
 
 

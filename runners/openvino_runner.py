@@ -13,22 +13,23 @@ import openvino.properties as props
 import openvino.properties.hint as hints
 
 from convbench.artifacts import Artifacts
-from convbench.runners.base import Prepared
+from convbench.errors import Skip
+from convbench.runners.base import Prepared, Runner
 from convbench.runners.onnx_files import onnx_file_and_input
 from convbench.runners.profilers import KernelTime, openvino_kernel_time
 from convbench.spec import Case
 
 
-class OpenVinoCpu:
+class OpenVinoCpu(Runner):
     def __init__(self, threads: int) -> None:
         self.threads = threads
         self.core = ov.Core()
 
-    def available(self, device: str) -> str | None:
+    def available(self, device: str) -> Skip | None:
         if device != "cpu":
-            return "convbench times OpenVINO on the CPU only"
+            return Skip("convbench times OpenVINO on the CPU only")
         if "CPU" not in self.core.available_devices:
-            return f"OpenVINO {ov.get_version()} lists no CPU device"
+            return Skip(f"OpenVINO {ov.get_version()} lists no CPU device")
         return None
 
     def config(self, profile: bool = False) -> dict[str, object]:

@@ -7,8 +7,9 @@ import numpy as np
 import onnxruntime as ort
 
 from convbench.artifacts import Artifacts
+from convbench.errors import Skip
 from convbench.models.weights import nhwc_to_nchw
-from convbench.runners.base import Prepared, Skip
+from convbench.runners.base import Prepared, Runner
 from convbench.runners.onnx_files import onnx_file_and_input
 from convbench.runners.profilers import KernelTime, cupti_kernel_time, ort_kernel_time
 from convbench.spec import Case
@@ -25,7 +26,7 @@ def session_options(threads: int) -> ort.SessionOptions:
     return options
 
 
-class OrtRunner:
+class OrtRunner(Runner):
     """InferenceSession.run(None, {input: numpy}): what most users write; on CUDA it copies in and out."""
 
     io_binding = False
@@ -37,12 +38,12 @@ class OrtRunner:
     def __init__(self, threads: int) -> None:
         self.threads = threads
 
-    def available(self, device: str) -> str | None:
+    def available(self, device: str) -> Skip | None:
         if device != "cuda" and self.cuda_only:
-            return self.cuda_only
+            return Skip(self.cuda_only) if self.cuda_only else None
         provider = PROVIDERS[device]
         if provider not in ort.get_available_providers():
-            return f"onnxruntime {ort.__version__} has no {provider} (install onnxruntime-gpu for cuda)"
+            return Skip(f"onnxruntime {ort.__version__} has no {provider} (install onnxruntime-gpu for cuda)")
         return None
 
     def provider_options(self, device: str) -> dict[str, str]:

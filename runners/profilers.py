@@ -32,16 +32,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from convbench.errors import Skip
+
 NAN = float("nan")
 FORWARD_RANGE = "convbench.forward"  # the host range that marks each profiled forward on CUDA
 PROJECTED_SHARE = 0.5  # host-timed kernels at least this share of the profiled wall: projected onto the timed median
 TF_MIN_SESSIONS = 7  # TensorFlow kernel time: the median of at least this many one-forward profiler sessions
-# Device-timed kernels more than this times the timed median: the profiled process ran other kernels than the timed
-# ones (cuDNN's algorithm choice can move between processes: the NCHW 5x5 step's backward ran FFT kernels in 8.2 ms
-# in the profiled process of an H200 run and 5.5 ms per step in the timed two), and its overhead would be negative.
-# Across the committed GPU runs, kernels over the timed median were within 1.05x (99 cases: noise between processes)
-# or above 1.08x (15: other kernels).
-OTHER_KERNELS_ABOVE = 1.05
 LAUNCH_CALLS = ("cudaLaunchKernel", "cuLaunchKernel", "cudaGraphLaunch", "cuGraphLaunch", "cudaLaunchCooperative")
 
 
@@ -114,16 +110,6 @@ class KernelTime:
                 + (", capped at the timed median" if self.kernel_ms > timed_ms else ""))
 
 
-def profiled_overhead(timed_ms: float, kernel_ms: float) -> tuple[float, str]:
-    """The overhead column (timed median - kernel time, ms per forward) and what to add to the kernel method: the
-    difference and "", or NaN and why, where the kernels took more than OTHER_KERNELS_ABOVE x the timed median."""
-    if not kernel_ms > OTHER_KERNELS_ABOVE * timed_ms:  # NaN included
-        return timed_ms - kernel_ms, ""
-    return NAN, (f"; overhead not given: the profiled process's kernels took {kernel_ms / timed_ms:.2f}x the timed "
-                 "median, so it ran other kernels than the timed processes (an algorithm chosen per process: cuDNN's, "
-                 "XLA's autotuning)")
-
-
 def not_measured(why: str) -> KernelTime:
     return KernelTime(NAN, NAN, NAN, f"not measured: {why}")
 
@@ -181,9 +167,10 @@ def torch_kernel_time(forward: Callable[[], Any], sync: Callable[[Any], None] | 
     kt = _torch_cpu_kernel_time(forward, forwards)
     if not train or kt.kernel_ms != kt.kernel_ms:
         return kt
-    phases = onednn_phases(forward, forwards)
-    if isinstance(phases, str):
-        return replace(kt, phase_method=f"oneDNN: {phases}")
+    try:
+        phases = onednn_phases(forward, forwards)
+    except Skip as why:
+        return replace(kt, phase_method=f"oneDNN: {why.reason}")
     return replace(kt, phases=phases, phase_method="oneDNN's verbose log: convolution primitives by propagation kind")
 
 
@@ -366,10 +353,10 @@ def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> Ker
     kernel_us, wall_ms = [], []
     sessions = max(forwards, TF_MIN_SESSIONS)
     for _ in range(sessions):
-        session = tf_profiled_forward(forward, scope)
-        if isinstance(session, str):
-            return not_measured(session)
-        wall, model_ops = session
+        try:
+            wall, model_ops = tf_profiled_forward(forward, scope)
+        except Skip as why:
+            return not_measured(why.reason)
         wall_ms.append(wall)
         kernel_us.append(sum(float(op["total_self_time"]) for op in model_ops))
         for op in model_ops:
@@ -388,9 +375,9 @@ def tf_kernel_time(forward: Callable[[], Any], forwards: int, scope: str) -> Ker
                       kernels=rows, layer_events=named_events(conv_ops, sessions))
 
 
-def tf_profiled_forward(forward: Callable[[], Any], scope: str) -> tuple[float, list[dict[str, Any]]] | str:
+def tf_profiled_forward(forward: Callable[[], Any], scope: str) -> tuple[float, list[dict[str, Any]]]:
     """One forward in its own TensorFlow profiler session: its wall time in ms and the framework_op_stats rows of
-    the ops under `scope`, one row per op of the model's graph; a string says why there are none.
+    the ops under `scope`, one row per op of the model's graph; Skip says why there are none.
 
     A row's `occurrences` counts trace events, not runs: oneDNN's `_MklNativeConv2D` (TensorFlow on AVX-512 CPUs)
     logs two per run at batch 32 (32 events over the 16 conv ops of one forward, their self times summing to 15.4
@@ -406,8 +393,6 @@ def tf_profiled_forward(forward: Callable[[], Any], scope: str) -> tuple[float, 
         finally:
             tf.profiler.experimental.stop()
         ops = _tf_framework_ops([str(p) for p in Path(logdir).rglob("*.xplane.pb")])
-    if isinstance(ops, str):
-        return ops
     return wall_ms, [op for op in ops if _in_scope(str(op["operation"]), scope)]
 
 
@@ -418,13 +403,13 @@ def _in_scope(operation: str, scope: str) -> bool:
     return parts[0].startswith(scope) or (len(parts) > 1 and parts[0] == "gradient_tape" and parts[1].startswith(scope))
 
 
-def _tf_framework_ops(spaces: list[str]) -> list[dict[str, Any]] | str:
-    """The framework_op_stats table of one profiler session's xplane files, a dict per op; a string says why not."""
+def _tf_framework_ops(spaces: list[str]) -> list[dict[str, Any]]:
+    """The framework_op_stats table of one profiler session's xplane files, a dict per op; Skip says why not."""
     from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as converter
 
     data, ok = converter.xspace_to_tools_data(spaces, "framework_op_stats", {})
     if not ok:
-        return f"TensorFlow's framework_op_stats converter failed: {data[:200]!r}"
+        raise Skip(f"TensorFlow's framework_op_stats converter failed: {data[:200]!r}")
     table = json.loads(data)
     table = table[0] if isinstance(table, list) else table
     columns = [c["id"] for c in table["cols"]]
@@ -443,10 +428,10 @@ ONEDNN_PHASE = {"forward_training": "forward", "forward_inference": "forward", "
                 "backward_data": "backward_data", "backward_weights": "backward_weights", "backward": "backward"}
 
 
-def onednn_phases(call: Callable[[], Any], calls: int) -> tuple[tuple[str, float], ...] | str:
+def onednn_phases(call: Callable[[], Any], calls: int) -> tuple[tuple[str, float], ...]:
     """oneDNN's own per-primitive timing (its verbose log, switched on through torch.backends.mkldnn.verbose) over
     `calls` calls: each convolution primitive's execution time by its propagation kind (forward_training,
-    backward_data, backward_weights), ms per call. A string says why there is none (PyTorch ran no convolution
+    backward_data, backward_weights), ms per call. Skip says why there is none (PyTorch ran no convolution
     through oneDNN: its own kernels, or a dtype oneDNN does not take here)."""
     import torch
 
@@ -476,5 +461,5 @@ def onednn_phases(call: Callable[[], Any], calls: int) -> tuple[tuple[str, float
             if phase:
                 totals[phase] += float(fields[-1])
     if not totals:
-        return "oneDNN's verbose log shows no convolution (PyTorch ran its own kernels)"
+        raise Skip("oneDNN's verbose log shows no convolution (PyTorch ran its own kernels)")
     return tuple((phase, ms / calls) for phase, ms in totals.items())

@@ -13,10 +13,11 @@ import torch
 
 from convbench import passes
 from convbench.artifacts import Artifacts
+from convbench.errors import Skip
 from convbench.models.torch_stack import TORCH_DTYPES, build_torch_stack
 from convbench.models.weights import make_input
 from convbench.passes import gradient_names
-from convbench.runners.base import Prepared, Skip, no_output
+from convbench.runners.base import Prepared, Runner, no_output
 from convbench.runners.cuda_clock import CudaEventClock
 from convbench.runners.profilers import KernelTime, torch_kernel_time
 from convbench.spec import Case
@@ -26,7 +27,7 @@ Step = Callable[[], tuple[torch.Tensor, ...]]  # one training step: the input's 
 CUDA_GRAPH_COMPILE_MODES = ("reduce-overhead", "max-autotune")  # torch.compile modes that record CUDA graphs
 
 
-class TorchEager:
+class TorchEager(Runner):
     """model(x) under torch.inference_mode(); on CUDA the harness synchronises (torch.cuda.synchronize) where it
     needs the device done, and times throughput samples with CUDA events."""
 
@@ -41,11 +42,11 @@ class TorchEager:
             torch.set_num_interop_threads(1)
         self.threads = threads
 
-    def available(self, device: str) -> str | None:
+    def available(self, device: str) -> Skip | None:
         if device != "cuda":
-            return self.cuda_only
+            return Skip(self.cuda_only) if self.cuda_only else None
         if not torch.cuda.is_available():
-            return "torch sees no CUDA device"
+            return Skip("torch sees no CUDA device")
         return None
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from convbench.artifacts import Artifacts
-from convbench.bench import BenchOptions, plan_cases, run_bench
+from convbench.bench import plan_cases, run_bench
 from convbench.harness import TimingConfig
+from convbench.jobs import BenchOptions
 from convbench.results import ResultsStore
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo
 from tests.conftest import (

@@ -1,6 +1,6 @@
 import pytest
 
-from convbench.bench import roofline_columns
+from convbench.derived import roofline_columns
 from convbench.roofline import arithmetic_intensity, floor_ms, layer_bytes, stack_bytes
 from convbench.spec import Case, StackSpec
 

@@ -1,18 +1,22 @@
-"""A run started from Python (convbench.run) leaves the same complete run directory as `convbench bench`."""
+"""A run started from Python (convbench.run) does what `convbench bench` does: the same checks, the same complete run
+directory, its request recorded and resumed from the directory alone."""
 
-from convbench.artifacts import Artifacts
-from convbench.bench import plan_cases
-from convbench.harness import TimingConfig
-from convbench.run import RunObserver, RunRequest, run
-from convbench.spec import expand_specs
+import json
 
-QUICK = TimingConfig(warmup_seconds=0.01, sample_seconds=0.005, budget_seconds=0.04, min_samples=2, max_samples=3,
-                     processes=2)
+import pytest
+
+from convbench.errors import BadInput
+from convbench.request import BenchRequest, Sweep
+from convbench.run import RunObserver, run
+
+QUICK = {"warmup_seconds": 0.01, "sample_seconds": 0.005, "budget_seconds": 0.04, "min_samples": 2, "max_samples": 3,
+         "processes": 2}
+SMALL = {"channels": (8,), "layers": 2, "batch": (2,), "image": 8}
 
 
 class Heard(RunObserver):
     def __init__(self) -> None:
-        self.rows, self.families = [], []
+        self.rows, self.families, self.notes = [], [], []
 
     def row(self, case, row) -> None:
         self.rows.append((case.key, row["status"]))
@@ -20,22 +24,50 @@ class Heard(RunObserver):
     def family(self, family, process, cases) -> None:
         self.families.append((family, process, cases))
 
+    def note(self, text) -> None:
+        self.notes.append(text)
 
-def test_a_run_from_python_writes_the_whole_run_directory(exported, tmp_path):
-    specs = expand_specs(["conv1x1", "conv3x3"], [8], layers=2, batch=2, image=8)
-    cases = plan_cases(specs, ["torch", "ort"], "cpu")
+
+def request(exported, tmp_path, **sweep) -> BenchRequest:
+    return BenchRequest(sweeps=(Sweep(**{**SMALL, **sweep}),), threads=1, timing=QUICK, artifacts=exported,
+                        run_dir=tmp_path / "run", results_root=tmp_path)
+
+
+def test_a_run_from_python_writes_the_whole_run_directory_and_resumes_from_it_alone(exported, tmp_path):
     heard = Heard()
-    outcome = run(RunRequest(cases, Artifacts(exported), QUICK, 1, "cpu", tmp_path / "run", tmp_path), heard)
+    outcome = run(request(exported, tmp_path, variants=("conv1x1", "conv3x3"), runtimes=("torch", "ort")), heard)
     names = {p.name for p in (tmp_path / "run").iterdir()}
     assert {"results.csv", "processes.csv", "env.json", "conditions.jsonl", "results.parquet", "graphs.csv",
-            "report.md", "workers.log"} <= names
+            "report.md", "workers.log", "request.json"} <= names
     assert (tmp_path / "latest").resolve() == (tmp_path / "run").resolve()
     assert outcome.counts == {"ok": 6, "skipped": 0, "failed": 0, "missing": 0} and outcome.exit_status == 0
     assert sorted(status for _, status in heard.rows) == ["ok"] * 6
     assert [f for f, p, _ in heard.families] == ["torch", "torch", "onnxruntime", "onnxruntime"]
     assert "## The answers" in outcome.report.read_text()
-    again = run(RunRequest(cases, Artifacts(exported), QUICK, 1, "cpu", tmp_path / "run"), Heard())
-    assert again.counts["ok"] == 6 and len(again.results) == 6  # resumed: nothing timed twice
+    recorded = json.loads((tmp_path / "run" / "request.json").read_text())
+    assert recorded["sweeps"][0]["variants"] == ["conv1x1", "conv3x3"] and recorded["timing"]["processes"] == 2
+    again = Heard()
+    resumed = run(BenchRequest(run_dir=tmp_path / "run"), again)  # the directory alone: nothing timed twice
+    assert resumed.counts["ok"] == 6 and len(resumed.results) == 6 and again.rows == [] and again.families == []
+
+
+def test_a_resume_that_would_measure_differently_is_refused_naming_each_difference(exported, tmp_path):
+    run(request(exported, tmp_path, variants=("conv1x1",), runtimes=("ort",)), Heard())
+    asked = BenchRequest(run_dir=tmp_path / "run", timing={"processes": 3})
+    with pytest.raises(BadInput, match=r"--processes: 3 now, 2 in the run"):
+        run(asked, Heard())
+
+
+def test_a_resume_with_another_sweep_extends_the_run_and_says_so(exported, tmp_path):
+    run(request(exported, tmp_path, variants=("conv1x1",), runtimes=("ort",)), Heard())
+    heard = Heard()
+    outcome = run(request(exported, tmp_path, variants=("conv3x3",), runtimes=("ort",)), heard)
+    assert outcome.counts["ok"] == 4 and len(heard.rows) == 2  # conv1x1's two rows kept, conv3x3's two timed
+    assert any("extends the run with 2 case(s) of an added sweep (--variants conv3x3, conv1x1 in the run)" in note
+               for note in heard.notes), heard.notes
+    assert len(json.loads((tmp_path / "run" / "request.json").read_text())["sweeps"]) == 2
+    again = Heard()
+    assert run(BenchRequest(run_dir=tmp_path / "run"), again).counts["ok"] == 4 and again.rows == []
 
 
 class HeardFloors(Heard):
@@ -48,12 +80,21 @@ class HeardFloors(Heard):
 
 
 def test_a_floor_asked_for_without_a_gpu_gives_every_row_its_reason(exported, tmp_path):
-    specs = expand_specs(["conv3x3"], [8], layers=2, batch=2, image=8)
     heard = HeardFloors()
-    outcome = run(RunRequest(plan_cases(specs, ["torch"], "cpu"), Artifacts(exported), QUICK, 1, "cpu",
-                             tmp_path / "run", floor=True), heard)
+    asked = BenchRequest(sweeps=(Sweep(**SMALL, variants=("conv3x3",), runtimes=("torch",)),), threads=1,
+                         timing=QUICK, artifacts=exported, run_dir=tmp_path / "run", floor=True)
+    outcome = run(asked, heard)
     assert outcome.counts["ok"] == 1
     assert heard.said == [(0, 0, "the library floor enumerates cuDNN's plans: CUDA only (--device cuda)")]
     row = outcome.results.iloc[0]
     assert row["library_floor_method"] == "not measured: the library floor enumerates cuDNN's plans: CUDA only"
     assert row["library_floor_ms"] != row["library_floor_ms"]  # NaN: no floor, the reason beside it
+
+
+def test_bad_input_found_after_the_run_directory_was_made_leaves_nothing_behind(exported, tmp_path):
+    """The references are checked once the run directory exists: a sweep with no export fails and removes it."""
+    asked = BenchRequest(sweeps=(Sweep(**{**SMALL, "channels": (24,)}, variants=("conv3x3",), runtimes=("torch",)),),
+                         threads=1, timing=QUICK, artifacts=exported, results_root=tmp_path / "results")
+    with pytest.raises(BadInput, match="no exported reference for conv3x3-c24"):
+        run(asked, Heard())
+    assert list((tmp_path / "results").iterdir()) == []

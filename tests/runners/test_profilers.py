@@ -178,7 +178,7 @@ def test_device_timed_kernels_are_taken_as_the_device_timed_them():
 
 def test_kernels_well_over_the_timed_median_give_no_overhead_and_say_why():
     """An H200 run: the profiled process's NCHW 5x5 step ran FFT kernels for 8.2 ms, the timed ones 5.5 ms per step."""
-    from convbench.runners.profilers import profiled_overhead
+    from convbench.derived import profiled_overhead
 
     assert profiled_overhead(5.0, 4.0) == (pytest.approx(1.0), "")
     assert profiled_overhead(1.0, 1.02) == (pytest.approx(-0.02), "")  # within noise between processes

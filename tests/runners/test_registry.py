@@ -2,11 +2,13 @@ import pandas as pd
 import pytest
 
 from convbench.artifacts import Artifacts
-from convbench.bench import BenchOptions, plan_cases, run_bench
-from convbench.errors import UsageError
+from convbench.bench import plan_cases, run_bench
+from convbench.errors import BadInput
 from convbench.harness import TimingConfig
+from convbench.jobs import BenchOptions
 from convbench.results import ResultsStore
-from convbench.runners import RUNTIMES, RuntimeInfo, check_runtimes, get_runner, missing_requirement
+from convbench.runners import RUNTIMES, RuntimeInfo, check_runtimes, get_runner, missing_requirement, runner_class
+from convbench.runners.base import Runner
 from convbench.spec import StackSpec
 
 
@@ -19,8 +21,21 @@ def test_every_registered_runner_can_be_made_and_the_cpu_defaults_are_available(
             assert runner.available("cpu") is None, name
 
 
+@pytest.mark.parametrize("name", list(RUNTIMES))
+def test_every_runner_has_exactly_the_members_its_registry_entry_declares(name):
+    """The registry declares the capabilities (the parent reads them without importing a framework); the class
+    must agree: a training step where the entry is not inference_only, a profiler where it has no no_profiler."""
+    info = RUNTIMES[name]
+    if missing_requirement(info):
+        pytest.skip(f"{name}: {missing_requirement(info)}")
+    cls = runner_class(info)
+    assert issubclass(cls, Runner)
+    assert (cls.prepare_train is not Runner.prepare_train) == ("train" in info.passes), name
+    assert (cls.kernel_time is not Runner.kernel_time) == (info.no_profiler is None), name
+
+
 def test_unknown_runtime_is_a_usage_error():
-    with pytest.raises(UsageError, match="'nope'.*torch"):
+    with pytest.raises(BadInput, match="'nope'.*torch"):
         check_runtimes(["torch", "nope"])
 
 

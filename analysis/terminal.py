@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-
 import pandas as pd
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from convbench.analysis.graph import GraphSummary
-
-# Wide enough for the seed tables and case lines when output goes to a file or CI log (rich would use 80 there).
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+from convbench.console import console
 
 
 def _fmt(value: object) -> str:
