@@ -16,13 +16,13 @@ import re
 
 import pandas as pd
 
-from convbench.analysis.ceiling import FLAG_COLUMN
+from convbench.analysis.above_ceiling import FLAG_COLUMN
 from convbench.analysis.fastest import DEFAULTS, fastest_as_runtime
-from convbench.analysis.figures import Figure
 from convbench.analysis.findings import TESTS, findings
-from convbench.analysis.library_floor import floor_lines as library_floor_lines
+from convbench.analysis.floor_gap import floor_lines as library_floor_lines
 from convbench.analysis.native_vs_onnx import native_vs_onnx
 from convbench.analysis.networks import depthwise_verdicts, kind_shares, network_times
+from convbench.analysis.pictures import Figure
 from convbench.analysis.precision import precision_speedups
 from convbench.analysis.training import cheapest_lines, train_vs_deploy
 from convbench.analysis.trust import conditions_lines

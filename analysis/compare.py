@@ -22,34 +22,57 @@ def noise_ms(run: pd.DataFrame) -> pd.Series:
     return pd.concat([iqr, between], axis=1).max(axis=1)
 
 
-def machines_line(a: pd.DataFrame, b: pd.DataFrame) -> str | None:
-    """Where the two runs were timed on different machines, a line that says so (a ratio is then the machines' as
-    much as the software's); None where they share their machines."""
-    def names(run: pd.DataFrame) -> list[str]:
-        return sorted(run.loc[run["status"] == "ok", "machine"].dropna().astype(str).unique()) if "machine" in run \
-            else []
+def machines_of(run: pd.DataFrame) -> list[str]:
+    """The machines of a run's ok rows."""
+    return sorted(run.loc[run["status"] == "ok", "machine"].dropna().astype(str).unique()) if "machine" in run else []
 
-    if names(a) == names(b):
+
+def machines_line(a: pd.DataFrame, b: pd.DataFrame) -> str | None:
+    """How the rows were paired where the runs' machines differ: machine by machine where they share some (naming
+    those only one run has), else one machine against the other (a ratio is then the machines' as much as the
+    software's); None where they hold the same machines."""
+    names_a, names_b = machines_of(a), machines_of(b)
+    if names_a == names_b:
         return None
-    return (f"A was timed on {', '.join(names(a)) or 'an unnamed machine'}, B on "
-            f"{', '.join(names(b)) or 'an unnamed machine'}: different machines, so B / A is the machines' "
+    shared = sorted(set(names_a) & set(names_b))
+    if shared:
+        only = [f"{m} (only in {'A' if m in names_a else 'B'})" for m in sorted(set(names_a) ^ set(names_b))]
+        return (f"compared machine by machine on {', '.join(shared)}; not compared: {', '.join(only)}")
+    return (f"A was timed on {', '.join(names_a) or 'an unnamed machine'}, B on "
+            f"{', '.join(names_b) or 'an unnamed machine'}: different machines, so B / A is the machines' "
             "difference as well as the software's")
 
 
+def pairing(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+    """The columns rows are paired on: the case and its machine where the runs share a machine (a row is never
+    paired with another machine's), the case alone where each run holds one machine and they differ (one machine
+    against another, said by machines_line); BadInput where neither holds."""
+    names_a, names_b = machines_of(a), machines_of(b)
+    if set(names_a) & set(names_b) or not (names_a or names_b):
+        return [*KEY_COLUMNS, "machine"]
+    if len(names_a) <= 1 and len(names_b) <= 1:
+        return list(KEY_COLUMNS)
+    raise BadInput(f"the runs share no machine (A: {', '.join(names_a)}; B: {', '.join(names_b)}) and one holds "
+                   "several: a row is compared only with the same machine's, or one machine's run with another's")
+
+
 def compare_runs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Per case ok in both runs, whichever machine timed it: both medians, B / A, and whether |B - A| exceeds the
-    two runs' noise summed, each run's noise being the spread between its processes (or its IQR if larger).
+    """Per case ok in both runs (on the same machine, or one run's machine against the other's: `pairing`): both
+    medians, B / A, and whether |B - A| exceeds the two runs' noise summed, each run's noise being the spread
+    between its processes (or its IQR if larger).
 
     A difference inside what a run's own fresh processes disagree by is not called a difference: one process can
     land on a slower algorithm, alignment or core and stay there, which the within-process IQR never sees."""
-    cols = [*KEY_COLUMNS, "variant", "channels", "ms_per_forward", "noise_ms"]
+    a, b = (run if "machine" in run else run.assign(machine="") for run in (a, b))
+    on = pairing(a, b)
+    cols = [*KEY_COLUMNS, "machine", "variant", "channels", "ms_per_forward", "noise_ms"]
     left = a.assign(noise_ms=noise_ms(a)).loc[a["status"] == "ok", cols]
     right = b.assign(noise_ms=noise_ms(b)).loc[b["status"] == "ok", cols]
-    both = left.merge(right, on=[*KEY_COLUMNS, "variant", "channels"], suffixes=("_a", "_b"))
+    both = left.merge(right, on=[*on, "variant", "channels"], suffixes=("_a", "_b"))
     both["b_vs_a"] = both["ms_per_forward_b"] / both["ms_per_forward_a"]
     both["differs"] = (both["ms_per_forward_b"] - both["ms_per_forward_a"]).abs() > both["noise_ms_a"] + \
         both["noise_ms_b"]
-    return both.sort_values([*KEY_COLUMNS]).reset_index(drop=True)
+    return both.sort_values(on).reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -69,7 +92,9 @@ def compare_run_dirs(path_a: Path, path_b: Path) -> Comparison:
     table = compare_runs(run_a, run_b)
     if table.empty:
         raise BadInput(f"{a.name} and {b.name} have no ok case in common")
-    view = table.set_index(table["stack_id"] + " " + table["runtime"] + "[" + table["source"] + "]/" + table["device"])[
+    case = table["stack_id"] + " " + table["runtime"] + "[" + table["source"] + "]/" + table["device"]
+    several = "machine" in table and table["machine"].nunique() > 1
+    view = table.set_index(case + " on " + table["machine"] if several else case)[
         ["ms_per_forward_a", "ms_per_forward_b", "b_vs_a", "differs"]]
     view.columns = [f"A: {a.name} [ms]", f"B: {b.name} [ms]", "B / A", "beyond spread"]
     differs = int(table["differs"].sum())

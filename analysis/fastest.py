@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from convbench.analysis.ceiling import FLAG_COLUMN, efficiency_text
+from convbench.analysis.above_ceiling import FLAG_COLUMN, efficiency_text
 from convbench.analysis.ratios import label
 from convbench.models.variants import VARIANTS
 

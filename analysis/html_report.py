@@ -16,8 +16,7 @@ from itables import options as itables_options
 from itables import to_html_datatable
 from itables.javascript import generate_init_offline_itables_html
 
-from convbench.analysis.charts import chart_html, plotly_script
-from convbench.analysis.figures import Figure, Lines
+from convbench.analysis.pictures import Figure, Lines, chart_html, plotly_script
 from convbench.csvfile import replace_text
 from convbench.schema import kind_of
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from importlib import resources
@@ -10,15 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from convbench.analysis.above_ceiling import CAUSES, above_ceiling_table, ceiling_lines, with_ceiling_flags
 from convbench.analysis.answers import answers
-from convbench.analysis.ceiling import CAUSES, above_ceiling_table, ceiling_lines, with_ceiling_flags
 from convbench.analysis.fastest import fastest_as_runtime, fastest_table
-from convbench.analysis.figures import Figure, Lines
 from convbench.analysis.findings import findings
+from convbench.analysis.floor_gap import floor_lines as library_floor_lines
+from convbench.analysis.floor_gap import floor_table as library_floor_table
 from convbench.analysis.kernels import launch_view, read_kernels, what_ran
-from convbench.analysis.library_floor import floor_lines as library_floor_lines
-from convbench.analysis.library_floor import floor_table as library_floor_table
-from convbench.analysis.machines import machines_answer, machines_table, one_machine_per_device
+from convbench.analysis.machines_side_by_side import machines_answer, machines_table, one_machine_per_device
 from convbench.analysis.native_vs_onnx import native_vs_onnx
 from convbench.analysis.networks import (
     depthwise_verdicts,
@@ -28,7 +26,7 @@ from convbench.analysis.networks import (
     slowest_for_flops,
 )
 from convbench.analysis.overhead import kernel_split, overhead_paragraph
-from convbench.analysis.plots import draw_png
+from convbench.analysis.pictures import Figure, Lines, draw_png
 from convbench.analysis.precision import precision_speedups
 from convbench.analysis.ratios import GROUP, label, times_at_largest_channels, vs_conv3x3
 from convbench.analysis.seed_table import STEP_TIME_ROW, TIME_ROW, seed_tables
@@ -44,11 +42,9 @@ from convbench.analysis.trust import (
     unstable_cases,
 )
 from convbench.analysis.workloads import network_rows, pass_rows, seed_rows
-from convbench.csvfile import replace_text
+from convbench.csvfile import read_csv_checked, replace_text
 from convbench.models.variants import VARIANTS
-from convbench.results import read_if_present, read_results
-
-GRAPHS_FILE = "graphs.csv"  # written by `bench` from the export manifest and the ONNX files
+from convbench.results import GRAPHS_FILE, read_env, read_if_present, read_results
 
 
 def seed_2017() -> pd.DataFrame:
@@ -103,7 +99,7 @@ def _run_title(results: pd.DataFrame, run_dir: Path) -> str:
 def write_report(run_dir: Path) -> Path:
     """Write run_dir/report.md and its PNGs; return the report's path."""
     run_dir = Path(run_dir)
-    env = json.loads((run_dir / "env.json").read_text()) if (run_dir / "env.json").exists() else {}
+    env = read_env(run_dir)
     all_rows = with_ceiling_flags(read_results(run_dir / "results.csv"), env)
     every_row, left_out = one_machine_per_device(all_rows)
     forward, train = pass_rows(every_row, "forward"), pass_rows(every_row, "train")
@@ -525,7 +521,7 @@ def _graphs_section(run_dir: Path) -> list[str]:
     path = run_dir / GRAPHS_FILE
     if not path.exists():
         return []
-    graphs = pd.read_csv(path)
+    graphs = read_csv_checked(path)
     return ["## Exported graphs", "", "What each ONNX file holds (`convbench inspect FILE` shows one in full):", "",
             _md(graphs, ".1e", index=False), ""]
 

@@ -4,14 +4,13 @@ conditions while it ran (conditions.jsonl)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from convbench.analysis.ratios import GROUP, label, ok_at_largest_channels
 from convbench.conditions import SLOWDOWN_REASONS
-from convbench.errors import CorruptFile
+from convbench.csvfile import read_jsonl_checked
 from convbench.models.variants import VARIANTS
 from convbench.results import KEY_COLUMNS, read_results, row_keys
 
@@ -114,21 +113,8 @@ def latency_vs_throughput(results: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def read_conditions(path: Path) -> list[dict]:
-    """The snapshots of conditions.jsonl; a partial last line (a write cut short) is left out, a damaged line is
-    a CorruptFile naming it."""
-    if not path.exists():
-        return []
-    text = path.read_text(errors="replace")
-    lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
-    snapshots = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            snapshots.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            raise CorruptFile(f"{path}: line {number} is not JSON ({error.msg})") from None
-    return snapshots
+    """The snapshots of conditions.jsonl (convbench.csvfile.read_jsonl_checked)."""
+    return read_jsonl_checked(path)
 
 
 def conditions_lines(snapshots: list[dict], cpu_count: int | None) -> list[str]:

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from rich.markup import escape
 
 from convbench.console import ConsoleObserver, ReasonCounter, console, progress_bar
 from convbench.csvfile import replace_text
-from convbench.errors import BadInput, StoreWriteError
+from convbench.errors import BadInput, RunStopped, StoreWriteError
 from convbench.harness import TimingConfig
 from convbench.machines import usable_cores
 from convbench.models.networks import NETWORK_IMAGE, NETWORKS
@@ -242,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from convbench.artifacts import Artifacts
-    from convbench.exporters.pipeline import export
+    from convbench.exporters.pipeline import EXPORTS, SOURCES, export
 
     artifacts = Artifacts(args.artifacts or Path("artifacts"))
     failures = 0
@@ -269,7 +270,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 detail = f"{row['nodes']} nodes, parity {parity:.1e}, {row['export_s']:.1f} s"
             progress.console.print(escape(f"  {status:>10}  {row['source']:<6} {stack_id:<28} {detail}"))
 
-        export(_sweep(args), _names(args.sources, "--sources", "the model files to make"), artifacts,
+        export(_sweep(args), _names(args.sources, "--sources", [*EXPORTS, *SOURCES]), artifacts,
                args.threads or usable_cores(), args.force, on_start, on_row, log)
     reasons.summary(console)
     console.print(escape(f"manifest: {artifacts.manifest_path}" + (f"; worker output in {log}" if log else "")))
@@ -289,6 +290,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         with observer:
             outcome = run(request, observer)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up or the exit
         run_dir = observer.run_dir
         if run_dir is not None and (run_dir / "results.csv").exists():
             console.print(escape(f"interrupted: what was measured is in {run_dir / 'results.csv'} and "
@@ -411,7 +413,8 @@ COMMANDS = {"export": cmd_export, "bench": cmd_bench, "inspect": cmd_inspect, "r
 
 
 EXIT_STATUSES = ("exit status: 0 all done (bench: every case ok or skipped); 1 a failure (bench: a case failed or "
-                 "has no row; export: a stack failed; a write failed, e.g. a full disk); 2 bad input (one line "
+                 "has no row, or its cluster stopped answering; export: a stack failed; a write failed, e.g. a full "
+                 "disk); 2 bad input (one line "
                  "names it); 130 interrupted (Ctrl-C), with what was kept")
 
 
@@ -449,11 +452,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the exit
         kept = {"export": "; the manifest keeps every stack exported so far: run the same export to finish"}
         print(f"convbench: interrupted{kept.get(command, '')}", file=sys.stderr)
         return 130
     except OSError as error:  # a full disk, a read-only folder: what was written before stays readable
         print(f"convbench: {_os_error_line(error)}", file=sys.stderr)
+        return 1
+    except RunStopped as error:  # what was measured is kept, with its parquet and report
+        print(f"convbench: {error}", file=sys.stderr)
         return 1
 
 

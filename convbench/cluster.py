@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -45,6 +47,7 @@ from convbench.spec import Case
 log = logging.getLogger("convbench")
 RESOURCE = "convbench"
 CONNECT_TIMEOUT_S = 10.0
+RAY_PROBE_TIMEOUT_S = 30.0  # a Ray head answers ray.init in a few seconds (Python and Ray's import included)
 PROBE_TIMEOUT_S = 120.0  # a node's first task starts a Python worker and imports convbench
 START_NODE = "ray start --address HEAD:6379 --resources '{\"convbench\": 1}'"  # the README gives the whole recipe
 
@@ -104,6 +107,7 @@ def connect(address: str, threads: int | None) -> list[Node]:
         raise BadInput("--cluster needs Ray, which is not installed: pip install -e '.[cluster]' (on every "
                          "node too)") from None
     check_reachable(address)
+    check_answers_as_ray(address)
     try:
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
@@ -132,13 +136,38 @@ def connect(address: str, threads: int | None) -> list[Node]:
     return nodes
 
 
+def host_and_port(address: str) -> tuple[str, int]:
+    """host:port, [IPv6]:port or IPv6 with the port after its last colon, as (host, port); BadInput else."""
+    host, _, port = address.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise BadInput(f"--cluster {address}: not a host:port address (the head's, e.g. 10.0.0.5:6379 or "
+                       "[::1]:6379)")
+    return host, int(port)
+
+
+def check_answers_as_ray(address: str, timeout_s: float = RAY_PROBE_TIMEOUT_S) -> None:
+    """BadInput within `timeout_s` where what listens at `address` does not answer as a Ray cluster: ray.init
+    itself retries for minutes against a listener that is not Ray's, so a separate process tries it first and is
+    stopped at the limit."""
+    probe = (f"import logging, ray; ray.init(address={address!r}, log_to_driver=False, "
+             "logging_level=logging.ERROR, configure_logging=False); ray.shutdown()")
+    try:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise BadInput(f"--cluster {address}: something listens there but did not answer as a Ray cluster within "
+                       f"{timeout_s:.0f} s; pass the address `ray start --head` printed (host:6379)") from None
+    if done.returncode != 0:
+        last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "no message")
+        raise BadInput(f"--cluster {address}: no Ray cluster answered there ({last.strip()[:200]}); start one with "
+                       "`ray start --head --resources '{\"convbench\": 1}'` and pass its address (host:6379)")
+
+
 def check_reachable(address: str) -> None:
     """BadInput at once where nothing listens at host:port (ray.init would retry for minutes)."""
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise BadInput(f"--cluster {address}: not a host:port address (the head's, e.g. 10.0.0.5:6379)")
+    host, port = host_and_port(address)
     try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as error:
         raise BadInput(f"--cluster {address}: no Ray cluster answered there ({error.strerror or error}); start one "
                          "with `ray start --head --resources '{\"convbench\": 1}'` and pass its address "

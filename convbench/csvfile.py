@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -146,6 +147,38 @@ def read_csv_checked(path: Path, required: Sequence[str] = ()) -> pd.DataFrame:
         if kind_of(name) == "flag":  # read back as booleans (nullable: an empty cell is NA), never as "True"
             table[name] = table[name].map({True: True, False: False, "True": True, "False": False}).astype("boolean")
     return table
+
+
+def read_jsonl_checked(path: Path) -> list[dict]:
+    """The JSON objects of a file of one JSON object per line (conditions.jsonl): a partial last line (a write cut
+    short) is left out, a line that is not a JSON object is a CorruptFile naming it; [] where there is no file."""
+    if not path.exists():
+        return []
+    text = path.read_text(errors="replace")
+    lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
+    objects = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CorruptFile(f"{path}: line {number} is not JSON ({error.msg}); the file is damaged") from None
+        if not isinstance(value, dict):
+            raise CorruptFile(f"{path}: line {number} is not a JSON object; the file is damaged")
+        objects.append(value)
+    return objects
+
+
+def read_json_checked(path: Path) -> dict:
+    """A JSON object file (env.json, request.json): CorruptFile, one line, where it is not one."""
+    try:
+        value = json.loads(path.read_text(errors="replace"))
+    except json.JSONDecodeError as error:
+        raise CorruptFile(f"{path}: not JSON ({error.msg} at line {error.lineno}); the file is damaged") from None
+    if not isinstance(value, dict):
+        raise CorruptFile(f"{path}: not a JSON object; the file is damaged")
+    return value
 
 
 def _check_kind(path: Path, name: str, cells: pd.Series) -> None:

@@ -48,6 +48,11 @@ class CorruptFile(BadInput):
     """A results or manifest file that is damaged inside: the message names the file, the line and the reason."""
 
 
+class RunStopped(RuntimeError):
+    """A run that had to stop before its end (its cluster stopped answering): what it measured is kept, written as
+    results.parquet and report.md, and a resume goes on from there. The command line's exit status 1."""
+
+
 class StoreWriteError(OSError):
     """A write to the run directory or the artifacts failed (a full disk, a read-only folder); what was written
     before it stays readable."""

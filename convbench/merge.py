@@ -16,24 +16,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from convbench.csvfile import replace_text
+from convbench.csvfile import read_csv_checked, read_jsonl_checked, replace_text
 from convbench.errors import BadInput
 from convbench.machines import machine_label
 from convbench.results import (
     COLUMNS,
+    GRAPHS_FILE,
     KERNEL_COLUMNS,
     LAYER_COLUMNS,
     PROCESS_COLUMNS,
     ResultsStore,
     existing_run_dir,
     is_run_dir,
+    read_env,
     read_results,
     row_keys,
 )
 
 TABLES = {"results.csv": COLUMNS, "processes.csv": PROCESS_COLUMNS, "kernels.csv": KERNEL_COLUMNS,
           "layers.csv": LAYER_COLUMNS}
-GRAPHS = "graphs.csv"
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,9 @@ def merge_runs(runs: list[Path], out: Path) -> ResultsStore:
     same case on the same machine."""
     results = [read_results(run / "results.csv") for run in runs]
     _refuse_duplicates(runs, results)
+    for run in runs:  # every file read (and checked) before anything is written
+        read_env(run)
+        read_jsonl_checked(run / "conditions.jsonl")
     out.mkdir(parents=True, exist_ok=True)
     for name, columns in TABLES.items():
         tables = [results[i] if name == "results.csv" else read_results(run / name)
@@ -104,12 +108,11 @@ def merge_runs(runs: list[Path], out: Path) -> ResultsStore:
             merged = pd.concat(tables, ignore_index=True)
             merged = merged.reindex(columns=[*columns, *(c for c in merged.columns if c not in columns)])
             replace_text(out / name, lambda tmp, m=merged: m.to_csv(tmp, index=False))
-    graphs = [pd.read_csv(run / GRAPHS) for run in runs if (run / GRAPHS).exists()]
+    graphs = [read_csv_checked(run / GRAPHS_FILE) for run in runs if (run / GRAPHS_FILE).exists()]
     if graphs:
-        replace_text(out / GRAPHS, lambda tmp: pd.concat(graphs).drop_duplicates().to_csv(tmp, index=False))
-    lines = [json.dumps({**json.loads(line), "run": run.name}, sort_keys=True)
-             for run in runs if (run / "conditions.jsonl").exists()
-             for line in (run / "conditions.jsonl").read_text().splitlines() if line.strip()]
+        replace_text(out / GRAPHS_FILE, lambda tmp: pd.concat(graphs).drop_duplicates().to_csv(tmp, index=False))
+    lines = [json.dumps({**snapshot, "run": run.name}, sort_keys=True)
+             for run in runs for snapshot in read_jsonl_checked(run / "conditions.jsonl")]
     replace_text(out / "conditions.jsonl", lambda tmp: tmp.write_text("".join(line + "\n" for line in lines)))
     store = ResultsStore(out)
     store.write_env(_merged_env(runs, results))
@@ -132,7 +135,7 @@ def _refuse_duplicates(runs: list[Path], results: list[pd.DataFrame]) -> None:
 def _merged_env(runs: list[Path], results: list[pd.DataFrame]) -> dict:
     """The first run's env.json, with each run's machines: a cluster run's own entries, or one entry per device of
     a run timed on one machine (its env as the node, its ceilings)."""
-    envs = [json.loads((run / "env.json").read_text()) if (run / "env.json").exists() else {} for run in runs]
+    envs = [read_env(run) for run in runs]
     merged = {**envs[0], "machines": {}, "merged_from": [str(run) for run in runs]}
     for run, env, table in zip(runs, envs, results, strict=True):
         if env.get("machines"):

@@ -18,8 +18,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from convbench.csvfile import append_text, csv_line, drop_partial_tail, read_csv_checked, replace_text
+from convbench.csvfile import (
+    append_text,
+    csv_line,
+    drop_partial_tail,
+    read_csv_checked,
+    read_json_checked,
+    replace_text,
+)
 from convbench.derived import OTHER_KERNELS_ABOVE, profiled_overhead
+from convbench.errors import CorruptFile
 from convbench.models.variants import theoretical_vs_conv3x3
 from convbench.schema import (
     CASE_COLUMNS,
@@ -44,6 +52,7 @@ __all__ = ["CASE_COLUMNS", "COLUMNS", "KERNEL_COLUMNS", "KEY_COLUMNS", "LAYER_CO
 
 # A directory holding any of these is a run's (bench may resume it); one holding other files only is not. A folder
 # with a library floor cache alone (convbench.library_floor's, copied from another run of the same GPU) starts a run.
+GRAPHS_FILE = "graphs.csv"  # written by `bench` from the export manifest and the ONNX files (graphs table)
 RUN_MARKERS = ("results.csv", "processes.csv", "env.json", "request.json", "library_floors.csv")
 
 
@@ -280,9 +289,22 @@ def row_keys(table: pd.DataFrame) -> list[tuple[str, ...]]:
     return [tuple(row) for row in table[KEY_COLUMNS].astype(str).itertuples(index=False)]
 
 
+def read_env(run_dir: Path) -> dict:
+    """A run's env.json ({} where there is none); CorruptFile, one line, where it is damaged."""
+    path = Path(run_dir) / "env.json"
+    return read_json_checked(path) if path.exists() else {}
+
+
 def read_results(path: Path) -> pd.DataFrame:
-    """A results, processes or kernels table, checked (convbench.csvfile): CorruptFile, one line, if damaged."""
+    """A results, processes or kernels table, checked (convbench.csvfile): CorruptFile, one line, if damaged (a
+    status that is not ok, skipped or failed included)."""
     table = read_csv_checked(path, required=CASE_COLUMNS)
+    if "status" in table:
+        bad = ~table["status"].isin(STATUSES)
+        if bad.any():
+            at = int(bad.to_numpy().nonzero()[0][0])
+            raise CorruptFile(f"{path}: line {at + 2}, column status: {table['status'].iloc[at]!r} is not one of "
+                              f"{', '.join(STATUSES)}; the file is damaged")
     table = table.rename(columns={old: new for old, new in OLD_NAMES.items() if old in table and new not in table})
     if "machine" not in table:  # a run begun before machines were named: its env.json names the one it ran on
         table = _with_machine(table, path.parent / "env.json")
@@ -315,7 +337,7 @@ def _overhead_where_kernels_agree(table: pd.DataFrame) -> pd.DataFrame:
 def _with_machine(table: pd.DataFrame, env_path: Path) -> pd.DataFrame:
     from convbench.machines import machine_label
 
-    env = json.loads(env_path.read_text()) if env_path.exists() else {}
+    env = read_env(env_path.parent)
     host = env.get("host", "")
     if "device" not in table or not env:
         return table.assign(machine="", host=host)

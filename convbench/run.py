@@ -10,7 +10,6 @@ KeyboardInterrupt; `run` again with the same run directory resumes it."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -21,18 +20,20 @@ import pandas as pd
 from convbench import library_floor
 from convbench.artifacts import Artifacts
 from convbench.bench import measure_ceilings_in_worker, run_bench, stored_ceilings
-from convbench.csvfile import read_csv_checked, replace_text
+from convbench.csvfile import read_csv_checked, read_jsonl_checked, replace_text
 from convbench.envinfo import collect_env
-from convbench.errors import BadInput, first_of, one_line
+from convbench.errors import BadInput, RunStopped, first_of, one_line
 from convbench.jobs import BenchOptions
 from convbench.machines import machine_label, usable_cores
 from convbench.recorder import Recorder
 from convbench.request import BenchRequest, read_request, resume, write_request
 from convbench.results import (
+    GRAPHS_FILE,
     STATUSES,
     ResultsStore,
     is_run_dir,
     new_run_dir,
+    read_env,
     read_results,
     row_keys,
 )
@@ -97,22 +98,37 @@ def run(request: BenchRequest, observer: RunObserver | None = None) -> RunOutcom
     throughout (RunLock refuses a second writer)."""
     observer = observer or RunObserver()
     request.check()
-    run_dir, created = _run_dir(request)
+    existing = Path(request.run_dir) if request.run_dir is not None and Path(request.run_dir).is_dir() else None
+    if existing is not None and is_run_dir(existing):
+        _check_run_files(existing)
+    resolved, notes = _resolved(request, existing)
+    _check_here(resolved, resolved.cases())
+    existed = request.run_dir is not None and Path(request.run_dir).exists()
+    run_dir = _run_dir(request)
+    fresh = not existed or not is_run_dir(run_dir)  # a new or empty folder (a run's would be a resume)
     store = ResultsStore(run_dir)
     lock = RunLock(store.run_dir)
     took_over = lock.acquire()
     try:
         if took_over:
             observer.note(took_over)
-        return _locked(request, store, observer)
+        return _locked(resolved, notes, store, observer)
     except KeyboardInterrupt:
         if store.csv_path.exists():
             store.write_parquet()
         raise
+    except RunStopped:
+        if store.csv_path.exists():
+            _finish(store, Artifacts(request.artifacts_or_default), [], None)
+        raise
     except BaseException:
-        if created and not _measured(store):
+        if fresh and not _measured(store):  # nothing measured: leave the folder as it was found
             lock.release()
-            shutil.rmtree(store.run_dir, ignore_errors=True)
+            if existed:
+                for entry in store.run_dir.iterdir():
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(store.run_dir, ignore_errors=True)
         raise
     finally:
         lock.release()
@@ -122,13 +138,11 @@ def _measured(store: ResultsStore) -> bool:
     return store.csv_path.exists() or store.processes_path.exists()
 
 
-def _run_dir(request: BenchRequest) -> tuple[Path, bool]:
-    """The run directory to write and whether this call created it."""
+def _run_dir(request: BenchRequest) -> Path:
+    """The run directory to write: --run-dir (made where it is not there yet), or a new one under --results."""
     if request.run_dir is None:
-        return _new_run_dir(request.results_root), True
-    path = Path(request.run_dir)
-    existed = path.exists()
-    return _run_dir_to_write(path), not existed
+        return _new_run_dir(request.results_root)
+    return _run_dir_to_write(Path(request.run_dir))
 
 
 def _run_dir_to_write(path: Path) -> Path:
@@ -157,21 +171,31 @@ def _new_run_dir(results: Path) -> Path:
                          f"({error.strerror or error})") from None
 
 
-def _resolved(asked: BenchRequest, store: ResultsStore) -> tuple[BenchRequest, list[str]]:
-    """The request this run directory runs, and what a resume adds: a new run's request resolved; a resumed run's
-    recorded request, extended where `asked` adds to it (convbench.request.resume; refused where it would measure
-    differently)."""
+def _resolved(asked: BenchRequest, run_dir: Path | None) -> tuple[BenchRequest, list[str]]:
+    """The request to run, and what a resume adds: a new run's request resolved; the recorded request of the run in
+    `run_dir` (an existing folder), extended where `asked` adds to it (convbench.request.resume; refused where it
+    would measure differently)."""
     env = collect_env(asked.threads or usable_cores())
     machine = "cluster" if asked.cluster else machine_label(env, asked.device_or_default)
-    recorded = read_request(store.run_dir)
-    if recorded is None and is_run_dir(store.run_dir) and not any(s.given() for s in asked.sweeps):
-        raise BadInput(f"{store.run_dir} records no request (begun before runs recorded theirs): resume it once "
-                         "with its sweep's flags, which are then recorded")
+    recorded = read_request(run_dir) if run_dir is not None else None
+    if recorded is None and run_dir is not None and is_run_dir(run_dir) and not any(s.given() for s in asked.sweeps):
+        raise BadInput(f"{run_dir} records no request (begun before runs recorded theirs): resume it once with its "
+                       "sweep's flags, which are then recorded")
     if recorded is None:
         return asked.resolved(usable_cores(), machine), []
     resumed = resume(recorded, asked, usable_cores(), machine)
-    return resumed.request, [f"resuming {store.run_dir.name}: extends the run with {what}" for what in
-                             resumed.extended]
+    return resumed.request, [f"resuming {run_dir.name}: extends the run with {what}" for what in resumed.extended]
+
+
+def _check_run_files(run_dir: Path) -> None:
+    """CorruptFile, before any work, for a damaged file of a run being resumed."""
+    read_request(run_dir)
+    read_env(run_dir)
+    read_jsonl_checked(run_dir / "conditions.jsonl")
+    for name in ("results.csv", "processes.csv", GRAPHS_FILE, "kernels.csv", "layers.csv"):
+        path = run_dir / name
+        if path.exists():
+            (read_results if name in ("results.csv", "processes.csv") else read_csv_checked)(path)
 
 
 def _check_here(request: BenchRequest, cases: Sequence[Case]) -> None:
@@ -196,12 +220,10 @@ def _check_here(request: BenchRequest, cases: Sequence[Case]) -> None:
                          "to time: change --runtimes or --pass")
 
 
-def _locked(asked: BenchRequest, store: ResultsStore, observer: RunObserver) -> RunOutcome:
+def _locked(request: BenchRequest, notes: list[str], store: ResultsStore, observer: RunObserver) -> RunOutcome:
     resuming = store.csv_path.exists()
     store.open()
-    request, notes = _resolved(asked, store)
     cases = request.cases()
-    _check_here(request, cases)
     write_request(store.run_dir, request)
     for note in notes:
         observer.note(note)
@@ -231,7 +253,7 @@ def _finish(store: ResultsStore, artifacts: Artifacts, cases: Sequence[Case], la
     """The run's results.parquet, graphs.csv (from the export manifest) and report: the one place the core calls
     the analysis."""
     from convbench.analysis.graph import inventory, updated_inventory
-    from convbench.analysis.report import GRAPHS_FILE, write_report
+    from convbench.analysis.report import write_report
 
     store.write_parquet()
     results = read_results(store.csv_path) if store.csv_path.exists() else pd.DataFrame()
@@ -288,7 +310,7 @@ def case_counts(results: pd.DataFrame, cases: Sequence[Case]) -> dict[str, int]:
 def _env(store: ResultsStore, threads: int) -> dict:
     """The run's env.json (kept as it is when resuming): this machine's, the one that starts the run."""
     if store.env_path.exists():
-        return json.loads(store.env_path.read_text())
+        return read_env(store.run_dir)
     env = collect_env(threads)
     store.write_env(env)
     return env
@@ -341,8 +363,12 @@ def _on_cluster(request: BenchRequest, planned: Sequence[Case], store: ResultsSt
         options = BenchOptions(request.config, int(request.threads or usable_cores()), env["env_id"],
                                request.case_timeout_s, log, request.profile, None, None, machine_ceilings=ceilings)
         recorder = Recorder(store, options, observer.row, observer.process, observer.kernel, observer.family)
-        cluster.run_on_cluster(cases, grouped, Artifacts(request.artifacts_or_default), options, recorder,
-                               observer.note)
+        try:
+            cluster.run_on_cluster(cases, grouped, Artifacts(request.artifacts_or_default), options, recorder,
+                                   observer.note)
+        except (ray.exceptions.RayError, ConnectionError) as error:  # the head is gone: keep what came back
+            raise RunStopped(f"the cluster at {request.cluster} stopped answering ({one_line(error, 160)}); what was "
+                             f"measured is kept: resume with `convbench bench --run-dir {store.run_dir}`") from None
         return cases
     finally:
         ray.shutdown()

@@ -110,7 +110,13 @@ class Worker:
         self._process = context.Process(
             target=_serve, args=(child, threads, dict(env or {}), str(log_path) if log_path else None),
             name=f"convbench-{family}", daemon=True)
-        self._process.start()
+        # Ctrl-C waits until the child has its start-up data: interrupted half-way, the child would die reading a
+        # truncated pipe and print its own traceback ("EOFError: Ran out of input") after convbench's last line
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self._process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         child.close()  # the parent keeps one end, so a dead child reads as end-of-file
 
     @property

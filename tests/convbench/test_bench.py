@@ -168,12 +168,14 @@ def test_output_ends_with_the_seed_tables(bench_run):
     assert str(bench_run.run_dir.name) in bench_run.output
 
 
-def test_resume_measures_nothing_twice(bench_run, results, exported):
-    run = convbench("bench", *SMALL_SWEEP, *QUICK_TIMING, "--artifacts", str(exported),
-                    "--run-dir", str(bench_run.run_dir), "--runtimes", "torch", "ort")
+def test_resume_from_the_run_directory_alone_measures_nothing_twice(bench_run, results, exported):
+    """`bench --run-dir X` and no other flag: the run's request.json says what it was asked."""
+    run = convbench("bench", "--run-dir", str(bench_run.run_dir))
     assert run.returncode == 0, run.stderr
-    assert f"{len(SMALL_SPECS) * 3} cases already measured" in run.stdout
+    assert f"{len(results)} cases x {PROCESSES} processes, {len(results)} cases already measured" in run.stdout
     assert len(pd.read_csv(bench_run.run_dir / "results.csv")) == len(results)
+    processes = pd.read_csv(bench_run.run_dir / "processes.csv")
+    assert len(processes) == len(results) * PROCESSES  # no process row added
 
 
 def test_an_onnx_file_that_computes_something_else_is_failed_not_timed(exported, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from convbench.analysis.machines import machines_answer, machines_table, one_machine_per_device
+from convbench.analysis.machines_side_by_side import machines_answer, machines_table, one_machine_per_device
 from convbench.analysis.trust import unstable_cases
 
 

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from convbench.analysis.library_floor import AT, BEAT, floor_lines, floor_table
+from convbench.analysis.floor_gap import AT, BEAT, floor_lines, floor_table
 from convbench.analysis.report import write_report
 from tests.analysis.test_report import write_run
 

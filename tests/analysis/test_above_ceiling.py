@@ -3,7 +3,7 @@ above 100%."""
 
 import pandas as pd
 
-from convbench.analysis.ceiling import (
+from convbench.analysis.above_ceiling import (
     FLAG_COLUMN,
     cause,
     ceiling_lines,
