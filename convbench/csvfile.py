@@ -141,7 +141,10 @@ def read_csv_checked(path: Path, required: Sequence[str] = ()) -> pd.DataFrame:
         if len(row) != len(header):
             raise CorruptFile(f"{path}: line {number} has {len(row)} fields, the header {len(header)}; "
                               "the file is damaged")
-    table = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
+    try:
+        table = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise CorruptFile(f"{path}: not a CSV table ({' '.join(str(error).split())}); the file is damaged") from None
     for name in table.columns:
         _check_kind(path, name, table[name])
         if kind_of(name) == "flag":  # read back as booleans (nullable: an empty cell is NA), never as "True"

@@ -155,3 +155,4 @@ def test_no_cluster_there_is_a_clear_error(exported: Path, tmp_path: Path):
                     "--run-dir", str(tmp_path / "run"))
     assert run.returncode == 2 and "no Ray cluster answered there" in run.stderr, run.stderr
     assert not (tmp_path / "run").exists()  # refused before a run directory was made for it
+
