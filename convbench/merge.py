@@ -19,6 +19,7 @@ import pandas as pd
 from convbench.csvfile import read_csv_checked, read_jsonl_checked, replace_text
 from convbench.errors import BadInput
 from convbench.machines import machine_label
+from convbench.outputs import write_outputs
 from convbench.results import (
     COLUMNS,
     GRAPHS_FILE,
@@ -49,8 +50,6 @@ class Merged:
 def merge_into(runs: list[Path], out: Path) -> Merged:
     """Merge `runs` into `out` and write its report: all of it or nothing. The merge is written into a new folder
     beside `out` and renamed to `out` once whole; a merge that fails leaves `out` as it was (absent, or empty)."""
-    from convbench.analysis.report import write_report
-
     resolved = [existing_run_dir(run) for run in runs]
     if len(set(resolved)) < 2:
         raise BadInput(f"merge needs two runs or more, got {len(set(resolved))} ({', '.join(map(str, runs))})")
@@ -68,7 +67,7 @@ def merge_into(runs: list[Path], out: Path) -> Merged:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     try:
-        report = write_report(out)
+        report = write_outputs(ResultsStore(out), None)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise

@@ -20,11 +20,12 @@ import pandas as pd
 from convbench import library_floor
 from convbench.artifacts import Artifacts
 from convbench.bench import measure_ceilings_in_worker, run_bench, stored_ceilings
-from convbench.csvfile import read_csv_checked, read_jsonl_checked, replace_text
+from convbench.csvfile import read_csv_checked, read_jsonl_checked
 from convbench.envinfo import collect_env
 from convbench.errors import BadInput, RunStopped, first_of, one_line
 from convbench.jobs import BenchOptions
 from convbench.machines import machine_label, usable_cores
+from convbench.outputs import write_outputs
 from convbench.recorder import Recorder
 from convbench.request import BenchRequest, read_request, resume, write_request
 from convbench.results import (
@@ -250,19 +251,9 @@ def _locked(request: BenchRequest, notes: list[str], store: ResultsStore, observ
 
 
 def _finish(store: ResultsStore, artifacts: Artifacts, cases: Sequence[Case], latest: Path | None) -> RunOutcome:
-    """The run's results.parquet, graphs.csv (from the export manifest) and report: the one place the core calls
-    the analysis."""
-    from convbench.analysis.graph import inventory, updated_inventory
-    from convbench.analysis.report import write_report
-
-    store.write_parquet()
+    """The run's results.parquet, graphs.csv and report (convbench.outputs), and its outcome."""
+    report = write_outputs(store, artifacts)
     results = read_results(store.csv_path) if store.csv_path.exists() else pd.DataFrame()
-    if artifacts.manifest_path.exists():
-        graphs_path = store.run_dir / GRAPHS_FILE
-        previous = read_csv_checked(graphs_path) if graphs_path.exists() else None
-        graphs = updated_inventory(previous, inventory(artifacts))
-        replace_text(graphs_path, lambda tmp: graphs.to_csv(tmp, index=False))
-    report = write_report(store.run_dir) if not results.empty else None
     return RunOutcome(store, results, report, latest, case_counts(results, cases))
 
 
