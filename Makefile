@@ -1,7 +1,7 @@
 # convbench: `make export bench` sets up .venv on first use, exports every stack to ONNX and times it.
 # Narrow the sweep with ARGS (shared by export and bench), e.g.  make export bench ARGS="--channels 8"
 # Bench-only flags go in BENCH_ARGS, e.g.  BENCH_ARGS="--runtimes torch ort"; export-only ones in EXPORT_ARGS, e.g.
-# LiteRT:  EXPORT_ARGS="--sources torch keras litert" BENCH_ARGS="--runtimes litert litert-builtin".
+# LiteRT:  EXPORT_ARGS="--sources torch.onnx tf2onnx tflite" BENCH_ARGS="--runtimes litert litert-builtin".
 # DEVICE=cuda times on the GPU (and measures the library floor: cuDNN's fastest plan per layer).
 PYTHON ?= python3
 VENV ?= .venv

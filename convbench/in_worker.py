@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from convbench import passes
+from convbench import host_memory, passes
 from convbench.artifacts import ONNX_EXPORTERS, Artifacts
 from convbench.derived import profiled_overhead
 from convbench.errors import Skip, one_line
@@ -62,8 +62,14 @@ def run_case(task: CaseTask, config: TimingConfig, artifacts_root: str) -> dict[
             return {**row, "status": "skipped", "reason": unavailable.reason}
         artifacts = Artifacts(Path(artifacts_root))
         reference = passes.reference(case, artifacts)
+        try:
+            memory_before = host_memory.start()
+            row["memory_method"] = host_memory.METHOD
+        except Skip as why:
+            memory_before, row["memory_method"] = None, f"not measured: {why.reason}"
         start = time.perf_counter()
-        prepared = passes.prepare(runner, task.runtime, case, artifacts)
+        passes.check_pass(task.runtime, case)
+        prepared = passes.prepare(runner, case, artifacts)
         setup_ms = (time.perf_counter() - start) * 1e3
         start = time.perf_counter()
         out = prepared.forward()
@@ -82,6 +88,8 @@ def run_case(task: CaseTask, config: TimingConfig, artifacts_root: str) -> dict[
                     "reason": f"parity: relative error {error:.2e}{what} > {limit:.0e} ({spec.dtype} {spec.pass_}); "
                               "not timed"}
         m = measure(prepared.forward, config, prepared.sync, prepared.clock)
+        if memory_before is not None:
+            row["host_peak_mb"] = host_memory.added_mb(memory_before)
     except Skip as skip:
         return {**row, "status": "skipped", "reason": str(skip)}
     except Exception as error:  # a runtime's failure (GPU out of memory included) is a row; the worker goes on

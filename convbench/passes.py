@@ -29,10 +29,14 @@ from convbench.spec import Case, Workload
 INPUT_GRADIENT = "input"  # the key of the input's gradient; every other key is a conv layer's name
 
 
-def prepare(runner: Runner, info: RuntimeInfo, case: Case, artifacts: Artifacts) -> Prepared:
-    """The runner's callable for the case's pass; Skip where its registry entry declares no such pass."""
+def check_pass(info: RuntimeInfo, case: Case) -> None:
+    """Skip where the runtime's registry entry declares no such pass."""
     if case.spec.pass_ not in info.passes:
         raise Skip(info.inference_only or f"{case.runtime} does not time the {case.spec.pass_} pass")
+
+
+def prepare(runner: Runner, case: Case, artifacts: Artifacts) -> Prepared:
+    """The runner's callable for the case's pass (one its registry entry declares: check_pass)."""
     if case.spec.pass_ == "train":
         return runner.prepare_train(case, artifacts)
     return runner.prepare(case, artifacts)

@@ -133,6 +133,13 @@ _add("cold start",
                                        "medians", R, P, combine="repeats"),
      _col("first_forward_ms", "number", "ms", "the first forward, synchronised (lazy initialisation, algorithm search)",
           R, P, combine="median_cold"))
+_add("memory",
+     _col("host_peak_mb", "number", "MB", "the peak host memory the case added: the worker's peak resident set "
+                                          "during set-up, the first forward and the timing, above its resident set "
+                                          "before the case (results: the most any process added)", R, P,
+          combine="max"),
+     _col("memory_method", "text", "", "how the memory columns were measured, or why they were not", R, P,
+          combine="first"))
 _add("work and accuracy",
      _col("gflop", "number", "GFLOP", "per forward of the whole workload (2*B*H*W*C_out*C_in/groups*kh*kw per conv "
                                      "layer; train pass: per step, 3x the forward's)",

@@ -30,7 +30,7 @@ class LiteRT(Runner):
         return None if device == "cpu" else Skip("convbench times LiteRT on the CPU only")
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
-        path = exported_file("litert", case, artifacts, ".tflite file", "convbench export --sources torch litert")
+        path = exported_file("litert", case, artifacts, ".tflite file", "convbench export --sources torch.onnx tflite")
         interpreter = Interpreter(model_path=str(path), num_threads=self.threads,
                                   experimental_op_resolver_type=self.resolver)
         interpreter.allocate_tensors()

@@ -28,6 +28,12 @@ def results(bench_run) -> pd.DataFrame:
     return pd.read_csv(bench_run.run_dir / "results.csv")
 
 
+def test_every_timed_row_says_how_much_host_memory_its_case_added(results):
+    ok = results[results["status"] == "ok"]
+    assert (ok["host_peak_mb"] > 0).all() and (ok["host_peak_mb"] < 4000).all()
+    assert ok["memory_method"].str.startswith("VmHWM").all()
+
+
 def test_results_have_the_contract_columns(results):
     assert set(CONTRACT) <= set(results.columns)
     assert list(results.columns) == COLUMNS
