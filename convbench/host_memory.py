@@ -4,7 +4,10 @@ Before a case is prepared, the process's peak resident set (VmHWM) is reset to i
 /proc/self/clear_refs; after the case's timing, VmHWM is the most the process held meanwhile. The case's figure is
 that peak less the resident set before it: what building, loading or compiling the model, its input and every
 forward added, with the framework's own import already counted before. Each case resets the peak, so one case's peak
-never hides the next one's in the same worker. A machine without these files gives a Skip saying so."""
+never hides the next one's in the same worker; but memory an earlier case freed and the allocator kept (not given
+back to the system) is already in the resident set, so a case can show less than it needs: a lower bound, whose
+most over processes (each runs its cases in another order) is what results.csv keeps. A machine without these files
+gives a Skip saying so."""
 
 from __future__ import annotations
 

@@ -136,8 +136,10 @@ _add("cold start",
 _add("memory",
      _col("host_peak_mb", "number", "MB", "the peak host memory the case added: the worker's peak resident set "
                                           "during set-up, the first forward and the timing, above its resident set "
-                                          "before the case (results: the most any process added)", R, P,
-          combine="max"),
+                                          "before the case. Memory an earlier case of the same worker freed but the "
+                                          "allocator kept counts as there before, so a case can show less than it "
+                                          "needs; results: the most any process added (each process runs its cases "
+                                          "in another order)", R, P, combine="max"),
      _col("memory_method", "text", "", "how the memory columns were measured, or why they were not", R, P,
           combine="first"))
 _add("work and accuracy",
