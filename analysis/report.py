@@ -498,7 +498,8 @@ def _kernel_section(results: pd.DataFrame, env: dict, run_dir: Path) -> Lines:
                 "runtimes leave gaps there. Medians over conv types.", "", _md(launches, ".4g", index=False), ""]
     not_measured = results.loc[results["status"] == "ok"].drop_duplicates(GROUP)
     if "kernel_method" in not_measured:
-        missing = not_measured[not_measured["kernel_method"].fillna("").astype(str).str.startswith("not measured")]
+        missing = not_measured[not_measured["kernel_ms_per_forward"].isna()
+                               & not_measured["kernel_method"].fillna("").astype(str).ne("")]
         for row in missing.itertuples():
             out += [f"- {label(row.runtime, row.source, row.device, row.dtype)}: kernel time {row.kernel_method}", ""]
     above = above_ceiling_table(results)

@@ -26,7 +26,7 @@ from convbench.conditions import snapshot
 from convbench.errors import Skip, one_line
 from convbench.harness import TimingConfig
 from convbench.in_worker import CaseTask, profile_case, run_case
-from convbench.jobs import BenchOptions, Event, Where
+from convbench.jobs import Event, RunSettings, Where
 from convbench.machines import this_host, usable_cores
 from convbench.recorder import Recorder, result_from_processes
 from convbench.repeats import process_orders
@@ -93,7 +93,7 @@ def run_bench(
     cases: Sequence[Case],
     store: ResultsStore,
     artifacts: Artifacts,
-    options: BenchOptions,
+    options: RunSettings,
     on_row: Callable[[Case, dict[str, object]], None],
     on_process: Callable[[Case, dict[str, object]], None] | None = None,
     on_kernel: Callable[[Case, dict[str, object]], None] | None = None,
@@ -133,7 +133,7 @@ def worker_groups(cases: Sequence[Case]) -> list[tuple[str, list[Case]]]:
 
 
 def time_family(family: str, cases: Sequence[Case], kept: dict[tuple[str, ...], dict[int, dict]],
-                options: BenchOptions, artifacts_root: str, no_reference: dict[str, str], where: Where
+                options: RunSettings, artifacts_root: str, no_reference: dict[str, str], where: Where
                 ) -> Iterator[Event]:
     """The events of timing `cases` (all of one family, none with a result row yet) where this runs: a result row
     for each case that cannot run (a runtime not installed, no reference gradients), then the family's repeats
@@ -141,7 +141,7 @@ def time_family(family: str, cases: Sequence[Case], kept: dict[tuple[str, ...], 
     runnable = []
     for case in cases:
         skip = not_runnable(case)
-        fail = no_reference.get(case.spec.reference.stack_id) if case.spec.pass_ == "train" else None
+        fail = no_reference.get(case.workload.reference.stack_id) if case.workload.pass_ == "train" else None
         if skip or fail:
             status, reason = ("skipped", skip) if skip else ("failed", fail)
             yield "result", case, {**case_row(case, status=status, reason=reason, threads=options.threads),
@@ -156,18 +156,18 @@ def not_runnable(case: Case) -> str | None:
     """Why the case is a skipped row without starting a worker: a runtime with no training step in the train pass,
     or one whose packages are not installed."""
     info = RUNTIMES[case.runtime]
-    if case.spec.pass_ == "train" and info.inference_only:
+    if case.workload.pass_ == "train" and info.inference_only:
         return info.inference_only
     return missing_requirement(info)
 
 
-def gradient_references(cases: Sequence[Case], artifacts: Artifacts, options: BenchOptions) -> dict[str, str]:
+def gradient_references(cases: Sequence[Case], artifacts: Artifacts, options: RunSettings) -> dict[str, str]:
     """Make the PyTorch float32 reference gradients the open train cases need and do not have yet (once per
     workload, in a torch worker, kept under the artifacts' reference/); by reference stack id, why one could not
     be made."""
-    needed = {c.spec.reference.stack_id: c.spec for c in cases
-              if c.spec.pass_ == "train" and not_runnable(c) is None
-              and not artifacts.gradient_reference_path(c.spec).exists()}
+    needed = {c.workload.reference.stack_id: c.workload for c in cases
+              if c.workload.pass_ == "train" and not_runnable(c) is None
+              and not artifacts.gradient_reference_path(c.workload).exists()}
     if not needed:
         return {}
     if missing_requirement(RUNTIMES["torch"]):
@@ -193,7 +193,7 @@ class _FamilyTiming:
     last. Each process row is an event at once; the Recorder makes a case's result row when its last is in."""
 
     def __init__(self, family: str, cases: Sequence[Case], kept: dict[tuple[str, ...], dict[int, dict]],
-                 artifacts_root: str, options: BenchOptions, where: Where) -> None:
+                 artifacts_root: str, options: RunSettings, where: Where) -> None:
         self.family, self.cases, self.kept, self.options, self.where = family, list(cases), kept, options, where
         self.task = functools.partial(run_case, config=options.config, artifacts_root=artifacts_root)
         self.runtimes = [RUNTIMES[name] for name in dict.fromkeys(c.runtime for c in cases)]
@@ -236,11 +236,11 @@ class _FamilyTiming:
                 "process": task.process}
 
 
-def _timeout_s(task: CaseTask, options: BenchOptions) -> float:
+def _timeout_s(task: CaseTask, options: RunSettings) -> float:
     return options.case_timeout_s or default_case_timeout_s(options.config, task.runtime)
 
 
-def profile_family(family: str, unprofiled: list[tuple[Case, float]], options: BenchOptions, artifacts_root: str
+def profile_family(family: str, unprofiled: list[tuple[Case, float]], options: RunSettings, artifacts_root: str
                    ) -> Iterator[Event]:
     """The events of profiling each (case, its timed median ms) in fresh workers that time nothing."""
     for task, columns in iter_tasks(lambda: Worker(family, options.threads, FAMILY_ENV[family], options.log_path),

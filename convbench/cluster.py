@@ -38,7 +38,7 @@ from convbench.bench import (
     worker_groups,
 )
 from convbench.errors import BadInput, Skip, one_line
-from convbench.jobs import BenchOptions, Event, Where
+from convbench.jobs import Event, RunSettings, Where
 from convbench.machines import machine_label
 from convbench.recorder import Recorder
 from convbench.results import case_row
@@ -241,7 +241,7 @@ def _node_log(log_path: Path | None) -> Path | None:
     return Path(tempfile.gettempdir()) / f"convbench-{log_path.parent.name}-workers.log"
 
 
-def node_job(shard: Shard, kept: dict, options: BenchOptions, artifacts_root: str, no_reference: dict[str, str],
+def node_job(shard: Shard, kept: dict, options: RunSettings, artifacts_root: str, no_reference: dict[str, str],
              unprofiled: list[tuple[Case, float]]) -> Iterator[Event]:
     """On a node: the events of one shard (convbench.bench.time_family or profile_family), with its threads and
     environment, workers' output to _node_log."""
@@ -275,7 +275,7 @@ def shards(cases: Sequence[Case], grouped: dict[str, list[Node]], device: str) -
 
 
 def run_on_cluster(cases: Sequence[Case], grouped: dict[str, list[Node]], artifacts: Artifacts,
-                   options: BenchOptions, recorder: Recorder, note: Any) -> None:
+                   options: RunSettings, recorder: Recorder, note: Any) -> None:
     """Run every open case's shard on a node of its machine (`grouped`: machines()), handing each event to
     `recorder` (the one writer) as it arrives. After a timing shard, with options.profile, its timed cases are
     profiled on the same node."""

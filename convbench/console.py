@@ -112,7 +112,7 @@ class ConsoleObserver(RunObserver):
 
 def _per(case: Case, forward: str) -> str:
     """The unit of a case's times in a progress line: ms per forward, or per training step in the train pass."""
-    return "ms/step" if case.spec.pass_ == "train" else f"ms/{forward}"
+    return "ms/step" if case.workload.pass_ == "train" else f"ms/{forward}"
 
 
 class ReasonCounter:
@@ -136,4 +136,4 @@ class ReasonCounter:
 
 
 def _case_line(status: str, case: Case, detail: str) -> str:
-    return escape(f"  {status:>7}  {case.spec.stack_id:<26} {case.runtime + '[' + case.source + ']':<24} {detail}")
+    return escape(f"  {status:>7}  {case.workload.stack_id:<26} {case.runtime + '[' + case.source + ']':<24} {detail}")

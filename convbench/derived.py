@@ -33,11 +33,11 @@ def roofline_columns(case: Case, ms_per_forward: float | None, tf32: bool, ceili
                      ) -> dict[str, object]:
     """Floor and efficiency of a case from the machine's ceilings: the peak of its dtype (TF32 where the runtime
     used TF32; float32's where the dtype has none measured, named in `peak_used`)."""
-    columns: dict[str, object] = {"arithmetic_intensity": arithmetic_intensity(case.spec)}
+    columns: dict[str, object] = {"arithmetic_intensity": arithmetic_intensity(case.workload)}
     if not ceilings:
         return columns
-    key = peak_key(case.spec.dtype, tf32, ceilings)
-    floor = floor_ms(case.spec, ceilings[key], ceilings["bandwidth_gb_per_s"])
+    key = peak_key(case.workload.dtype, tf32, ceilings)
+    floor = floor_ms(case.workload, ceilings[key], ceilings["bandwidth_gb_per_s"])
     columns.update(floor_ms=floor, peak_used=key)
     if ms_per_forward:
         columns["efficiency"] = floor / ms_per_forward
@@ -50,13 +50,13 @@ def layer_floor_columns(case: Case, row: dict[str, object], ceilings: dict | Non
     without its own; TF32 not assumed), and its library floor (cuDNN's fastest plan) where one was measured."""
     columns: dict[str, object] = {}
     if ceilings:
-        peak = ceilings[peak_key(case.spec.dtype, False, ceilings)]
+        peak = ceilings[peak_key(case.workload.dtype, False, ceilings)]
         columns["floor_ms"] = roofline_ms(float(row["gflop"]) * 1e9, float(row["mbyte"]) * 1e6, peak,
                                           ceilings["bandwidth_gb_per_s"])
     if library_floors is not None and library_floors.best:
-        node = next((n for n in convs(case.spec.nodes) if n.name == row.get("layer")), None)
+        node = next((n for n in convs(case.workload.nodes) if n.name == row.get("layer")), None)
         if node is not None:
-            columns["library_floor_ms"] = layer_floor_ms(node, case.spec, library_floors)
+            columns["library_floor_ms"] = layer_floor_ms(node, case.workload, library_floors)
     return columns
 
 
@@ -64,7 +64,7 @@ def floor_columns(case: Case, ms_per_forward: float | None, library_floors: Floo
     """The case's library floor (convbench.library_floor) and its time over it; nothing where no floor was asked."""
     if library_floors is None:
         return {}
-    columns = case_floor(case.spec, case.device, library_floors)
+    columns = case_floor(case.workload, case.device, library_floors)
     if ms_per_forward and "library_floor_ms" in columns:
         columns["ms_vs_library_floor"] = ms_per_forward / columns["library_floor_ms"]
     return columns

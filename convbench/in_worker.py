@@ -17,7 +17,7 @@ from convbench import host_memory, passes
 from convbench.artifacts import ONNX_EXPORTERS, Artifacts
 from convbench.derived import profiled_overhead
 from convbench.errors import Skip, one_line
-from convbench.harness import TimingConfig, measure
+from convbench.harness import Measurement, TimingConfig, measure
 from convbench.layer_map import attribute, resolver
 from convbench.parity import parity_ok, tolerance
 from convbench.results import case_row
@@ -31,6 +31,7 @@ from convbench.workers import worker_threads
 
 KERNELS = "kernels"  # key of a profile row's kernel table (kernels.csv), not a results column
 LAYERS = "layers"  # key of a profile row's per-layer table (layers.csv), not a results column
+SAMPLE_ROWS = "sample_rows"  # key of a process row's every timed value (samples.csv), not a column
 
 
 KERNELS = "kernels"  # key of a profile row's kernel table (kernels.csv), not a results column
@@ -80,7 +81,7 @@ def run_case(task: CaseTask, config: TimingConfig, artifacts_root: str) -> dict[
         del out
         row.update(options=prepared.options, parity_rel_err=error, setup_ms=setup_ms, compile_ms=prepared.compile_ms,
                    compile_cache=prepared.compile_cache, first_forward_ms=first_forward_ms)
-        spec = case.spec
+        spec = case.workload
         if not parity_ok(error, spec.dtype, case.device, spec.pass_):
             limit = tolerance(spec.dtype, case.device, spec.pass_)
             what = "" if worst == "output" else f" in the gradient of {worst}"
@@ -110,7 +111,15 @@ def run_case(task: CaseTask, config: TimingConfig, artifacts_root: str) -> dict[
         "latency_ms_p90": m.latency_percentile_ms(90),
         "latency_ms_p99": m.latency_percentile_ms(99),
         "latency_forwards": len(m.latency_ms),
+        SAMPLE_ROWS: sample_rows(m),
     }
+
+
+def sample_rows(m: Measurement) -> list[dict[str, object]]:
+    """samples.csv rows of one process's timing: every throughput sample, then every latency, in order."""
+    return [*({"sample_kind": "throughput", "sample": i, "ms_per_forward": ms}
+              for i, ms in enumerate(m.ms_per_forward_samples)),
+            *({"sample_kind": "latency", "sample": i, "ms_per_forward": ms} for i, ms in enumerate(m.latency_ms))]
 
 
 def _release_memory() -> None:
@@ -138,7 +147,7 @@ def profile_case(task: CaseTask, artifacts_root: str) -> dict[str, object]:
     kernel = kt.kernel_ms_for(median_ms)
     measured = not math.isnan(kernel)
     method = kt.method + kt.applied(median_ms)
-    train = case.spec.pass_ == "train"
+    train = case.workload.pass_ == "train"
     try:
         if train:
             raise Skip("a training step's backward kernels are not matched to its layers")
@@ -152,19 +161,19 @@ def profile_case(task: CaseTask, artifacts_root: str) -> dict[str, object]:
     return {**phases, "kernel_ms_per_forward": kernel, "overhead_ms_per_forward": overhead,
             "profiled_ms_per_forward": kt.profiled_wall_ms, "conv_events_per_forward": kt.conv_events,
             "kernel_method": method, "copy_ms_per_forward": kt.copy_ms, "launches_per_forward": kt.launches,
-            "gpu_idle_ms_per_forward": kt.gpu_idle_ms, KERNELS: kernel_table(kt, case.spec.layers),
+            "gpu_idle_ms_per_forward": kt.gpu_idle_ms, KERNELS: kernel_table(kt, case.workload.layers),
             LAYERS: layers}
 
 
 def layer_table(case: Case, kt: KernelTime, artifacts: Artifacts) -> list[dict[str, object]]:
     """layers.csv rows of one profiled case: each conv layer's kind, GFLOP, MB moved and kernel time as profiled
     (and its share of the conv layers' total); Skip saying why where the profiler's events cannot be told apart."""
-    nodes = convs(case.spec.nodes)
+    nodes = convs(case.workload.nodes)
     framework = ONNX_EXPORTERS.get(case.source)
-    onnx_path = artifacts.onnx_path(framework, case.spec) if framework else None
-    times = attribute(kt.layer_events, resolver(case.spec, onnx_path), len(nodes))
+    onnx_path = artifacts.onnx_path(framework, case.workload) if framework else None
+    times = attribute(kt.layer_events, resolver(case.workload, onnx_path), len(nodes))
     total = sum(times)
-    batch, dtype = case.spec.batch, case.spec.dtype
+    batch, dtype = case.workload.batch, case.workload.dtype
     return [{"layer": node.name, "conv_kind": node.kind, "gflop": node.flops(batch) / 1e9,
              "mbyte": layer_bytes(node, batch, dtype) / 1e6, "ms_per_forward": ms,
              "layer_share": ms / total if total > 0 else float("nan")} for node, ms in zip(nodes, times, strict=True)]

@@ -1,4 +1,4 @@
-"""What a bench job is told and what it tells: the options every job of a run shares (`BenchOptions`), where a job
+"""What a bench job is told and what it tells: the options every job of a run shares (`RunSettings`), where a job
 runs (`Where`) and the events it sends back (`Event`). A job runs here (convbench.bench) or on a cluster's node
 (convbench.cluster); its events go to the run's one writer (convbench.recorder)."""
 
@@ -12,7 +12,7 @@ from convbench.library_floor import Floors
 
 
 @dataclass
-class BenchOptions:
+class RunSettings:
     """How `run_bench` runs: timing, limits, where worker output goes, and what to do besides timing."""
 
     config: TimingConfig

@@ -26,6 +26,7 @@ from convbench.results import (
     KERNEL_COLUMNS,
     LAYER_COLUMNS,
     PROCESS_COLUMNS,
+    SAMPLE_COLUMNS,
     ResultsStore,
     existing_run_dir,
     is_run_dir,
@@ -35,7 +36,7 @@ from convbench.results import (
 )
 
 TABLES = {"results.csv": COLUMNS, "processes.csv": PROCESS_COLUMNS, "kernels.csv": KERNEL_COLUMNS,
-          "layers.csv": LAYER_COLUMNS}
+          "layers.csv": LAYER_COLUMNS, "samples.csv": SAMPLE_COLUMNS}
 
 
 @dataclass(frozen=True)

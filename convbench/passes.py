@@ -31,13 +31,13 @@ INPUT_GRADIENT = "input"  # the key of the input's gradient; every other key is 
 
 def check_pass(info: RuntimeInfo, case: Case) -> None:
     """Skip where the runtime's registry entry declares no such pass."""
-    if case.spec.pass_ not in info.passes:
-        raise Skip(info.inference_only or f"{case.runtime} does not time the {case.spec.pass_} pass")
+    if case.workload.pass_ not in info.passes:
+        raise Skip(info.inference_only or f"{case.runtime} does not time the {case.workload.pass_} pass")
 
 
 def prepare(runner: Runner, case: Case, artifacts: Artifacts) -> Prepared:
     """The runner's callable for the case's pass (one its registry entry declares: check_pass)."""
-    if case.spec.pass_ == "train":
+    if case.workload.pass_ == "train":
         return runner.prepare_train(case, artifacts)
     return runner.prepare(case, artifacts)
 
@@ -51,10 +51,10 @@ def arrays(prepared: Prepared, out: Any) -> dict[str, np.ndarray]:
 
 def reference(case: Case, artifacts: Artifacts) -> dict[str, np.ndarray]:
     """PyTorch float32's arrays for the case's pass (as `arrays` names them)."""
-    if case.spec.pass_ == "train":
-        with np.load(artifacts.gradient_reference_path(case.spec)) as stored:
+    if case.workload.pass_ == "train":
+        with np.load(artifacts.gradient_reference_path(case.workload)) as stored:
             return {name: stored[name] for name in stored.files}
-    return {"output": np.load(artifacts.reference_path(case.spec))}
+    return {"output": np.load(artifacts.reference_path(case.workload))}
 
 
 def worst_error(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> tuple[float, str]:

@@ -10,8 +10,8 @@ import math
 from collections.abc import Callable, Sequence
 
 from convbench.derived import floor_columns, layer_floor_columns, roofline_columns
-from convbench.in_worker import KERNELS, LAYERS
-from convbench.jobs import BenchOptions, Event
+from convbench.in_worker import KERNELS, LAYERS, SAMPLE_ROWS
+from convbench.jobs import Event, RunSettings
 from convbench.repeats import aggregate
 from convbench.results import ResultsStore, case_row
 from convbench.spec import Case
@@ -24,7 +24,7 @@ class Recorder:
     appends it to the store; a case's result row is made here once its last process row is in (with the roofline
     and library-floor columns of the machine that timed it)."""
 
-    def __init__(self, store: ResultsStore, options: BenchOptions,
+    def __init__(self, store: ResultsStore, options: RunSettings,
                  on_row: Callable[[Case, dict[str, object]], None],
                  on_process: Callable[[Case, dict[str, object]], None] | None = None,
                  on_kernel: Callable[[Case, dict[str, object]], None] | None = None,
@@ -75,7 +75,10 @@ class Recorder:
             self.on_family(*event[1:])
 
     def _process(self, case: Case, row: dict[str, object]) -> None:
+        samples = row.pop(SAMPLE_ROWS, [])
         row = {**row, "run_id": self.store.run_id}
+        if samples:  # before the process row: a process row on disk always has its samples there
+            self.store.append_samples(case.key, int(row["process"]), samples)
         self.store.append_process(row)
         if self.on_process:
             self.on_process(case, row)
@@ -110,4 +113,4 @@ def result_from_processes(case: Case, rows: dict[int, dict[str, object]], proces
         return None
     stats = aggregate([row for _, row in sorted(rows.items())])
     return {**case_row(case), **stats, "status": "ok", "reason": "",
-            "gflop_per_s": case.spec.flops / 1e9 / (stats["ms_per_forward"] / 1e3)}
+            "gflop_per_s": case.workload.flops / 1e9 / (stats["ms_per_forward"] / 1e3)}

@@ -38,7 +38,7 @@ from convbench.schema import (
     check_known_columns,
     table_columns,
 )
-from convbench.spec import Case, StackSpec
+from convbench.spec import Case, SeedStack
 
 # The tables' columns, in file order (convbench.schema declares each column once, with the tables that carry it).
 SPEC_COLUMNS = [c.name for c in WORKLOAD_COLUMNS]
@@ -46,8 +46,9 @@ COLUMNS = table_columns("results")
 PROCESS_COLUMNS = table_columns("processes")  # one row per case and process, appended as each process finishes
 KERNEL_COLUMNS = table_columns("kernels")  # per profiled case, every kernel its profiler saw
 LAYER_COLUMNS = table_columns("layers")  # per profiled case whose profiler tells its convs apart, each conv layer
+SAMPLE_COLUMNS = table_columns("samples")  # every timed value of every process
 __all__ = ["CASE_COLUMNS", "COLUMNS", "KERNEL_COLUMNS", "KEY_COLUMNS", "LAYER_COLUMNS", "PROCESS_COLUMNS",
-           "SPEC_COLUMNS", "STATUSES"]
+           "SAMPLE_COLUMNS", "SPEC_COLUMNS", "STATUSES"]
 
 
 # A directory holding any of these is a run's (bench may resume it); one holding other files only is not. A folder
@@ -163,6 +164,7 @@ class ResultsStore:
         self._processes = _CsvTable(self.run_dir / "processes.csv", "processes")
         self._kernels = _CsvTable(self.run_dir / "kernels.csv", "kernels")
         self._layers = _CsvTable(self.run_dir / "layers.csv", "layers")
+        self._samples = _CsvTable(self.run_dir / "samples.csv", "samples")
 
     @property
     def run_id(self) -> str:
@@ -176,7 +178,8 @@ class ResultsStore:
         """Create the directory; drop a partial last line any file was left with (a write cut short), keep rows
         already measured (ok or skipped) and drop failed ones for a retry."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        for path in (self.csv_path, self.processes_path, self.kernels_path, self._layers.path, self.conditions_path):
+        for path in (self.csv_path, self.processes_path, self.kernels_path, self._layers.path, self.conditions_path,
+                     self.samples_path):
             drop_partial_tail(path)
         self._results.drop_failed()
         self._processes.drop_failed()
@@ -206,6 +209,30 @@ class ResultsStore:
     def replace_layers(self, key: tuple[str, ...], rows: list[dict[str, object]]) -> None:
         """The per-layer rows of one case (layers.csv; a case profiled again replaces its rows)."""
         _replace_case_rows(self._layers, key, rows)
+
+    @property
+    def samples_path(self) -> Path:
+        return self._samples.path
+
+    def append_samples(self, key: tuple[str, ...], process: int, rows: list[dict[str, object]]) -> None:
+        """One process's timed values of one case (samples.csv), in one write. A process timed again (after a
+        failed one was dropped for a retry) replaces its values."""
+        key_columns = dict(zip(KEY_COLUMNS, key, strict=True))
+        if key in self._samples.case_keys():
+            current = self._samples.read()
+            same = (current[KEY_COLUMNS].astype(str) == list(key)).all(axis=1) & (current["process"] == process)
+            if same.any():
+                self._samples.rewrite(current[~same])
+        self._samples.append_rows([{**key_columns, "process": process, **row} for row in rows])
+
+    def read_samples(self) -> pd.DataFrame:
+        """Every timed value of the run: samples.parquet where the run ended, else samples.csv; empty where it
+        kept none (a run from before samples were kept)."""
+        parquet = self.run_dir / "samples.parquet"
+        if parquet.exists() and (not self.samples_path.exists()
+                                 or parquet.stat().st_mtime >= self.samples_path.stat().st_mtime):
+            return pd.read_parquet(parquet)
+        return read_if_present(self.samples_path)
 
     def process_rows(self) -> dict[tuple[str, ...], dict[int, dict[str, object]]]:
         """Per case key, its process rows kept so far by process index (to resume a case mid-repeat)."""
@@ -244,10 +271,14 @@ class ResultsStore:
         return self._results.read()
 
     def write_parquet(self) -> Path | None:
+        """results.parquet, and samples.parquet beside it (samples.csv, the run's log of them, stays for a resume)."""
         if not self.csv_path.exists():
             return None
         table = self.read()
         replace_text(self.parquet_path, lambda tmp: table.to_parquet(tmp, index=False))
+        if self.samples_path.exists():
+            samples = read_results(self.samples_path)
+            replace_text(self.run_dir / "samples.parquet", lambda tmp: samples.to_parquet(tmp, index=False))
         return self.parquet_path
 
     def write_env(self, env: dict[str, object]) -> None:
@@ -347,13 +378,13 @@ def _with_machine(table: pd.DataFrame, env_path: Path) -> pd.DataFrame:
 
 def case_row(case: Case, **values: object) -> dict[str, object]:
     """The workload, key and FLOP columns of a case, plus the given values."""
-    spec = case.spec
+    spec = case.workload
     return {
         **spec.columns(),
         **case.key_columns(),
         "gflop": spec.flops / 1e9,
         "theoretical_vs_conv3x3": (theoretical_vs_conv3x3(spec.variant, spec.channels)
-                                   if isinstance(spec, StackSpec) else None),
+                                   if isinstance(spec, SeedStack) else None),
         "finished_at": datetime.now().isoformat(timespec="seconds"),
         **values,
     }

@@ -23,7 +23,7 @@ from convbench.bench import measure_ceilings_in_worker, run_bench, stored_ceilin
 from convbench.csvfile import read_csv_checked, read_jsonl_checked
 from convbench.envinfo import collect_env
 from convbench.errors import BadInput, RunStopped, first_of, one_line
-from convbench.jobs import BenchOptions
+from convbench.jobs import RunSettings
 from convbench.machines import machine_label, usable_cores
 from convbench.outputs import write_outputs
 from convbench.recorder import Recorder
@@ -209,7 +209,7 @@ def _check_here(request: BenchRequest, cases: Sequence[Case]) -> None:
     if request.device == "cuda" and not request.cluster and not gpus():
         raise BadInput("--device cuda: no NVIDIA GPU here (nvidia-smi is missing or lists none); use --device cpu")
     artifacts = Artifacts(request.artifacts_or_default)
-    specs = list(dict.fromkeys(case.spec for case in cases))
+    specs = list(dict.fromkeys(case.workload for case in cases))
     # a train case's reference is PyTorch's gradients, made by bench itself (convbench.bench), not an export
     missing = [s.stack_id for s in specs if s.pass_ == "forward" and not artifacts.reference_path(s).exists()]
     if missing:
@@ -243,7 +243,7 @@ def _locked(request: BenchRequest, notes: list[str], store: ResultsStore, observ
                          request.config.processes)
         ceilings = _ceilings(store, env, str(request.device), int(request.threads or 1), log, observer)
         floors = _library_floors(request, cases, store, log, observer) if request.floor else None
-        options = BenchOptions(request.config, int(request.threads or 1), env["env_id"], request.case_timeout_s, log,
+        options = RunSettings(request.config, int(request.threads or 1), env["env_id"], request.case_timeout_s, log,
                                request.profile, ceilings, floors)
         run_bench(cases, store, artifacts, options, observer.row, observer.process, observer.kernel,
                   observer.family)
@@ -266,7 +266,7 @@ def _library_floors(request: BenchRequest, cases: Sequence[Case], store: Results
     run directory's cache has none for this GPU yet; where none can be measured, why (every case then says it)."""
     from convbench.runners import FAMILY_ENV
 
-    pairs = library_floor.wanted(list(dict.fromkeys(case.spec for case in cases)), str(request.device))
+    pairs = library_floor.wanted(list(dict.fromkeys(case.workload for case in cases)), str(request.device))
     why = library_floor.unavailable(str(request.device))
     if why or not pairs:
         why = why or "no case of this sweep has a layer cuDNN can time"
@@ -351,7 +351,7 @@ def _on_cluster(request: BenchRequest, planned: Sequence[Case], store: ResultsSt
         store.write_env(env)
         ceilings = {label: _told_ceilings(env["machines"][label]["ceilings"][device], f"{device} of {label}",
                                           observer) for label in grouped}
-        options = BenchOptions(request.config, int(request.threads or usable_cores()), env["env_id"],
+        options = RunSettings(request.config, int(request.threads or usable_cores()), env["env_id"],
                                request.case_timeout_s, log, request.profile, None, None, machine_ceilings=ceilings)
         recorder = Recorder(store, options, observer.row, observer.process, observer.kernel, observer.family)
         try:

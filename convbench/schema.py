@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Kind = Literal["text", "number", "flag", "json"]
-Table = Literal["results", "processes", "kernels", "layers", "graphs"]
+Table = Literal["results", "processes", "kernels", "layers", "graphs", "samples"]
 # How a case's per-process values make its result value (convbench.repeats):
 #   median       the median over processes (NaN and empty cells left out)
 #   median_cold  the median over the processes whose compile was cold, where an on-disk cache served the others
@@ -33,7 +33,7 @@ Table = Literal["results", "processes", "kernels", "layers", "graphs"]
 #   repeats      computed by convbench.repeats from all the process rows (the spread between processes)
 Combine = Literal["median", "median_cold", "min", "max", "sum", "first", "join", "repeats"]
 
-R, P, K, L, G = "results", "processes", "kernels", "layers", "graphs"
+R, P, K, L, G, S = "results", "processes", "kernels", "layers", "graphs", "samples"
 
 
 @dataclass(frozen=True)
@@ -79,30 +79,31 @@ _add("the workload",
      _col("network", "text", "", "the real network whose conv layers the row times (empty: the seed's stack)", R))
 _add("the key: which workload, timed by which runtime on which model source, device and machine",
      _col("stack_id", "text", "", "the workload's file-name-safe id (conv type or network, sizes, dtype other than "
-                                  "float32, -train in the train pass)", R, P, K, L, key=True),
-     _col("runtime", "text", "", "the runtime that timed it (convbench.runners.RUNTIMES)", R, P, K, L, key=True),
+                                  "float32, -train in the train pass)", R, P, K, L, S, key=True),
+     _col("runtime", "text", "", "the runtime that timed it (convbench.runners.RUNTIMES)", R, P, K, L, S, key=True),
      _col("source", "text", "", "the model it ran: a framework's own (torch, keras) or an exported file (torch.onnx, "
-                                "tf2onnx: ONNX; tflite: LiteRT); graphs.csv: the exporter's framework", R, P, K, L, G,
-          key=True),
-     _col("device", "text", "", "cpu or cuda", R, P, K, L, key=True),
+                                "tf2onnx: ONNX; tflite: LiteRT); graphs.csv: the exporter's framework",
+          R, P, K, L, G, S, key=True),
+     _col("device", "text", "", "cpu or cuda", R, P, K, L, S, key=True),
      _col("machine", "text", "", "the machine that timed it (convbench.machines): the CPU model and its usable cores, "
-                                 "the GPU model, or the name CONVBENCH_MACHINE gave it", R, P, K, L, key=True),
+                                 "the GPU model, or the name CONVBENCH_MACHINE gave it", R, P, K, L, S, key=True),
      _col("status", "text", "", "ok; skipped (a package not installed, no GPU, a dtype or pass the runtime cannot "
                                 "run); failed (an error, the time limit, a dead worker, parity, a changed file)", R, P),
      _col("reason", "text", "", "why a row was skipped or failed; empty when ok", R, P))
 _add("timing (throughput: forwards back to back, the device synchronised once per sample)",
      _col("ms_per_forward", "number", "ms", "throughput: the median over processes of each process's median sample "
-                                            "(train rows: per training step, as every per-forward column)", R, P, K, L,
-          combine="median",
+                                            "(train rows: per training step, as every per-forward column)",
+          R, P, K, L, S, combine="median",
           doc_in={P: "this process's median sample", K: "this kernel's time per forward, as profiled",
-                  L: "this layer's kernel time per forward, as profiled"}),
+                  L: "this layer's kernel time per forward, as profiled",
+                  S: "one throughput sample (its forwards' time over their count), or one single forward's latency"}),
      _col("ms_iqr", "number", "ms", "interquartile range of one process's samples; results: median over processes",
           R, P, combine="median"),
      _col("ms_min", "number", "ms", "fastest sample of any process", R, P, combine="min"),
      _col("cv", "number", "fraction", "coefficient of variation of one process's samples; results: median over "
                                       "processes", R, P, combine="median"),
      _col("processes", "number", "", "fresh worker processes that timed the case", R, combine="repeats"),
-     _col("process", "number", "", "which process of the repeats, 0 .. processes - 1", P),
+     _col("process", "number", "", "which process of the repeats, 0 .. processes - 1", P, S),
      _col("pid", "number", "", "the worker process's id", P),
      _col("ms_process_min", "number", "ms", "fastest process median", R, combine="repeats"),
      _col("ms_process_max", "number", "ms", "slowest process median", R, combine="repeats"),
@@ -218,6 +219,11 @@ _add("layers.csv: per profiled case whose profiler tells its convs apart, each c
           L),
      _col("mbyte", "number", "MB", "what the layer moves at least: input and output activations and weights", L),
      _col("layer_share", "number", "fraction", "the layer's share of the case's attributed conv kernel time", L))
+_add("samples.csv (samples.parquet once the run ends): every timed value of every process, so a run can be judged "
+     "again later",
+     _col("sample_kind", "text", "", "throughput (a sample of forwards back to back, the device synchronised once) or "
+                                     "latency (one forward, synchronised)", S),
+     _col("sample", "number", "", "the value's place in its process's order, 0 first", S))
 _add("graphs.csv: each exported ONNX file the run's runtimes read (from the export manifest)",
      _col("file", "text", "", "the file, relative to the artifacts folder", G),
      _col("nodes", "number", "", "nodes in the graph", G),
@@ -232,7 +238,7 @@ OLD_NAMES: dict[str, str] = {old: c.name for c in _DEFINITIONS for old in c.old_
 KEY_COLUMNS: list[str] = [c.name for c in _DEFINITIONS if c.key]  # a row: a case on one machine
 CASE_COLUMNS: list[str] = [name for name in KEY_COLUMNS if name != "machine"]  # a case, whichever machine
 WORKLOAD_COLUMNS: tuple[Column, ...] = tuple(c for c in _DEFINITIONS if c.section == "the workload")
-TABLES: tuple[str, ...] = (R, P, K, L, G)
+TABLES: tuple[str, ...] = (R, P, K, L, G, S)
 STATUSES = ("ok", "skipped", "failed")
 
 

@@ -1,7 +1,7 @@
 """What is measured: a workload, and a case = workload x runtime x source x device.
 
-A workload is either the seed's uniform stack of one conv type (StackSpec) or a real network's conv layers
-(NetworkSpec). Both offer the same face: an id, their conv skeleton (`nodes`, convbench.skeleton), FLOPs, input
+A workload is either the seed's uniform stack of one conv type (SeedStack) or a real network's conv layers
+(NetworkConvs). Both offer the same face: an id, their conv skeleton (`nodes`, convbench.skeleton), FLOPs, input
 shape, dtype, pass and seed, and their result columns; builders, exporters and runners take either.
 
 The pass says what one timed call does (convbench.passes): "forward", or "train", one training step without an
@@ -76,7 +76,7 @@ class _Workload:
 
 
 @dataclass(frozen=True)
-class StackSpec(_Workload):
+class SeedStack(_Workload):
     """A `layers`-deep stack of `variant` convs on `batch` x `channels` x `image` x `image` input."""
 
     variant: str
@@ -135,7 +135,7 @@ class StackSpec(_Workload):
 
 
 @dataclass(frozen=True)
-class NetworkSpec(_Workload):
+class NetworkConvs(_Workload):
     """A real network's conv layers at their real shapes (convbench.models.networks), on `batch` x 3 x `image` x
     `image` input."""
 
@@ -184,7 +184,7 @@ class NetworkSpec(_Workload):
 
 
 
-Workload = StackSpec | NetworkSpec
+Workload = SeedStack | NetworkConvs
 
 
 def _check_sizes_dtype_memory(spec: Workload, sizes: tuple[str, ...]) -> None:
@@ -216,7 +216,7 @@ class Case:
     """One row of the results: a workload timed by one runtime on one model source and device, on one machine
     (convbench.machines: its label; empty where no machine was named)."""
 
-    spec: Workload
+    workload: Workload
     runtime: str
     source: str
     device: str
@@ -224,7 +224,7 @@ class Case:
 
     def key_columns(self) -> dict[str, str]:
         """The row key's columns (convbench.schema.KEY_COLUMNS) from the case's own fields."""
-        values = {"stack_id": self.spec.stack_id, "runtime": self.runtime, "source": self.source,
+        values = {"stack_id": self.workload.stack_id, "runtime": self.runtime, "source": self.source,
                   "device": self.device, "machine": self.machine}
         return {name: values[name] for name in KEY_COLUMNS}
 
@@ -242,17 +242,17 @@ def expand_specs(
     image: int = DEFAULT_IMAGE,
     dtypes: Sequence[str] = (REFERENCE_DTYPE,),
     passes: Sequence[str] = ("forward",),
-) -> list[StackSpec]:
+) -> list[SeedStack]:
     """Every stack of the sweep, pass-major, then dtype, then variant in the order given (then channels, batch)."""
     batches = [batch] if isinstance(batch, int) else list(batch)
-    return [StackSpec(v, c, layers, b, image, dtype, pass_=p)
+    return [SeedStack(v, c, layers, b, image, dtype, pass_=p)
             for p, dtype, v, c, b in itertools.product(passes, dtypes, variants, channels, batches)]
 
 
 def expand_networks(networks: Sequence[str], batches: Sequence[int], dtypes: Sequence[str] = (REFERENCE_DTYPE,),
-                    image: int = NETWORK_IMAGE, passes: Sequence[str] = ("forward",)) -> list[NetworkSpec]:
+                    image: int = NETWORK_IMAGE, passes: Sequence[str] = ("forward",)) -> list[NetworkConvs]:
     """Every network workload of the sweep, pass-major, then dtype, then network, then batch."""
-    return [NetworkSpec(n, b, image, dtype, pass_=p)
+    return [NetworkConvs(n, b, image, dtype, pass_=p)
             for p, dtype, n, b in itertools.product(passes, dtypes, networks, batches)]
 
 

@@ -16,7 +16,8 @@ from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
 from convbench.runners.base import Prepared, Runner, no_output
 from convbench.runners.cuda_clock import CudaEventClock
 from convbench.runners.keras_common import keras_gradients, keras_spec
-from convbench.runners.profilers import KernelTime, cupti_kernel_time, not_measured, torch_kernel_time
+from convbench.runners.profile_torch import cupti_kernel_time, torch_kernel_time
+from convbench.runners.profilers import KernelTime, not_measured
 from convbench.spec import Case
 
 KERAS_DEVICE = {"cpu": "cpu:0", "cuda": "gpu:0"}
@@ -53,7 +54,7 @@ class KerasJax(_KerasBackend):
             model = build_keras_stack(keras_spec(case))
             trainable = [v.value for v in model.trainable_variables]
             non_trainable = [v.value for v in model.non_trainable_variables]
-            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.spec)), dtype=case.spec.dtype)
+            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.workload)), dtype=case.workload.dtype)
         start = time.perf_counter()  # XLA compiles ahead of time here, not inside the first forward
         compiled = jax.jit(lambda t, n, inputs: model.stateless_call(t, n, inputs, training=False)[0]).lower(
             trainable, non_trainable, x).compile()
@@ -131,7 +132,7 @@ class KerasTorch(_KerasBackend):
         torch.set_num_threads(self.threads)
         with keras.device(KERAS_DEVICE[case.device]):
             model = build_keras_stack(keras_spec(case))
-            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.spec)), dtype=case.spec.dtype)
+            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.workload)), dtype=case.workload.dtype)
         cuda = case.device == "cuda"
 
         def forward():
@@ -177,4 +178,4 @@ class KerasTorch(_KerasBackend):
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
         prepared = passes.prepare(self, case, artifacts)
         return torch_kernel_time(prepared.forward, prepared.sync, forwards, cuda=case.device == "cuda",
-                                 train=case.spec.pass_ == "train")
+                                 train=case.workload.pass_ == "train")

@@ -16,10 +16,11 @@ from convbench.spec import Case, Workload
 
 def keras_spec(case: Case) -> Workload:
     """The case's stack, if Keras builds it in that dtype; Skip otherwise."""
-    if case.spec.dtype not in KERAS_DTYPES:
-        raise Skip(f"Keras has no {case.spec.dtype} stack; convbench times {case.spec.dtype} through the quantised "
+    if case.workload.dtype not in KERAS_DTYPES:
+        dtype = case.workload.dtype
+        raise Skip(f"Keras has no {dtype} stack; convbench times {dtype} through the quantised "
                    "ONNX files (ort, openvino)")
-    return case.spec
+    return case.workload
 
 
 def keras_gradients(input_gradient: np.ndarray, kernel_gradients: Sequence[np.ndarray],

@@ -19,7 +19,9 @@ from convbench.models.keras_stack import build_keras_stack, conv_kernels  # noqa
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
 from convbench.runners.base import Prepared, Runner, no_output  # noqa: E402
 from convbench.runners.keras_common import keras_gradients, keras_spec  # noqa: E402
-from convbench.runners.profilers import KernelTime, cupti_kernel_time, tf_kernel_time  # noqa: E402
+from convbench.runners.profile_tf import tf_kernel_time  # noqa: E402
+from convbench.runners.profile_torch import cupti_kernel_time  # noqa: E402
+from convbench.runners.profilers import KernelTime  # noqa: E402
 from convbench.spec import Case  # noqa: E402
 
 
@@ -73,7 +75,7 @@ def _let_gpu_memory_grow() -> None:
 
 def model_scope(case: Case) -> str:
     """The Keras model's name (build_keras_stack names it after the stack): the name scope of its ops."""
-    return case.spec.stack_id.replace("-", "_")
+    return case.workload.stack_id.replace("-", "_")
 
 
 def _sync(_output: object) -> None:
@@ -86,7 +88,7 @@ class KerasTFFunction(_KerasOnTensorFlow):
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
         with tf.device(self._device_name(case.device)):
             model = build_keras_stack(keras_spec(case))
-            x = tf.cast(tf.constant(nchw_to_nhwc(make_input(case.spec))), case.spec.dtype)
+            x = tf.cast(tf.constant(nchw_to_nhwc(make_input(case.workload))), case.workload.dtype)
             start = time.perf_counter()
             compiled = tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(x)
             trace_ms = (time.perf_counter() - start) * 1e3
@@ -137,11 +139,11 @@ class KerasPredict(_KerasOnTensorFlow):
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
         with tf.device(self._device_name(case.device)):
             model = build_keras_stack(keras_spec(case))
-        x = nchw_to_nhwc(make_input(case.spec))  # float32: the model casts it to its dtype, as users' input is
+        x = nchw_to_nhwc(make_input(case.workload))  # float32: the model casts it to its dtype, as users' input is
 
         def forward():
             with tf.device(self._device_name(case.device)):
-                return model.predict(x, batch_size=case.spec.batch, verbose=0)
+                return model.predict(x, batch_size=case.workload.batch, verbose=0)
 
         return Prepared(forward, lambda out: nhwc_to_nchw(np.asarray(out, dtype=np.float32)),
                         {**self._options(), "call": "model.predict"})

@@ -34,7 +34,7 @@ class LiteRT(Runner):
         interpreter = Interpreter(model_path=str(path), num_threads=self.threads,
                                   experimental_op_resolver_type=self.resolver)
         interpreter.allocate_tensors()
-        x = nchw_to_nhwc(make_input(case.spec)).astype(np.float32)  # int8 files quantise their float input
+        x = nchw_to_nhwc(make_input(case.workload)).astype(np.float32)  # int8 files quantise their float input
         input_index = interpreter.get_input_details()[0]["index"]
         output_index = interpreter.get_output_details()[0]["index"]
         ops = [op["op_name"] for op in interpreter._get_ops_details()]

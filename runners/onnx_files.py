@@ -19,8 +19,8 @@ def onnx_file_and_input(case: Case, artifacts: Artifacts) -> tuple[Path, np.ndar
     framework = ONNX_EXPORTERS[case.source]
     path = exported_file(framework, case, artifacts, "ONNX file", "convbench export")
     channels_last = FRAMEWORK_LAYOUT[framework] == "NHWC"
-    x = make_input(case.spec)  # float32; int8 QDQ files take float input and quantise it themselves
-    if case.spec.dtype == "float16":
+    x = make_input(case.workload)  # float32; int8 QDQ files take float input and quantise it themselves
+    if case.workload.dtype == "float16":
         x = x.astype(np.float16)
     return path, (nchw_to_nhwc(x) if channels_last else x), channels_last
 
@@ -29,9 +29,9 @@ def exported_file(export_source: str, case: Case, artifacts: Artifacts, kind: st
     """The file `export_source` wrote for the case, checked against its manifest hashes (a file exported and since
     lost or changed fails the case); a file never exported is a skip with the export's reason, or with the command
     (`command`) that makes it."""
-    path = artifacts.model_path(export_source, case.spec)
-    if not path.exists() and not artifacts.manifest_good(export_source, case.spec.stack_id):  # never exported
-        why = artifacts.manifest_reason(export_source, case.spec.stack_id)
-        raise Skip(f"no {kind} in {case.spec.dtype}: {why}" if why else
+    path = artifacts.model_path(export_source, case.workload)
+    if not path.exists() and not artifacts.manifest_good(export_source, case.workload.stack_id):  # never exported
+        why = artifacts.manifest_reason(export_source, case.workload.stack_id)
+        raise Skip(f"no {kind} in {case.workload.dtype}: {why}" if why else
                    f"no {kind} {path}: run `{command}` for this sweep first")
-    return artifacts.verified_path(export_source, case.spec)
+    return artifacts.verified_path(export_source, case.workload)

@@ -16,7 +16,8 @@ from convbench.artifacts import Artifacts
 from convbench.errors import Skip
 from convbench.runners.base import Prepared, Runner
 from convbench.runners.onnx_files import onnx_file_and_input
-from convbench.runners.profilers import KernelTime, openvino_kernel_time
+from convbench.runners.profile_openvino import openvino_kernel_time
+from convbench.runners.profilers import KernelTime
 from convbench.spec import Case
 
 

@@ -11,7 +11,9 @@ from convbench.errors import Skip
 from convbench.models.weights import nhwc_to_nchw
 from convbench.runners.base import Prepared, Runner
 from convbench.runners.onnx_files import onnx_file_and_input
-from convbench.runners.profilers import KernelTime, cupti_kernel_time, ort_kernel_time
+from convbench.runners.profile_ort import ort_kernel_time
+from convbench.runners.profile_torch import cupti_kernel_time
+from convbench.runners.profilers import KernelTime
 from convbench.spec import Case
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}

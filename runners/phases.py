@@ -10,7 +10,7 @@ apart by the names the runtime's profiler gives its kernels.
   oneDNN's `_MklNative...` versions of them).
 - PyTorch on the CPU: `aten::convolution_backward` computes the input's and the weight's gradient in one operator,
   so the split comes from oneDNN's own log instead (its convolution primitives by propagation kind, see
-  profilers.onednn_phases); where oneDNN ran no convolution, only the backward as a whole is known.
+  profile_torch.onednn_phases); where oneDNN ran no convolution, only the backward as a whole is known.
 
 A kernel whose name does not say its direction (a GEMM that runs a 1x1 conv, a layout change, TensorFlow's
 SpaceToBatch around a dilated conv, the loss's reduction, an add) counts as other: the split is a lower bound on

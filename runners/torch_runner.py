@@ -19,7 +19,8 @@ from convbench.models.weights import make_input
 from convbench.passes import gradient_names
 from convbench.runners.base import Prepared, Runner, no_output
 from convbench.runners.cuda_clock import CudaEventClock
-from convbench.runners.profilers import KernelTime, torch_kernel_time
+from convbench.runners.profile_torch import torch_kernel_time
+from convbench.runners.profilers import KernelTime
 from convbench.spec import Case
 
 Forward = Callable[[], torch.Tensor]
@@ -62,7 +63,7 @@ class TorchEager(Runner):
         model, x, options = self._build(case)
         x.requires_grad_(True)
         weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-        names = gradient_names(case.spec)
+        names = gradient_names(case.workload)
         options.update(inference_mode=False, step="autograd.grad(output.sum(), [input, *conv weights])")
         start = time.perf_counter()
         step = self.make_step(model, x, weights, options)
@@ -71,15 +72,16 @@ class TorchEager(Runner):
                                                        for n, g in zip(names, grads, strict=True)})
 
     def _build(self, case: Case) -> tuple[torch.nn.Module, torch.Tensor, dict[str, object]]:
-        if case.spec.dtype not in TORCH_DTYPES:
-            raise Skip(f"PyTorch runs {case.spec.dtype} only as a quantised model; convbench times {case.spec.dtype} "
+        if case.workload.dtype not in TORCH_DTYPES:
+            dtype = case.workload.dtype
+            raise Skip(f"PyTorch runs {dtype} only as a quantised model; convbench times {dtype} "
                        "through the quantised ONNX files (ort, openvino)")
         device = torch.device(case.device)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = self.cudnn_benchmark  # process-wide: set for every case
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
-        model = build_torch_stack(case.spec).to(device=device, memory_format=layout)
-        x = torch.from_numpy(make_input(case.spec)).to(device, TORCH_DTYPES[case.spec.dtype]).contiguous(
+        model = build_torch_stack(case.workload).to(device=device, memory_format=layout)
+        x = torch.from_numpy(make_input(case.workload)).to(device, TORCH_DTYPES[case.workload.dtype]).contiguous(
             memory_format=layout)
         options: dict[str, object] = {
             "inference_mode": True,
@@ -126,7 +128,7 @@ class TorchEager(Runner):
     def kernel_time(self, case: Case, artifacts: Artifacts, forwards: int) -> KernelTime:
         prepared = passes.prepare(self, case, artifacts)
         return torch_kernel_time(prepared.forward, prepared.sync, forwards, cuda=case.device == "cuda",
-                                 train=case.spec.pass_ == "train")
+                                 train=case.workload.pass_ == "train")
 
 
 class TorchCudnnBenchmark(TorchEager):

@@ -40,7 +40,7 @@ import torch
 from convbench.models.torch_stack import build_torch_stack
 from convbench.models.variants import VARIANTS
 from convbench.models.weights import make_input
-from convbench.spec import StackSpec
+from convbench.spec import SeedStack
 
 # reference mode -> the convbench runtime that times the same thing
 MODES = {
@@ -58,7 +58,7 @@ GRAD_MODES = ("compile_cuda_graph_grad",)
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-def train_step_of(spec: StackSpec, mode: str):
+def train_step_of(spec: SeedStack, mode: str):
     """One training step per call: weights' and input's .grad set to None, forward, sum, backward."""
     layout = torch.channels_last if mode.startswith("channels_last") else torch.contiguous_format
     model = build_torch_stack(spec).cuda().to(memory_format=layout)
@@ -94,7 +94,7 @@ def train_step_of(spec: StackSpec, mode: str):
     return graph.replay
 
 
-def forward_of(spec: StackSpec, mode: str):
+def forward_of(spec: SeedStack, mode: str):
     layout = torch.channels_last if mode.startswith("channels_last") else torch.contiguous_format
     model = build_torch_stack(spec).cuda().to(memory_format=layout)
     x = torch.from_numpy(make_input(spec)).cuda().to(DTYPES[spec.dtype]).contiguous(memory_format=layout)
@@ -121,7 +121,7 @@ def forward_of(spec: StackSpec, mode: str):
     return lambda: model(x)
 
 
-def time_mode(spec: StackSpec, mode: str, forwards: int = 100, repeats: int = 5) -> float:
+def time_mode(spec: SeedStack, mode: str, forwards: int = 100, repeats: int = 5) -> float:
     """Median over `repeats` of (CUDA-event time of `forwards` back-to-back calls) / forwards, in ms: forwards, or
     training steps where the spec's pass is train."""
     train = spec.pass_ == "train"
@@ -150,7 +150,7 @@ FIELDS = ["stack_id", "variant", "channels", "mode", "runtime", "ms_per_forward"
 
 def measure_one_process(args: argparse.Namespace) -> None:
     """This process's timings of every (stack, mode) in its own order, compile modes last, into args.out."""
-    pairs = [(StackSpec(variant, channels, dtype=args.dtype, pass_=args.pass_), mode) for channels in args.channels
+    pairs = [(SeedStack(variant, channels, dtype=args.dtype, pass_=args.pass_), mode) for channels in args.channels
              for variant in args.variants for mode in args.modes]
     random.Random(args.child).shuffle(pairs)
     pairs.sort(key=lambda pair: pair[1].startswith("compile"))  # stable: the shuffled order within each group

@@ -12,7 +12,7 @@ import sys
 import time
 
 from convbench.models.weights import make_input, nchw_to_nhwc
-from convbench.spec import StackSpec
+from convbench.spec import SeedStack
 
 VARIANTS = ("conv1x1", "conv3x3", "conv5x5")
 
@@ -41,11 +41,11 @@ def blocked(call, sync, n=100, repeats=5):
 
 def main(backend: str) -> None:
     for variant in VARIANTS:
-        for label, (a, b) in rows_for(backend, StackSpec(variant, 64)).items():
+        for label, (a, b) in rows_for(backend, SeedStack(variant, 64)).items():
             print(f"{variant:8s} {label:28s} sync every forward {a:7.3f} ms   100 forwards, one sync {b:7.3f} ms")
 
 
-def rows_for(backend: str, spec: StackSpec) -> dict[str, tuple[float, float]]:
+def rows_for(backend: str, spec: SeedStack) -> dict[str, tuple[float, float]]:
     import keras
 
     from convbench.models.keras_stack import build_keras_stack

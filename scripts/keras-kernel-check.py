@@ -29,8 +29,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from convbench.artifacts import Artifacts  # noqa: E402
 from convbench.models.variants import VARIANTS  # noqa: E402
 from convbench.runners.keras_runner import KerasPredict, KerasTFFunction, model_scope  # noqa: E402
-from convbench.runners.profilers import settle, tf_profiled_forward  # noqa: E402
-from convbench.spec import DEFAULT_CHANNELS, Case, StackSpec  # noqa: E402
+from convbench.runners.profile_tf import tf_profiled_forward  # noqa: E402
+from convbench.runners.profilers import settle  # noqa: E402
+from convbench.spec import DEFAULT_CHANNELS, Case, SeedStack  # noqa: E402
 
 
 def kernel_ms(forward, scope: str) -> float:
@@ -40,7 +41,7 @@ def kernel_ms(forward, scope: str) -> float:
     return sum(float(op["total_self_time"]) for op in session[1]) / 1e3
 
 
-def check(spec: StackSpec, rounds: int, seconds: float, threads: int) -> dict[str, object]:
+def check(spec: SeedStack, rounds: int, seconds: float, threads: int) -> dict[str, object]:
     artifacts = Artifacts(Path("artifacts"))
     tf_forward = KerasTFFunction(threads).prepare(Case(spec, "keras-tf", "keras", "cpu"), artifacts).forward
     predict_forward = KerasPredict(threads).prepare(Case(spec, "keras-predict", "keras", "cpu"), artifacts).forward
@@ -80,7 +81,7 @@ def main() -> None:
     print(f"{'stack':34s} {'keras-tf ms':>11s} {'predict ms':>10s} {'predict/tf':>10s} {'tf B/A':>7s}")
     for variant in args.variants:
         for channels in args.channels:
-            row = check(StackSpec(variant, channels), args.rounds, args.seconds, args.threads)
+            row = check(SeedStack(variant, channels), args.rounds, args.seconds, args.threads)
             rows.append(row)
             print(f"{row['stack_id']:34s} {row['keras_tf_kernel_ms']:11.2f} {row['keras_predict_kernel_ms']:10.2f} "
                   f"{row['predict_over_tf']:10.3f} {row['tf_b_over_tf_a']:7.3f}", flush=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 
 from convbench.models.torch_stack import build_torch_stack
-from convbench.spec import StackSpec
+from convbench.spec import SeedStack
 
 ROUNDS, STEPS, WARMUP = 7, 2000, 200
 
@@ -34,7 +34,7 @@ def microseconds_per_step(step: Callable[[], object]) -> float:
 
 def main() -> None:
     torch.set_num_threads(1)
-    model = build_torch_stack(StackSpec("conv1x1", 8, layers=16, batch=1, image=4, pass_="train"))
+    model = build_torch_stack(SeedStack("conv1x1", 8, layers=16, batch=1, image=4, pass_="train"))
     weights = list(model.parameters())
     compiled = torch.compile(model, fullgraph=True)
     x = torch.randn(1, 8, 4, 4, requires_grad=True)

@@ -4,7 +4,7 @@ from convbench.analysis.answers import _general
 from convbench.analysis.findings import Finding
 from convbench.analysis.report import write_report
 from convbench.results import ResultsStore, case_row
-from convbench.spec import Case, StackSpec
+from convbench.spec import Case, SeedStack
 from tests.analysis.test_report import write_run
 
 ANSWER_LINES = 70  # "about 60 lines": the answers fit one screen of a long terminal
@@ -26,17 +26,17 @@ def test_what_was_not_measured_is_one_line_per_cause(tmp_path):
     run_dir = write_run(tmp_path / "run")
     store = ResultsStore(run_dir)
     for variant in ("conv1x1", "conv3x3"):
-        case = Case(StackSpec(variant, 64), "openvino", "tf2onnx", "cpu")
+        case = Case(SeedStack(variant, 64), "openvino", "tf2onnx", "cpu")
         store.append(case_row(case, status="skipped",
-                              reason=f"no ONNX file artifacts/onnx/keras/{case.spec.stack_id}.onnx: run export"))
+                              reason=f"no ONNX file artifacts/onnx/keras/{case.workload.stack_id}.onnx: run export"))
     report = write_report(run_dir).read_text()
     assert "- 2 skipped (openvino): no ONNX file `FILE`: run export" in report
 
 def test_cases_begun_and_not_finished_are_named_not_called_complete(tmp_path):
     run_dir = write_run(tmp_path / "run")
     store = ResultsStore(run_dir)
-    done = Case(StackSpec("conv3x3", 64), "torch", "torch", "cpu")  # has its results row: finished
-    begun = Case(StackSpec("conv5x5", 64), "torch-compile", "torch", "cpu")  # one process of two, then stopped
+    done = Case(SeedStack("conv3x3", 64), "torch", "torch", "cpu")  # has its results row: finished
+    begun = Case(SeedStack("conv5x5", 64), "torch-compile", "torch", "cpu")  # one process of two, then stopped
     for case in (done, begun):
         store.append_process({**case_row(case, status="ok", ms_per_forward=1.0), "process": 0, "pid": 1})
     report = write_report(run_dir).read_text()

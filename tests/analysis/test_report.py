@@ -11,7 +11,7 @@ from convbench.analysis.findings import findings
 from convbench.analysis.report import write_report
 from convbench.models.variants import VARIANTS
 from convbench.results import ResultsStore, case_row
-from convbench.spec import Case, StackSpec
+from convbench.spec import Case, SeedStack
 
 # ms per forward at C=64 and C=8; conv3x3 = 100 ms at C=64 so "vs conv3x3" is ms / 100
 KNOWN_MS = {"conv1x1": 20.0, "conv3x1": 35.0, "conv1x3": 36.0, "conv3x3sep": 10.0, "conv3x3": 100.0,
@@ -26,7 +26,7 @@ def write_run(run_dir, ms=KNOWN_MS, device="cpu", runtimes=RUNTIMES, scale=None)
     for runtime, source in runtimes:
         for variant, t in ms.items():
             for channels, factor in ((8, 0.1), (64, 1.0)):
-                case = Case(StackSpec(variant, channels), runtime, source, device)
+                case = Case(SeedStack(variant, channels), runtime, source, device)
                 median = t * factor * scale.get(runtime, 1.0)
                 store.append(case_row(case, status="ok", reason="", ms_per_forward=median, ms_iqr=median * 0.02,
                                       cv=0.01, samples=5, iterations=1, parity_rel_err=1e-7))

@@ -8,7 +8,7 @@ import pytest
 from convbench.artifacts import Artifacts, combined_sha256, file_hashes
 from convbench.bench import worker_groups
 from convbench.results import COLUMNS
-from convbench.spec import Case, StackSpec
+from convbench.spec import Case, SeedStack
 from tests.conftest import (
     PROCESSES,
     QUICK_TIMING,
@@ -26,6 +26,26 @@ CONTRACT = ["variant", "channels", "layers", "batch", "image", "runtime", "sourc
 @pytest.fixture(scope="module")
 def results(bench_run) -> pd.DataFrame:
     return pd.read_csv(bench_run.run_dir / "results.csv")
+
+
+def test_every_timed_value_is_kept_and_reads_back_as_the_process_rows_say(bench_run):
+    """samples.parquet: every throughput sample and latency of every process; each process's median of its own
+    samples is the ms_per_forward its processes.csv row gives, and their counts agree."""
+    from convbench.results import ResultsStore
+
+    samples = ResultsStore(bench_run.run_dir).read_samples()
+    assert (bench_run.run_dir / "samples.parquet").exists() and not samples.empty
+    processes = pd.read_csv(bench_run.run_dir / "processes.csv")
+    processes = processes[processes["status"] == "ok"]
+    keys = ["stack_id", "runtime", "source", "device", "machine", "process"]
+    throughput = samples[samples["sample_kind"] == "throughput"].groupby(keys)["ms_per_forward"]
+    latency = samples[samples["sample_kind"] == "latency"].groupby(keys)["ms_per_forward"]
+    joined = processes.set_index(keys).join(throughput.median().rename("median_of_samples"))
+    joined = joined.join(throughput.size().rename("throughput_n")).join(latency.size().rename("latency_n"))
+    assert len(joined) == len(processes) and joined["median_of_samples"].notna().all()
+    assert (joined["median_of_samples"] - joined["ms_per_forward"]).abs().max() < 1e-9
+    assert (joined["throughput_n"] == joined["samples"]).all()
+    assert (joined["latency_n"] == joined["latency_forwards"]).all()
 
 
 def test_every_timed_row_says_how_much_host_memory_its_case_added(results):
@@ -58,7 +78,7 @@ def test_timings_and_counts_are_sane(results):
     assert results["samples"].between(3 * PROCESSES, 5 * PROCESSES).all()
     assert (results["iterations"] >= 1).all()
     assert (results["parity_rel_err"] < 1e-4).all()
-    expected_gflop = results["variant"].map(lambda v: StackSpec(v, 8, 2, 2, 8).flops / 1e9)
+    expected_gflop = results["variant"].map(lambda v: SeedStack(v, 8, 2, 2, 8).flops / 1e9)
     assert np.allclose(results["gflop"], expected_gflop)
     assert np.allclose(results["gflop_per_s"], results["gflop"] / (results["ms_per_forward"] / 1e3))
     assert (results["device"] == "cpu").all()

@@ -4,9 +4,9 @@ import pytest
 
 from convbench.errors import Skip
 from convbench.layer_map import attribute, layer_tokens, resolver, token_index
-from convbench.spec import NetworkSpec, StackSpec
+from convbench.spec import NetworkConvs, SeedStack
 
-RESNET = NetworkSpec("resnet50", 1, 32)
+RESNET = NetworkConvs("resnet50", 1, 32)
 
 
 def test_keras_and_torch_names_find_their_layer_and_not_a_prefix_of_it():
@@ -31,5 +31,5 @@ def test_positions_map_to_layers_in_order_and_unknown_events_are_refused():
 
 
 def test_a_chain_of_identical_layers_maps_by_position():
-    spec = StackSpec("conv3x3", 8, 3, 2, 8)
+    spec = SeedStack("conv3x3", 8, 3, 2, 8)
     assert attribute([("#0", 1.0), ("#1", 2.0), ("#2", 3.0)], resolver(spec, None), 3) == [1.0, 2.0, 3.0]

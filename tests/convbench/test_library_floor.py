@@ -20,18 +20,18 @@ from convbench.library_floor import (
     unavailable,
     wanted,
 )
-from convbench.spec import NetworkSpec, StackSpec
+from convbench.spec import NetworkConvs, SeedStack
 
 
 def test_a_seed_stack_is_one_shape_and_a_training_step_needs_three_operations():
-    forward = StackSpec("conv3x3", 64)
-    train = StackSpec("conv3x3", 64, pass_="train")
+    forward = SeedStack("conv3x3", 64)
+    train = SeedStack("conv3x3", 64, pass_="train")
     assert len(set(layer_shapes(forward))) == 1 and len(layer_shapes(forward)) == 16
     assert wanted([forward], "cuda") == [(layer_shapes(forward)[0], "fprop")]
     assert [op for _, op in wanted([train, forward], "cuda")] == ["fprop", "dgrad", "wgrad"]
     assert wanted([forward], "cpu") == []
-    assert wanted([StackSpec("conv3x3", 64, dtype="int8")], "cuda") == []
-    resnet = NetworkSpec("resnet50", 1)
+    assert wanted([SeedStack("conv3x3", 64, dtype="int8")], "cuda") == []
+    resnet = NetworkConvs("resnet50", 1)
     assert 10 < len(wanted([resnet], "cuda")) < len(layer_shapes(resnet))  # repeated blocks share shapes
 
 
@@ -41,7 +41,7 @@ def _rows(shape: LayerShape, operation: str, **us_by_layout: float) -> list[dict
 
 
 def test_the_cache_keeps_each_layer_once_per_gpu_and_the_floor_sums_the_fastest_layout(tmp_path):
-    spec = StackSpec("conv3x3", 8, layers=4, batch=2, image=8)
+    spec = SeedStack("conv3x3", 8, layers=4, batch=2, image=8)
     shape = layer_shapes(spec)[0]
     append_floors(tmp_path, _rows(shape, "fprop", NCHW=30.0, NHWC=20.0))
     floors = read_floors(tmp_path)
@@ -58,7 +58,7 @@ def test_the_cache_keeps_each_layer_once_per_gpu_and_the_floor_sums_the_fastest_
 def test_a_floor_measured_in_one_layout_says_so(monkeypatch):
     from convbench.library_floor import floor_layouts
 
-    spec = StackSpec("conv3x3", 8, layers=4, batch=2, image=8)
+    spec = SeedStack("conv3x3", 8, layers=4, batch=2, image=8)
     shape = layer_shapes(spec)[0]
     columns = case_floor(spec, "cuda", Floors(best_by_layer(pd.DataFrame(_rows(shape, "fprop", NHWC=20.0)), "GPU")))
     assert "4 of 4 layer operations in NHWC only (CONVBENCH_FLOOR_LAYOUTS)" in columns["library_floor_method"]
@@ -70,11 +70,11 @@ def test_a_floor_measured_in_one_layout_says_so(monkeypatch):
 
 
 def test_a_case_without_a_floor_says_why():
-    spec = StackSpec("conv3x3", 8, layers=4, batch=2, image=8)
+    spec = SeedStack("conv3x3", 8, layers=4, batch=2, image=8)
     assert "CUDA only" in case_floor(spec, "cpu", Floors({}))["library_floor_method"]
     assert "no floor in library_floors.csv" in case_floor(spec, "cuda", Floors({}))["library_floor_method"]
     assert "not installed" in case_floor(spec, "cuda", Floors({}, "frontend not installed"))["library_floor_method"]
-    train = StackSpec("conv3x3", 8, layers=4, batch=2, image=8, pass_="train")
+    train = SeedStack("conv3x3", 8, layers=4, batch=2, image=8, pass_="train")
     shape = layer_shapes(train)[0]
     only_forward = best_by_layer(pd.DataFrame(_rows(shape, "fprop", NHWC=10.0)), "GPU")
     assert "2 more" not in case_floor(train, "cuda", Floors(only_forward))["library_floor_method"]
@@ -93,7 +93,7 @@ def _gpu_and_frontend() -> str | None:
 
 @pytest.mark.skipif(_gpu_and_frontend() is not None, reason=str(_gpu_and_frontend()))
 def test_cudnn_plans_are_enumerated_and_timed_by_their_kernels_on_the_gpu():
-    spec = StackSpec("conv3x3sep", 16, layers=2, batch=4, image=16, pass_="train")
+    spec = SeedStack("conv3x3sep", 16, layers=2, batch=4, image=16, pass_="train")
     pairs = [(vars(shape), operation) for shape, operation in wanted([spec], "cuda")]
     rows = pd.DataFrame(measure_floors(pairs))
     assert set(rows["operation"]) == {"fprop", "dgrad", "wgrad"} and set(rows["layout"]) == {"NCHW", "NHWC"}

@@ -12,11 +12,11 @@ from convbench.artifacts import Artifacts
 from convbench.models.networks import NETWORKS
 from convbench.results import read_results
 from convbench.skeleton import convs
-from convbench.spec import NetworkSpec
+from convbench.spec import NetworkConvs
 from tests.conftest import QUICK_TIMING, convbench
 
 SMALL_NETWORK = ["--networks", "efficientnet_b0", "--image", "32", "--batch", "2"]
-SPEC = NetworkSpec("efficientnet_b0", 2, 32)
+SPEC = NetworkConvs("efficientnet_b0", 2, 32)
 RUNTIMES = ["torch", "keras-tf", "ort", "openvino"]
 
 
@@ -91,7 +91,7 @@ def test_inspect_counts_each_networks_published_macs_at_224(network, networks_at
     """The export at the networks' real size, as `convbench inspect` reads it: conv MACs equal the definition's,
     and with the classifier left out they are the published figure (see tests/models/test_networks.py)."""
     artifacts = networks_at_224
-    spec = NetworkSpec(network, 1)
+    spec = NetworkConvs(network, 1)
     summary = inspect_onnx(Artifacts(artifacts).onnx_path("torch", spec))
     assert summary.macs == pytest.approx(sum(n.macs(1) for n in convs(spec.nodes)), rel=0.01)
     assert summary.macs == sum(n.macs(1) for n in convs(spec.nodes))

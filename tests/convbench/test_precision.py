@@ -6,7 +6,7 @@ import pytest
 
 from convbench.artifacts import Artifacts
 from convbench.parity import tolerance
-from convbench.spec import StackSpec
+from convbench.spec import SeedStack
 from tests.conftest import QUICK_TIMING, SMALL_SWEEP, assert_one_line_error, convbench
 
 TWO = ["--variants", "conv3x3", "conv3x3sep"]
@@ -32,7 +32,7 @@ def test_export_adds_float32_and_writes_float16_and_int8_files_with_their_errors
     rows = manifest.set_index(["source", "stack_id"])
     for source in ("torch", "keras"):
         for variant in ("conv3x3", "conv3x3sep"):
-            spec = StackSpec(variant, 8, 2, 2, 8)
+            spec = SeedStack(variant, 8, 2, 2, 8)
             assert rows.loc[(source, spec.stack_id), "status"] == "ok"  # float32: the reference and int8's source
             half = rows.loc[(source, f"{spec.stack_id}-float16")]
             assert half["status"] == "ok" and 1e-5 < half["native_rel_err"] < tolerance("float16", "cpu")

@@ -11,7 +11,7 @@ import pytest
 from convbench.artifacts import Artifacts
 from convbench.bench import plan_cases, run_bench
 from convbench.harness import TimingConfig
-from convbench.jobs import BenchOptions
+from convbench.jobs import RunSettings
 from convbench.results import ResultsStore
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo
 from tests.conftest import (
@@ -36,7 +36,7 @@ def _bench_fake(runtime_class: str, exported, tmp_path, monkeypatch, timeout_s=N
     store = ResultsStore(tmp_path / "run")
     store.open()
     cases = plan_cases(SMALL_SPECS, [name], "cpu")
-    run_bench(cases, store, Artifacts(exported), BenchOptions(QUICK, 1, "env", case_timeout_s=timeout_s),
+    run_bench(cases, store, Artifacts(exported), RunSettings(QUICK, 1, "env", case_timeout_s=timeout_s),
               lambda case, row: None)
     results = pd.read_csv(store.csv_path).set_index("variant")
     return results, pd.read_csv(store.processes_path)

@@ -9,7 +9,7 @@ import pytest
 from convbench import schema
 from convbench.repeats import aggregate
 from convbench.results import ResultsStore, case_row
-from convbench.spec import Case, NetworkSpec, StackSpec
+from convbench.spec import Case, NetworkConvs, SeedStack
 
 DOCS = Path(__file__).parents[2] / "docs" / "columns.md"
 
@@ -27,19 +27,19 @@ def test_every_column_both_processes_and_results_carry_says_how_processes_combin
 
 
 def test_the_key_comes_from_the_case_and_every_table_of_a_run_starts_with_it() -> None:
-    case = Case(StackSpec("conv3x3", 8), "torch", "torch", "cpu", "m1")
+    case = Case(SeedStack("conv3x3", 8), "torch", "torch", "cpu", "m1")
     assert list(case.key_columns()) == schema.KEY_COLUMNS
     assert case.key == ("conv3x3-c8-l16-b32-i32", "torch", "torch", "cpu", "m1")
     for table in ("processes", "kernels", "layers"):
         assert schema.table_columns(table)[:len(schema.KEY_COLUMNS)] == schema.KEY_COLUMNS
 
 
-@pytest.mark.parametrize("spec", [StackSpec("conv3x3sep", 16), NetworkSpec("mobilenet_v2", 1)])
+@pytest.mark.parametrize("spec", [SeedStack("conv3x3sep", 16), NetworkConvs("mobilenet_v2", 1)])
 def test_both_kinds_of_workload_fill_every_workload_column(spec) -> None:
     columns = spec.columns()
     assert list(columns) == [c.name for c in schema.WORKLOAD_COLUMNS]
     assert columns["pass"] == "forward" and columns["batch"] == spec.batch
-    if isinstance(spec, NetworkSpec):
+    if isinstance(spec, NetworkConvs):
         assert columns["network"] == "mobilenet_v2" and columns["variant"] == "" and columns["channels"] is None
         assert columns["layers"] == 52  # MobileNetV2's conv layers
     else:
@@ -49,7 +49,7 @@ def test_both_kinds_of_workload_fill_every_workload_column(spec) -> None:
 def test_a_value_under_an_undeclared_name_is_an_error_not_a_silent_drop(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "run")
     store.open()
-    case = Case(StackSpec("conv1x1", 8), "torch", "torch", "cpu")
+    case = Case(SeedStack("conv1x1", 8), "torch", "torch", "cpu")
     row = {**case_row(case, status="ok", reason=""), "process": 0, "peak_rss_mb": 12.0}
     with pytest.raises(ValueError, match="peak_rss_mb"):
         store.append_process(row)

@@ -11,11 +11,11 @@ import pytest
 from convbench.artifacts import Artifacts
 from convbench.bench import plan_cases, run_bench
 from convbench.harness import TimingConfig
-from convbench.jobs import BenchOptions
+from convbench.jobs import RunSettings
 from convbench.results import ResultsStore, read_results
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo
 from convbench.runners.phases import phase_of
-from convbench.spec import NetworkSpec, StackSpec, expand_specs
+from convbench.spec import NetworkConvs, SeedStack, expand_specs
 from tests.conftest import QUICK_TIMING, SMALL_SWEEP, assert_one_line_error, convbench
 
 TRAIN_SWEEP = ["--variants", "conv3x3", "conv3x3sep", *SMALL_SWEEP, "--pass", "train"]
@@ -47,12 +47,12 @@ def mixed_run(exported: Path, workdir: Path) -> Path:
 
 
 def test_a_train_step_counts_three_forwards_of_flops():
-    forward, train = StackSpec("conv3x3", 64), StackSpec("conv3x3", 64, pass_="train")
+    forward, train = SeedStack("conv3x3", 64), SeedStack("conv3x3", 64, pass_="train")
     assert train.flops == 3 * forward.flops
     assert train.stack_id == "conv3x3-c64-l16-b32-i32-train" and train.reference == forward
     assert train.as_forward == forward and train.columns()["pass"] == "train"
-    network = NetworkSpec("mobilenet_v2", 1, pass_="train")
-    assert network.flops == 3 * NetworkSpec("mobilenet_v2", 1).flops
+    network = NetworkConvs("mobilenet_v2", 1, pass_="train")
+    assert network.flops == 3 * NetworkConvs("mobilenet_v2", 1).flops
     assert [s.pass_ for s in expand_specs(["conv1x1"], [8], passes=["forward", "train"])] == ["forward", "train"]
 
 
@@ -63,9 +63,9 @@ def test_every_training_runtime_timed_a_step_that_matches_pytorchs_gradients(tra
     assert set(ok["runtime"]) == {"torch", "torch-channels-last", "keras-tf", "keras-torch"}
     assert len(ok) == 8 and (ok["pass"] == "train").all() and ok["stack_id"].str.endswith("-train").all()
     assert (ok["parity_rel_err"] < 1e-4).all()
-    expected = ok["variant"].map(lambda v: StackSpec(v, 8, 2, 2, 8, pass_="train").flops / 1e9)
+    expected = ok["variant"].map(lambda v: SeedStack(v, 8, 2, 2, 8, pass_="train").flops / 1e9)
     assert ok["gflop"].to_numpy() == pytest.approx(expected.to_numpy())
-    gradients = Artifacts(workdir / "train-artifacts").gradient_reference_path(StackSpec("conv3x3", 8, 2, 2, 8))
+    gradients = Artifacts(workdir / "train-artifacts").gradient_reference_path(SeedStack("conv3x3", 8, 2, 2, 8))
     assert gradients.exists()
 
 
@@ -124,7 +124,7 @@ def test_a_wrong_backward_is_a_failed_row_and_never_timed(exported, tmp_path, mo
     config = TimingConfig(warmup_seconds=0.01, sample_seconds=0.005, budget_seconds=0.02, min_samples=2,
                           max_samples=3, processes=1)
     run_bench(plan_cases(specs, ["fake-wrongbackward"], "cpu"), store, Artifacts(exported),
-              BenchOptions(config, 1, "env"), lambda case, row: None)
+              RunSettings(config, 1, "env"), lambda case, row: None)
     results = pd.read_csv(store.csv_path).set_index("variant")
     assert results.loc["conv1x1", "status"] == "ok"
     row = results.loc["conv3x3"]

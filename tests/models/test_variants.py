@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from convbench.models.variants import VARIANTS, theoretical_vs_conv3x3
-from convbench.spec import StackSpec
+from convbench.spec import SeedStack
 
 
 def test_seven_conv_types_in_the_seed_order():
@@ -29,7 +29,7 @@ def test_layer_flops_match_hand_computed_values(variant, channels, batch, image,
 
 
 def test_stack_flops_are_layers_times_layer_flops():
-    spec = StackSpec("conv3x3", 64, layers=16, batch=32, image=32)
+    spec = SeedStack("conv3x3", 64, layers=16, batch=32, image=32)
     assert spec.flops == 16 * 2_415_919_104
 
 
@@ -51,7 +51,7 @@ def test_same_padding_and_span(variant, padding, span):
 def test_stack_ids_name_a_dtype_other_than_float32_and_share_the_float32_reference():
     from convbench.artifacts import Artifacts
 
-    plain, half = StackSpec("conv3x3", 64), StackSpec("conv3x3", 64, dtype="float16")
+    plain, half = SeedStack("conv3x3", 64), SeedStack("conv3x3", 64, dtype="float16")
     assert plain.stack_id == "conv3x3-c64-l16-b32-i32"  # unchanged: earlier runs and exports stay valid
     assert half.stack_id == "conv3x3-c64-l16-b32-i32-float16"
     assert half.reference == plain and half.flops == plain.flops

@@ -11,14 +11,16 @@ from convbench.exporters.torch_onnx import export_torch
 from convbench.models.torch_stack import build_torch_stack
 from convbench.models.weights import make_input
 from convbench.runners.ort_runner import session_options
-from convbench.runners.profilers import PROJECTED_SHARE, ort_kernel_time, profile_forwards, torch_kernel_time
-from convbench.spec import StackSpec
+from convbench.runners.profile_ort import ort_kernel_time
+from convbench.runners.profile_torch import torch_kernel_time
+from convbench.runners.profilers import PROJECTED_SHARE, profile_forwards
+from convbench.spec import SeedStack
 from convbench.workers import Worker
 
 pytestmark = pytest.mark.figures  # kernel shares and wall times measured here: make test runs these alone
 
 
-def torch_profile(spec: StackSpec, forwards: int = 10):
+def torch_profile(spec: SeedStack, forwards: int = 10):
     model = build_torch_stack(spec)
     x = torch.from_numpy(make_input(spec))
 
@@ -29,14 +31,14 @@ def torch_profile(spec: StackSpec, forwards: int = 10):
     return torch_kernel_time(forward, None, forwards, cuda=False)
 
 
-def ort_profile(spec: StackSpec, tmp_path, forwards: int = 10):
+def ort_profile(spec: SeedStack, tmp_path, forwards: int = 10):
     path = tmp_path / f"{spec.stack_id}.onnx"
     export_torch(build_torch_stack(spec), torch.from_numpy(make_input(spec)), path)
     return ort_kernel_time(path, session_options(2), ["CPUExecutionProvider"], make_input(spec), forwards)
 
 
 def test_torch_profile_sees_one_conv_per_layer_of_a_16_layer_stack():
-    kt = torch_profile(StackSpec("conv3x3", 8, layers=16, batch=2, image=8))
+    kt = torch_profile(SeedStack("conv3x3", 8, layers=16, batch=2, image=8))
     assert kt.conv_events == 16
     assert 0 < kt.kernel_ms <= kt.profiled_wall_ms
     assert kt.host_timed and "every aten operator" in kt.method
@@ -46,13 +48,13 @@ def test_torch_profile_sees_one_conv_per_layer_of_a_16_layer_stack():
 
 
 def test_ort_trace_sees_one_conv_node_per_layer_of_a_16_layer_stack(tmp_path):
-    kt = ort_profile(StackSpec("conv3x3dilated", 8, layers=16, batch=2, image=8), tmp_path)
+    kt = ort_profile(SeedStack("conv3x3dilated", 8, layers=16, batch=2, image=8), tmp_path)
     assert kt.conv_events == 16
     assert 0 < kt.kernel_ms <= kt.profiled_wall_ms
 
 
 def test_a_heavier_stack_has_a_larger_kernel_share(tmp_path):
-    light, heavy = (StackSpec(v, 32, layers=16, batch=4, image=16) for v in ("conv1x1", "conv5x5"))
+    light, heavy = (SeedStack(v, 32, layers=16, batch=4, image=16) for v in ("conv1x1", "conv5x5"))
     for profile in (torch_profile, lambda spec: ort_profile(spec, tmp_path)):
         light_share, heavy_share = (kt.kernel_ms / kt.profiled_wall_ms for kt in map(profile, (light, heavy)))
         assert heavy_share > light_share
@@ -63,13 +65,13 @@ def test_profiled_run_length(ms, forwards):
     assert profile_forwards(ms) == forwards
 
 
-def _tf_profile(spec: StackSpec, predict: bool):
+def _tf_profile(spec: SeedStack, predict: bool):
     """Worker side (KERAS_BACKEND=tensorflow): TensorFlow's profiler on the Keras stack, as keras-tf or predict."""
     import tensorflow as tf
 
     from convbench.models.keras_stack import build_keras_stack
     from convbench.models.weights import nchw_to_nhwc
-    from convbench.runners.profilers import tf_kernel_time
+    from convbench.runners.profile_tf import tf_kernel_time
 
     model = build_keras_stack(spec)
     x = nchw_to_nhwc(make_input(spec))
@@ -84,7 +86,7 @@ def _tf_profile(spec: StackSpec, predict: bool):
 
 def test_tensorflow_profile_sees_one_conv_per_layer_and_the_same_kernels_under_predict():
     # batch 32 at 16x16: oneDNN's conv op (AVX-512 CPUs) logs two trace events per run at this size, one at batch 2
-    spec = StackSpec("conv3x3", 8, layers=16, batch=32, image=16)
+    spec = SeedStack("conv3x3", 8, layers=16, batch=32, image=16)
     with Worker("tensorflow", 2, {"KERAS_BACKEND": "tensorflow"}) as worker:
         direct, predict = (worker.call(_tf_profile, spec, p, timeout_s=300) for p in (False, True))
     for kt in (direct, predict):
@@ -109,7 +111,7 @@ def _keras_tf_cuda_step(artifacts_root: str):
 
     if not tf.config.list_physical_devices("GPU"):
         return "TensorFlow sees no GPU here"
-    spec = StackSpec("conv3x3", 16, layers=4, batch=8, image=16, pass_="train")
+    spec = SeedStack("conv3x3", 16, layers=4, batch=8, image=16, pass_="train")
     kt = get_runner(RUNTIMES["keras-tf"], 2).kernel_time(Case(spec, "keras-tf", "keras", "cuda"),
                                                          Artifacts(Path(artifacts_root)), 5)
     return kt, phase_columns(kt)
@@ -128,9 +130,9 @@ def test_keras_tf_on_cuda_takes_its_step_kernels_from_cupti_and_splits_them_by_d
 
 def test_openvino_perf_counters_see_one_conv_per_layer(tmp_path):
     from convbench.runners.openvino_runner import OpenVinoCpu
-    from convbench.runners.profilers import openvino_kernel_time
+    from convbench.runners.profile_openvino import openvino_kernel_time
 
-    spec = StackSpec("conv3x3sep", 8, layers=16, batch=2, image=8)
+    spec = SeedStack("conv3x3sep", 8, layers=16, batch=2, image=8)
     path = tmp_path / f"{spec.stack_id}.onnx"
     export_torch(build_torch_stack(spec), torch.from_numpy(make_input(spec)), path)
     request = OpenVinoCpu(2).compile(path, profile=True).create_infer_request()
@@ -141,7 +143,7 @@ def test_openvino_perf_counters_see_one_conv_per_layer(tmp_path):
 
 
 def test_gpu_idle_time_between_kernels_on_known_intervals():
-    from convbench.runners.profilers import gpu_idle_ms
+    from convbench.runners.profile_torch import gpu_idle_ms
 
     forwards = [(0.0, 100.0), (200.0, 300.0)]  # host ranges, µs
     kernels = [(10, 20), (30, 40), (35, 50), (210, 260)]  # second and third overlap; the fourth alone

@@ -5,11 +5,11 @@ from convbench.artifacts import Artifacts
 from convbench.bench import plan_cases, run_bench
 from convbench.errors import BadInput
 from convbench.harness import TimingConfig
-from convbench.jobs import BenchOptions
+from convbench.jobs import RunSettings
 from convbench.results import ResultsStore
 from convbench.runners import RUNTIMES, RuntimeInfo, check_runtimes, get_runner, missing_requirement, runner_class
 from convbench.runners.base import Runner
-from convbench.spec import StackSpec
+from convbench.spec import SeedStack
 
 
 def test_every_registered_runner_can_be_made_and_the_cpu_defaults_are_available():
@@ -46,8 +46,8 @@ def test_a_runtime_whose_package_is_missing_is_a_skipped_row(tmp_path, monkeypat
     store = ResultsStore(tmp_path / "run")
     store.open()
     rows = []
-    cases = plan_cases([StackSpec("conv1x1", 8, 2, 2, 8)], ["openvino"], "cpu")
-    run_bench(cases, store, Artifacts(tmp_path), BenchOptions(TimingConfig(), 1, "env"),
+    cases = plan_cases([SeedStack("conv1x1", 8, 2, 2, 8)], ["openvino"], "cpu")
+    run_bench(cases, store, Artifacts(tmp_path), RunSettings(TimingConfig(), 1, "env"),
               lambda case, row: rows.append(row))
     table = pd.read_csv(store.csv_path)
     assert list(table["status"]) == ["skipped"]
