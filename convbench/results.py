@@ -165,6 +165,7 @@ class ResultsStore:
         self._kernels = _CsvTable(self.run_dir / "kernels.csv", "kernels")
         self._layers = _CsvTable(self.run_dir / "layers.csv", "layers")
         self._samples = _CsvTable(self.run_dir / "samples.csv", "samples")
+        self._sampled: set[tuple[tuple[str, ...], int]] | None = None  # see append_samples
 
     @property
     def run_id(self) -> str:
@@ -218,12 +219,16 @@ class ResultsStore:
         """One process's timed values of one case (samples.csv), in one write. A process timed again (after a
         failed one was dropped for a retry) replaces its values."""
         key_columns = dict(zip(KEY_COLUMNS, key, strict=True))
-        if key in self._samples.case_keys():
+        if self._sampled is None:  # the (case, process) pairs on disk: read once, then kept up to date
+            table = read_if_present(self.samples_path)
+            self._sampled = (set(zip(row_keys(table), table["process"].astype(int), strict=True))
+                             if not table.empty else set())
+        if (key, process) in self._sampled:
             current = self._samples.read()
             same = (current[KEY_COLUMNS].astype(str) == list(key)).all(axis=1) & (current["process"] == process)
-            if same.any():
-                self._samples.rewrite(current[~same])
+            self._samples.rewrite(current[~same])
         self._samples.append_rows([{**key_columns, "process": process, **row} for row in rows])
+        self._sampled.add((key, process))
 
     def read_samples(self) -> pd.DataFrame:
         """Every timed value of the run: samples.parquet where the run ended, else samples.csv; empty where it
