@@ -99,21 +99,32 @@ def run_bench(
     on_kernel: Callable[[Case, dict[str, object]], None] | None = None,
     on_family: Callable[[str, int, int], None] | None = None,
 ) -> None:
-    """Run the cases not yet in `store` on this machine: per family, `config.processes` fresh workers in turn, each
-    timing every case still open in its own order, then (with options.profile) its kernel times.
-    `on_family(family, process, cases)` hears when each starts, `on_process` sees each process row, `on_row` each
-    case's result row, `on_kernel` each profiled case's kernel columns."""
+    """Run the cases not yet in `store` on this machine in interleaved rounds: round k starts process k of every
+    worker group (a fresh worker timing each of its open cases, in its own order), the groups in an order shuffled
+    per round (convbench.repeats.process_orders), so that the runtimes compared in a case are timed minutes apart at
+    most and a drift of the machine falls on all of them; comparisons pair them by round (the `process` column).
+    Then, with options.profile, each group's kernel times. `on_family(family, process, cases)` hears when each
+    process starts, `on_process` sees each process row, `on_row` each case's result row, `on_kernel` each profiled
+    case's kernel columns."""
     recorder = Recorder(store, options, on_row, on_process, on_kernel, on_family)
     todo = recorder.open_cases(cases)
     no_reference = gradient_references(todo, artifacts, options)
     where = Where(this_host(), "", options.env_id)
     open_keys = {case.key for case in todo}
-    for family, group in worker_groups(cases):
-        open_cases = [c for c in group if c.key in open_keys]
-        for event in time_family(family, open_cases, recorder.kept, options, str(artifacts.root), no_reference,
-                                 where):
+    groups = worker_groups(cases)
+    timings = []
+    for family, group in groups:
+        for event in unrunnable_rows([c for c in group if c.key in open_keys], no_reference, options, where):
             recorder.handle(event)
-        if options.profile:
+        runnable = [c for c in group if c.key in open_keys and c.key not in recorder.done]
+        timings.append(_FamilyTiming(family, runnable, {c.key: dict(recorder.kept.get(c.key, {})) for c in runnable},
+                                     str(artifacts.root), options, where))
+    for process, order in enumerate(process_orders(timings, options.config.processes)):
+        for timing in order:
+            for event in timing.round_events(process):
+                recorder.handle(event)
+    if options.profile:
+        for family, group in groups:
             for event in profile_family(family, store.unprofiled(group), options, str(artifacts.root)):
                 recorder.handle(event)
 
@@ -138,18 +149,30 @@ def time_family(family: str, cases: Sequence[Case], kept: dict[tuple[str, ...], 
     """The events of timing `cases` (all of one family, none with a result row yet) where this runs: a result row
     for each case that cannot run (a runtime not installed, no reference gradients), then the family's repeats
     (_FamilyTiming). `kept`: the cases' process rows kept so far, by process index."""
-    runnable = []
-    for case in cases:
-        skip = not_runnable(case)
-        fail = no_reference.get(case.workload.reference.stack_id) if case.workload.pass_ == "train" else None
-        if skip or fail:
-            status, reason = ("skipped", skip) if skip else ("failed", fail)
-            yield "result", case, {**case_row(case, status=status, reason=reason, threads=options.threads),
-                                   **where.columns()}
-        else:
-            runnable.append(case)
+    yield from unrunnable_rows(cases, no_reference, options, where)
+    runnable = [case for case in cases if not _why_not_run(case, no_reference)]
     kept = {case.key: dict(kept.get(case.key, {})) for case in runnable}
     yield from _FamilyTiming(family, runnable, kept, artifacts_root, options, where).events()
+
+
+def unrunnable_rows(cases: Sequence[Case], no_reference: dict[str, str], options: RunSettings, where: Where
+                    ) -> Iterator[Event]:
+    """A result row for each of `cases` that cannot run: skipped (a runtime not installed, a pass it does not time)
+    or failed (no reference gradients)."""
+    for case in cases:
+        why = _why_not_run(case, no_reference)
+        if why:
+            yield "result", case, {**case_row(case, status=why[0], reason=why[1], threads=options.threads),
+                                   **where.columns()}
+
+
+def _why_not_run(case: Case, no_reference: dict[str, str]) -> tuple[str, str] | None:
+    """(status, reason) of a case that cannot run; None for one that can."""
+    skip = not_runnable(case)
+    if skip:
+        return "skipped", skip
+    fail = no_reference.get(case.workload.reference.stack_id) if case.workload.pass_ == "train" else None
+    return ("failed", fail) if fail else None
 
 
 def not_runnable(case: Case) -> str | None:
@@ -200,28 +223,35 @@ class _FamilyTiming:
         own = [info.name for info in self.runtimes if info.own_workers]  # a group of its own: name it in progress
         self.label = f"{family} ({own[0]})" if len(self.runtimes) == 1 and own else family
         self.open = {case.key for case in cases}
+        self.orders = process_orders(self.cases, options.config.processes)
         self.import_ms: dict[str, float] = {}
         self.pids: tuple[int, ...] = ()
 
     def events(self) -> Iterator[Event]:
+        """Every round of this family, one after the other (a cluster's node times its shard so)."""
+        for process in range(self.options.config.processes):
+            yield from self.round_events(process)
+
+    def round_events(self, process: int) -> Iterator[Event]:
+        """Process `process` of the repeats: one fresh worker timing each case still open, in this process's
+        order (convbench.repeats.process_orders)."""
         where = {"host": self.where.host, "node": self.where.node}
-        for process, order in enumerate(process_orders(self.cases, self.options.config.processes)):
-            todo = [CaseTask(c, RUNTIMES[c.runtime], process) for c in order
-                    if c.key in self.open and process not in self.kept.get(c.key, {})]
-            if not todo:
-                continue
-            yield "family", self.label, process, len(todo)
-            yield "conditions", {**snapshot(self.family, process, "before"), **where}
-            for task, row in iter_tasks(self.start, todo, self.task, self.failed,
-                                        lambda task: _timeout_s(task, self.options)):
-                row = {**row, "import_ms": self.import_ms.get(task.case.runtime), **self.where.columns()}
-                yield "process", task.case, row
-                rows = self.kept.setdefault(task.case.key, {})
-                rows[process] = row
-                if result_from_processes(task.case, rows, self.options.config.processes) is not None:
-                    self.open.discard(task.case.key)
-                if task is todo[-1]:  # the worker is still up and the device still warm: the conditions it ran in
-                    yield "conditions", {**snapshot(self.family, process, "after", self.pids), **where}
+        todo = [CaseTask(c, RUNTIMES[c.runtime], process) for c in self.orders[process]
+                if c.key in self.open and process not in self.kept.get(c.key, {})]
+        if not todo:
+            return
+        yield "family", self.label, process, len(todo)
+        yield "conditions", {**snapshot(self.family, process, "before"), **where}
+        for task, row in iter_tasks(self.start, todo, self.task, self.failed,
+                                    lambda task: _timeout_s(task, self.options)):
+            row = {**row, "import_ms": self.import_ms.get(task.case.runtime), **self.where.columns()}
+            yield "process", task.case, row
+            rows = self.kept.setdefault(task.case.key, {})
+            rows[process] = row
+            if result_from_processes(task.case, rows, self.options.config.processes) is not None:
+                self.open.discard(task.case.key)
+            if task is todo[-1]:  # the worker is still up and the device still warm: the conditions it ran in
+                yield "conditions", {**snapshot(self.family, process, "after", self.pids), **where}
 
     def start(self) -> Worker:
         worker = Worker(self.family, self.options.threads, FAMILY_ENV[self.family], self.options.log_path)

@@ -42,7 +42,10 @@ def test_a_run_from_python_writes_the_whole_run_directory_and_resumes_from_it_al
     assert (tmp_path / "latest").resolve() == (tmp_path / "run").resolve()
     assert outcome.counts == {"ok": 6, "skipped": 0, "failed": 0, "missing": 0} and outcome.exit_status == 0
     assert sorted(status for _, status in heard.rows) == ["ok"] * 6
-    assert [f for f, p, _ in heard.families] == ["torch", "torch", "onnxruntime", "onnxruntime"]
+    # interleaved rounds: round k runs process k of every family, before any family's process k + 1
+    assert [p for _, p, _ in heard.families] == [0, 0, 1, 1]
+    assert {f for f, p, _ in heard.families if p == 0} == {f for f, p, _ in heard.families if p == 1} == {
+        "torch", "onnxruntime"}
     assert "## The answers" in outcome.report.read_text()
     recorded = json.loads((tmp_path / "run" / "request.json").read_text())
     assert recorded["sweeps"][0]["variants"] == ["conv1x1", "conv3x3"] and recorded["timing"]["processes"] == 2
