@@ -13,6 +13,7 @@ Everything here is computed from the results table by the same functions as the 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -24,10 +25,12 @@ from convbench.analysis.native_vs_onnx import native_vs_onnx
 from convbench.analysis.networks import depthwise_verdicts, kind_shares, network_times
 from convbench.analysis.pictures import Figure
 from convbench.analysis.precision import precision_speedups
+from convbench.analysis.ranking import CONFIDENCE, MODE_GAP, Rounds, modes, modes_text, rank, versus
 from convbench.analysis.training import cheapest_lines, train_vs_deploy
 from convbench.analysis.trust import conditions_lines
 from convbench.analysis.workloads import network_rows, seed_rows
 from convbench.models.variants import VARIANTS
+from convbench.results import KEY_COLUMNS
 
 TRUST_ANCHOR = "#how-far-the-numbers-can-be-trusted"
 SHORT_CLAIMS = ("depthwise far slower than its FLOPs", "3x1 + 1x3 saves ~1/3 on CPU", "3x1 / 1x3 save little on GPU",
@@ -35,14 +38,16 @@ SHORT_CLAIMS = ("depthwise far slower than its FLOPs", "3x1 + 1x3 saves ~1/3 on 
 
 
 def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame, layers: pd.DataFrame,
-            snapshots: list[dict], cpu_count: int | None, unfinished: pd.DataFrame) -> list[str | Figure]:
+            snapshots: list[dict], cpu_count: int | None, unfinished: pd.DataFrame,
+            rounds: Mapping[tuple[str, ...], Rounds]) -> list[str | Figure]:
     """The first screen of report.md (markdown lines, and the fastest way as a picture); `unfinished`: the cases
-    the run began and did not finish (analysis.trust.unfinished_cases)."""
+    the run began and did not finish (analysis.trust.unfinished_cases); `rounds`: each case's process medians by
+    round (analysis.ranking.round_values), for the rankings' intervals."""
     seed = seed_rows(forward)
     out: list[str | Figure] = ["## The answers", "",
            "What this run found, per device and dtype; the evidence for every line is in the sections below.", ""]
-    out += _fastest(seed)
-    out += _verdicts(seed)
+    out += _fastest(seed, rounds)
+    out += _verdicts(seed, rounds)
     out += _native_vs_onnx(seed)
     out += _headlines(forward, train, layers, every_row)
     out += _not_measured(every_row, unfinished)
@@ -50,25 +55,41 @@ def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame,
     return out
 
 
-def fastest_at_largest_channels(seed: pd.DataFrame) -> pd.DataFrame:
-    """Per device, dtype and conv type at the largest channel count of that device and dtype: the fastest runtime
-    (runtime[source]), its ms per forward with its process range, and how many times faster it is than each
-    framework's plain default that ran the case (empty where the default was the fastest or did not run)."""
+def fastest_at_largest_channels(seed: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> pd.DataFrame:
+    """Per device, dtype and conv type at the largest channel count of that device and dtype: the fastest way
+    (analysis.ranking: the runtime[source] rows that cannot be told apart from the best at its confidence, `fastest`,
+    and whether that is one runtime, `decided`), the best's ms per forward with its process range, and how many
+    times faster it is than each framework's plain default that ran the case, paired by round, with the interval as
+    text (empty where the default was the best or did not run)."""
     ok = seed[seed["status"] == "ok"]
     rows = []
     for (device, dtype), group in ok.groupby(["device", "dtype"], sort=False):
         at = group[group["channels"] == group["channels"].max()]
         for variant, cases in at.groupby("variant"):
-            best = cases.loc[cases["ms_per_forward"].idxmin()]
+            ranking = rank(cases, rounds)
+            best = ranking.best
             row = {"device": device, "dtype": dtype, "channels": int(best["channels"]), "variant": variant,
-                   "batch": int(best["batch"]), "fastest": f"{best['runtime']}[{best['source']}]",
+                   "batch": int(best["batch"]), "fastest": ranking.fastest_text(),
+                   "best": best["label"] + (f" (+{len(ranking.fastest) - 1} tied)" if len(ranking.fastest) > 1
+                                            else ""),
+                   "decided": ranking.decided,
                    **{c: best.get(c, float("nan")) for c in ("ms_per_forward", "ms_process_min", "ms_process_max",
                                                              "library_floor_ms")}}
+            two_modes = []
             for name, (runtime, source) in DEFAULTS.items():
                 default = cases[(cases["runtime"] == runtime) & (cases["source"] == source)]
                 fastest_is_default = runtime == best["runtime"] and source == best["source"]
-                row[f"x vs {name}"] = (float(default["ms_per_forward"].iloc[0]) / best["ms_per_forward"]
-                                       if len(default) and not fastest_is_default else float("nan"))
+                speedup = (versus(rounds, default.iloc[0], best) if len(default) and not fastest_is_default
+                           else None)
+                row[f"x vs {name}"] = speedup.value if speedup else float("nan")
+                row[f"x vs {name} text"] = speedup.speedup_text() if speedup else ""
+                found = modes(list(_rounds_of(rounds, default.iloc[0]).values())) if len(default) else []
+                if len(found) == 2:
+                    two_modes.append(modes_text(name, found, None if fastest_is_default else best["ms_per_forward"]))
+            found = modes(list(_rounds_of(rounds, best).values()))
+            if len(found) == 2:
+                two_modes.insert(0, modes_text(f"the best, {best['label']},", found))
+            row["two modes"] = "; ".join(dict.fromkeys(two_modes))
             rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
@@ -77,11 +98,11 @@ def fastest_at_largest_channels(seed: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("variant", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
 
 
-def _fastest(seed: pd.DataFrame) -> list[str | Figure]:
-    """One table: conv types down, each device and dtype across; a cell names the fastest runtime at the largest
-    channel count, its ms (process range) and its speed-up over each framework default that ran the case; and
-    the same as a picture."""
-    best = fastest_at_largest_channels(seed)
+def _fastest(seed: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> list[str | Figure]:
+    """One table: conv types down, each device and dtype across; a cell names the fastest way at the largest
+    channel count (one runtime, or those tied with the best), the best's ms (process range) and its speed-up over
+    each framework default that ran the case, with its interval; and the same as a picture."""
+    best = fastest_at_largest_channels(seed, rounds)
     if best.empty:
         return []
     columns: dict[str, dict[str, str]] = {}
@@ -90,8 +111,8 @@ def _fastest(seed: pd.DataFrame) -> list[str | Figure]:
         for _, row in group.iterrows():
             cell = f"{row['fastest']} {_ms(row)}"
             for name in DEFAULTS:
-                if pd.notna(row[f"x vs {name}"]):
-                    cell += f", {row[f'x vs {name}']:.1f}x {name}"
+                if row[f"x vs {name} text"]:
+                    cell += f", {row[f'x vs {name} text']} {name}"
             cells[row["variant"]] = cell
         columns[f"{device} {dtype}, C={channels}"] = cells
         floors = group.set_index("variant")["library_floor_ms"].dropna()
@@ -103,14 +124,28 @@ def _fastest(seed: pd.DataFrame) -> list[str | Figure]:
                                                 strict=True)}
     table = pd.DataFrame(columns).reindex(list(dict.fromkeys(best["variant"])))
     table.index.name = "conv type"
+    decided = int(best["decided"].sum())
+    two_modes = [f"- {row['variant']} ({row['device']} {row['dtype']}): {row['two modes']}; each speed-up above is "
+                 "paired by round, over whichever mode each round's process landed in." for _, row in best.iterrows()
+                 if row["two modes"]]
     return ["### The fastest way to run each conv type", "",
-            f"ms per forward of the 16-layer stack (batch {int(best['batch'].iloc[0])}), the fastest runtime of this "
-            "run with the range of its process medians, and how many times faster it is than each framework's plain "
-            "default (torch eager, keras-tf) where that default ran; where the run measured it, the library floor "
-            "(cuDNN's fastest plans, the sum over the layers) and the fastest runtime's time over it.", "",
+            f"ms per forward of the 16-layer stack (batch {int(best['batch'].iloc[0])}): the fastest way of this run, "
+            f"one runtime where it was faster than every other in a paired comparison at {CONFIDENCE:.0%} "
+            "confidence, else every runtime that cannot be told apart from the best (tied, and within how much of "
+            "it); the best's time with the range of its process medians; how many times faster it is than each "
+            "framework's plain default (torch eager, keras-tf) where that default ran, with the interval of that "
+            "ratio; where the run measured it, the library floor (cuDNN's fastest plans, the sum over the layers) "
+            f"and the best's time over it. Decided: {decided} of {len(best)} cases; tied: {len(best) - decided} "
+            "(docs/method.md: how ties are called).", "",
             table.fillna("").to_markdown(), "",
+            *([f"Processes in two modes (analysis.ranking.modes: split at a gap of {MODE_GAP}x or more between "
+               "tight clusters):", "", *two_modes, ""] if two_modes else []),
             Figure("fastest", best, "the fastest way to run each conv type (largest channel count)", "fastest.png",
                    "the fastest way to run each conv type"), ""]
+
+
+def _rounds_of(rounds: Mapping[tuple[str, ...], Rounds], row: pd.Series) -> Rounds:
+    return rounds.get(tuple(str(row[c]) for c in KEY_COLUMNS), {})
 
 
 def _ms(row: pd.Series) -> str:
@@ -119,7 +154,7 @@ def _ms(row: pd.Series) -> str:
     return f"**{row['ms_per_forward']:.3g} ms**{spread}"
 
 
-def _verdicts(seed: pd.DataFrame) -> list[str]:
+def _verdicts(seed: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> list[str]:
     """The five conclusions down; per device, on the defaults and on the fastest configuration, across."""
     ok = seed[seed["status"] == "ok"]
     if ok.empty:
@@ -128,15 +163,16 @@ def _verdicts(seed: pd.DataFrame) -> list[str]:
     columns = {}
     for device in dict.fromkeys(ok["device"]):
         for what, rows in (("defaults", defaults), ("fastest", fastest_as_runtime(ok))):
-            found = findings(rows[rows["device"] == device])
+            found = findings(rows[rows["device"] == device], rounds)
             columns[f"{device}: {what}"] = [
                 "n/a" if device not in test.devices else f.verdict + (" (unstable)" if f.unstable else "")
                 for test, f in zip(TESTS, found, strict=True)]
     table = pd.DataFrame(columns, index=pd.Index(SHORT_CLAIMS, name="2017 conclusion"))
     return ["### The 2017 conclusions, re-tested", "",
             "At each runtime's largest channel count; *defaults* are torch eager and keras-tf, *fastest* the fastest "
-            "configuration of each case; \"holds in k of n\" counts runtimes (and dtypes). The reasoning and the "
-            "figures: \"Findings\" below.", "", table.to_markdown(), ""]
+            "configuration of each case; \"holds in k of n\" counts runtimes (and dtypes); *undecided*: the "
+            f"interval of the ratio, paired by round at {CONFIDENCE:.0%} confidence, straddles the claim's threshold. "
+            "The reasoning and the figures: \"Findings\" below.", "", table.to_markdown(), ""]
 
 
 def _native_vs_onnx(seed: pd.DataFrame) -> list[str]:

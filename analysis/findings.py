@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from convbench.analysis.ratios import GROUP, label, times_at_largest_channels, vs_conv3x3
+from convbench.analysis.ranking import CONFIDENCE, Interval, Rounds, mean_interval
+from convbench.analysis.ratios import GROUP, label, ok_at_largest_channels, times_at_largest_channels, vs_conv3x3
 from convbench.models.variants import REFERENCE_VARIANT, theoretical_vs_conv3x3
 
 
@@ -18,15 +20,21 @@ class Finding:
     held: int = 0  # runtimes in which it holds...
     measured: int = 0  # ...of those that measured it
     unstable: bool = False  # whether a verdict rests on a case whose processes disagreed
+    undecided: int = 0  # runtimes whose interval (analysis.ranking's confidence) straddles the claim's threshold
 
     @property
     def verdict(self) -> str:
-        """holds, does not hold, holds in k of n, or not measured."""
+        """holds, does not hold, undecided, holds in k of n (and undecided in u), or not measured."""
         if not self.measured:
             return "not measured"
         if self.held == self.measured:
             return "holds"
-        return "does not hold" if not self.held else f"holds in {self.held} of {self.measured}"
+        if self.undecided == self.measured:
+            return "undecided"
+        if not self.held and not self.undecided:
+            return "does not hold"
+        held = f"holds in {self.held} of {self.measured}" if self.held else f"holds in none of {self.measured}"
+        return held + (f", undecided in {self.undecided}" if self.undecided else "")
 
 
 @dataclass(frozen=True)
@@ -59,11 +67,47 @@ TESTS = (
 )
 
 
-def findings(results: pd.DataFrame) -> list[Finding]:
+def findings(results: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds] | None = None) -> list[Finding]:
+    """Each 2017 conclusion judged on every runtime of `results` at its largest channel count. With `rounds` (each
+    case's process medians by round, analysis.ranking.round_values), a runtime's verdict is decided only where the
+    interval of its ratio (paired by round, at analysis.ranking.CONFIDENCE) lies wholly on one side of the claim's
+    threshold, and is undecided where it straddles it; without, the median's ratio decides."""
     times = times_at_largest_channels(results)
     ratios = vs_conv3x3(times) if not times.empty and "conv3x3" in times else pd.DataFrame()
     unstable = unstable_keys(results)
-    return [_judge(test, times, ratios, unstable) for test in TESTS]
+    by_round = round_ratios(results, rounds) if rounds else {}
+    return [_judge(test, times, ratios, unstable, by_round) for test in TESTS]
+
+
+def round_ratios(results: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> dict[tuple, pd.DataFrame]:
+    """Per runtime (GROUP) at its largest channel count: each conv type's time over conv3x3's in each round (rows:
+    rounds with a conv3x3 time). A row of the `fastest` pseudo-runtime is found by the runtime it was picked from."""
+    out = {}
+    for key, rows in ok_at_largest_channels(results).groupby(GROUP, sort=False):
+        per_variant = {}
+        for row in rows.itertuples(index=False):
+            runtime = getattr(row, "ranked_runtime", row.runtime)
+            source = getattr(row, "ranked_source", row.source)
+            row_key = (row.stack_id, runtime, source, row.device, getattr(row, "machine", ""))
+            per_variant[row.variant] = rounds.get(row_key, {})
+        table = pd.DataFrame(per_variant)
+        if REFERENCE_VARIANT in table:
+            out[key] = table.div(table[REFERENCE_VARIANT], axis=0).dropna(subset=[REFERENCE_VARIANT])
+    return out
+
+
+def _decide(test: _Test, ratios_by_round: pd.DataFrame | None, channels: int) -> tuple[bool, Interval | None]:
+    """(holds at the point, the interval) where rounds allow an interval of the test's ratio: undecided where the
+    claim holds at some values of the interval and not at others."""
+    if ratios_by_round is None or not set(test.needs) <= set(ratios_by_round.columns):
+        return False, None
+    values = ratios_by_round.dropna(subset=list(test.needs)).apply(test.ratio, axis=1).astype(float).to_numpy()
+    interval = mean_interval(values)
+    if interval is None:
+        return False, None
+    low, high = interval
+    verdicts = {test.holds(float(x), channels) for x in np.linspace(low, high, 41)}
+    return len(verdicts) == 1 and verdicts.pop(), interval
 
 
 def unstable_keys(results: pd.DataFrame) -> set[tuple[str, str, str, int, str]]:
@@ -75,7 +119,7 @@ def unstable_keys(results: pd.DataFrame) -> set[tuple[str, str, str, int, str]]:
 
 
 def _judge(test: _Test, times: pd.DataFrame, ratios: pd.DataFrame,
-           unstable: set[tuple[str, str, str, int, str]]) -> Finding:
+           unstable: set[tuple[str, str, str, int, str]], by_round: dict[tuple, pd.DataFrame]) -> Finding:
     if ratios.empty:
         return Finding(test.claim, "Not measured: the run has no conv3x3 timing to compare with.")
     devices = times.index.get_level_values("device")
@@ -85,27 +129,42 @@ def _judge(test: _Test, times: pd.DataFrame, ratios: pd.DataFrame,
         where = " or ".join(test.devices)
         return Finding(test.claim, f"Not measured: the run has no {where} timings of "
                                    f"{', '.join(test.needs)} and conv3x3.")
-    verdicts = []
+    verdicts = []  # (name, value, "holds" | "does not hold" | "undecided", interval text)
     shaky = []
     for key, row in rows.iterrows():
         value = float(test.ratio(row))
         channels = int(times.loc[key, "channels"])
-        verdicts.append((label(*key), value, test.holds(value, channels)))
+        holds, interval = _decide(test, by_round.get(key), channels)
+        if interval is None:  # no interval: the median's ratio decides
+            verdict = "holds" if test.holds(value, channels) else "does not hold"
+            what = f"{label(*key)} {value:.2f}x"
+        else:
+            verdict = "holds" if holds else ("does not hold" if not any(
+                test.holds(float(x), channels) for x in np.linspace(*interval, 41)) else "undecided")
+            what = f"{label(*key)} {value:.2f}x ({interval[0]:.2f}-{interval[1]:.2f})"
+        verdicts.append((verdict, what))
         shaky += [f"{label(*key)} {v}" for v in (*test.needs, REFERENCE_VARIANT) if (*key, channels, v) in unstable]
-    held = [f"{name} {value:.2f}x" for name, value, ok in verdicts if ok]
-    not_held = [f"{name} {value:.2f}x" for name, value, ok in verdicts if not ok]
+    held = [what for verdict, what in verdicts if verdict == "holds"]
+    not_held = [what for verdict, what in verdicts if verdict == "does not hold"]
+    undecided = [what for verdict, what in verdicts if verdict == "undecided"]
     channels = int(times.loc[rows.index, "channels"].max())
-    if not not_held:
+    if len(held) == len(verdicts):
         verdict = f"Holds in all {len(verdicts)} runtimes measured"
-    elif not held:
+    elif len(not_held) == len(verdicts):
         verdict = f"Does not hold in any of the {len(verdicts)} runtimes measured"
+    elif len(undecided) == len(verdicts):
+        verdict = f"Undecided in all {len(verdicts)} runtimes measured"
     else:
-        verdict = f"Holds in {len(held)} of {len(verdicts)} runtimes"
+        verdict = f"Holds in {len(held)} of {len(verdicts)} runtimes" + (
+            f", undecided in {len(undecided)}" if undecided else "")
     parts = [f"{verdict} (C={channels}; {test.expectation(channels)})."]
     if held:
         parts.append(f"Holds: {', '.join(held)}.")
     if not_held:
         parts.append(f"Does not hold: {', '.join(not_held)}.")
+    if undecided:
+        parts.append(f"Undecided (the interval of the ratio, paired by round at {CONFIDENCE:.0%}, straddles the "
+                     f"threshold): {', '.join(undecided)}.")
     if shaky:
         parts.append(f"Rests on cases whose processes disagreed (unstable): {', '.join(shaky)}.")
-    return Finding(test.claim, " ".join(parts), len(held), len(verdicts), bool(shaky))
+    return Finding(test.claim, " ".join(parts), len(held), len(verdicts), bool(shaky), len(undecided))

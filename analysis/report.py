@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from convbench.analysis.networks import (
 from convbench.analysis.overhead import kernel_split, overhead_paragraph
 from convbench.analysis.pictures import Figure, Lines, draw_png
 from convbench.analysis.precision import precision_speedups
+from convbench.analysis.ranking import Rounds, round_values
 from convbench.analysis.ratios import GROUP, label, times_at_largest_channels, vs_conv3x3
 from convbench.analysis.seed_table import STEP_TIME_ROW, TIME_ROW, seed_tables
 from convbench.analysis.training import cheapest_lines, phase_split, step_costs, train_vs_deploy
@@ -110,15 +112,17 @@ def write_report(run_dir: Path) -> Path:
                       "device synchronised once per sample; in the training-step section, per training step), the "
                       "median over fresh processes of each process's median; the 2017 unit is seconds per 100 "
                       "forwards of the 16-layer stack.", ""]
+    processes = read_processes(run_dir)
+    rounds = round_values(processes)
     out += answers(forward, train, every_row, read_if_present(run_dir / "layers.csv"),
                    read_conditions(run_dir / "conditions.jsonl"), env.get("cpu_count"),
-                   unfinished_cases(all_rows, read_processes(run_dir)))
+                   unfinished_cases(all_rows, processes), rounds)
     out += _machines_section(all_rows, left_out)
     out += _environment(env)
     out += _networks_section(networks, run_dir)
     if not results.empty:
-        out += _seed_sections(results, env, run_dir)
-    out += _training_section(train, forward)
+        out += _seed_sections(results, env, run_dir, rounds)
+    out += _training_section(train, forward, rounds)
     out += _library_floor_section(every_row)
     out += _trust_section(every_row, run_dir, env)
     out += _graphs_section(run_dir)
@@ -148,23 +152,24 @@ def _markdown(content: Lines, run_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _seed_sections(results: pd.DataFrame, env: dict, run_dir: Path) -> Lines:
+def _seed_sections(results: pd.DataFrame, env: dict, run_dir: Path, rounds: Mapping[tuple[str, ...], Rounds]
+                   ) -> Lines:
     """Everything about the seed's stacks."""
     out = _seed_section(results)
     out += _native_vs_onnx_section(results)
     out += _against_2017(results)
     out += ["## Findings: the 2017 conclusions on this run", ""]
-    for i, finding in enumerate(findings(results), 1):
+    for i, finding in enumerate(findings(results, rounds), 1):
         out += [f"{i}. **{finding.claim}** {finding.text}", ""]
     out += _precision_section(results)
-    out += _fastest_section(results)
+    out += _fastest_section(results, rounds)
     out += _first_result_section(results)
     out += _latency_section(results)
     out += _kernel_section(results, env, run_dir)
     return out
 
 
-def _training_section(train: pd.DataFrame, forward: pd.DataFrame) -> Lines:
+def _training_section(train: pd.DataFrame, forward: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> Lines:
     """The train pass: a step's cost per conv type against its forward and its FLOPs, cheapest to train vs to
     deploy, the 2017 table and conclusions on the step, where the step's kernel time goes, and networks' steps."""
     if train.empty:
@@ -193,7 +198,7 @@ def _training_section(train: pd.DataFrame, forward: pd.DataFrame) -> Lines:
                 "The fastest way each conv type ran in this run, per pass:", "", _md(both, ".3g", index=False), ""]
     if not seed_train.empty:
         out += ["### The 2017 conclusions, re-tested on the training step", ""]
-        for i, finding in enumerate(findings(seed_train), 1):
+        for i, finding in enumerate(findings(seed_train, rounds), 1):
             out += [f"{i}. **{finding.claim}** {finding.text}", ""]
         out += _seed_section(seed_train, "The 2017 table for the training step, per runtime", STEP_TIME_ROW,
                              "seed-train", "seconds per 100 training steps")
@@ -378,7 +383,7 @@ def _precision_section(results: pd.DataFrame) -> Lines:
             _md(table, ".3g", index=False), "", picture, ""]
 
 
-def _fastest_section(results: pd.DataFrame) -> list[str]:
+def _fastest_section(results: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> list[str]:
     table = fastest_table(results)
     if table.empty or results[results["status"] == "ok"][["runtime", "source"]].drop_duplicates().shape[0] < 2:
         return []
@@ -388,7 +393,7 @@ def _fastest_section(results: pd.DataFrame) -> list[str]:
            "and its time against the roofline floor (floor / time as a percentage; \"above ceiling\" with the likely "
            "cause where it beat the floor: \"Cases above the ceiling\" below).", "", _md(table, ".3g", index=False), "",
            "The 2017 conclusions, re-tested on the fastest configuration of each case:", ""]
-    for i, finding in enumerate(findings(fastest_as_runtime(results)), 1):
+    for i, finding in enumerate(findings(fastest_as_runtime(results), rounds), 1):
         out += [f"{i}. **{finding.claim}** {finding.text}", ""]
     return out
 

@@ -29,7 +29,7 @@ def png(best: pd.DataFrame, title: str, path: Path) -> Path:
         low = (rows["ms_per_forward"] - rows["ms_process_min"]).clip(lower=0).fillna(0)
         high = (rows["ms_process_max"] - rows["ms_per_forward"]).clip(lower=0).fillna(0)
         ax.bar(x, rows["ms_per_forward"], width, yerr=[low, high], capsize=2, label=f"{device} {dtype}, C={channels}")
-        for xi, ms, name in zip(x, rows["ms_per_forward"], rows["fastest"], strict=True):
+        for xi, ms, name in zip(x, rows["ms_per_forward"], rows["best"], strict=True):
             if pd.notna(ms):
                 ax.text(xi, ms, f" {name}", rotation=90, ha="center", va="bottom", fontsize=6)
     ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right")
@@ -48,7 +48,7 @@ def chart(best: pd.DataFrame, title: str) -> go.Figure:
                                                                              sort=False):
         speedups = [c for c in rows.columns if c.startswith("x vs ")]
         fig.add_bar(x=rows["variant"], y=rows["ms_per_forward"], name=f"{device} {dtype}, C={channels}",
-                    text=rows["fastest"], textposition="inside",
+                    text=rows["best"], textposition="inside",
                     error_y={"type": "data", "symmetric": False,
                              "array": (rows["ms_process_max"] - rows["ms_per_forward"]).clip(lower=0),
                              "arrayminus": (rows["ms_per_forward"] - rows["ms_process_min"]).clip(lower=0)},

@@ -9,14 +9,12 @@ import time
 
 import numpy as np
 
-from convbench.runners.base import Prepared
+from convbench.errors import Skip
+from convbench.runners.base import Prepared, Runner
 
 
-class _ReturnsTheReference:
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
-
-    def available(self, device: str) -> str | None:
+class _ReturnsTheReference(Runner):
+    def available(self, device: str) -> Skip | None:
         return None
 
     def prepare(self, case, artifacts) -> Prepared:
@@ -79,3 +77,29 @@ class WrongBackward(_ReturnsTheReference):
             return gradients
 
         return Prepared(step, lambda out: out, gradients=lambda out: out)
+
+
+class _Sleeps(_ReturnsTheReference):
+    """A forward that takes a known time: it sleeps `ms` (a sleep's length does not depend on what else the CPU
+    runs, so the answer of a ranking is known: equal sleeps tie, a twice as long one is slower in every round)."""
+
+    ms = 2.0
+
+    def forward(self, case, reference):
+        def forward():
+            time.sleep(self.ms / 1e3)
+            return reference
+
+        return forward
+
+
+class SleepsTwoMs(_Sleeps):
+    ms = 2.0
+
+
+class SleepsTwoMsToo(_Sleeps):
+    ms = 2.0
+
+
+class SleepsFourMs(_Sleeps):
+    ms = 4.0

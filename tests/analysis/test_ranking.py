@@ -1,0 +1,67 @@
+"""The fastest way at a stated confidence: ties called ties (analysis.ranking), on numbers whose answer is known."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from convbench.analysis.findings import findings
+from convbench.analysis.ranking import modes, paired_ratio, rank, round_values
+from convbench.artifacts import Artifacts
+from convbench.bench import plan_cases, run_bench
+from convbench.harness import TimingConfig
+from convbench.jobs import RunSettings
+from convbench.results import ResultsStore, read_results
+from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo
+from tests.conftest import SMALL_SPECS
+
+
+def test_a_runtime_faster_in_every_round_is_decided_and_one_that_swaps_is_tied():
+    always = paired_ratio({0: 2.0, 1: 2.2, 2: 2.1}, {0: 1.0, 1: 1.0, 2: 1.0})
+    assert always.decided and always.low > 1.8 and always.speedup_text() == "2.1x (1.9-2.4)"
+    swaps = paired_ratio({0: 1.1, 1: 0.9, 2: 1.05}, {0: 1.0, 1: 1.0, 2: 1.0})
+    assert swaps.tied and swaps.low < 1 < swaps.high
+    alone = paired_ratio({0: 2.0}, {0: 1.0})
+    assert not alone.judged and not alone.tied and math.isnan(alone.low)
+
+
+def test_two_clusters_of_processes_are_two_modes_and_a_spread_is_not():
+    assert [(m.ms, m.processes) for m in modes([17.2, 30.1, 30.6])] == [(17.2, 1), (30.35, 2)]
+    assert len(modes([10.0, 13.5, 18.0])) == 1  # spread out, not two tight clusters
+    assert len(modes([10.0, 10.4, 10.2])) == 1
+
+
+def test_a_verdict_whose_interval_straddles_its_threshold_is_undecided():
+    """Dilated counted as costlier above 1.1x conv3x3: 1.5x in every round holds; 1.0-1.2 is undecided."""
+    rows, rounds = [], {}
+    for runtime, dilated in (("a", (1.5, 1.55, 1.45)), ("b", (1.0, 1.2, 1.1))):
+        for variant, times in (("conv3x3", (1.0, 1.0, 1.0)), ("conv3x3dilated", dilated)):
+            key = (f"{variant}-c64", runtime, "torch", "cpu", "")
+            rows.append({"stack_id": key[0], "runtime": runtime, "source": "torch", "device": "cpu", "dtype": "float32",
+                         "machine": "", "channels": 64, "variant": variant, "status": "ok",
+                         "ms_per_forward": sorted(times)[1]})
+            rounds[key] = dict(enumerate(times))
+    dilated = findings(pd.DataFrame(rows), rounds)[4]
+    assert dilated.held == 1 and dilated.undecided == 1 and dilated.verdict == "holds in 1 of 2, undecided in 1"
+
+
+@pytest.mark.figures
+def test_equal_runtimes_tie_and_a_slower_one_is_beaten_through_real_workers(exported, tmp_path, monkeypatch):
+    """Three test runtimes whose forwards sleep 2, 2 and 4 ms, timed in 3 interleaved rounds of real workers."""
+    names = {"SleepsTwoMs": "two", "SleepsTwoMsToo": "two-too", "SleepsFourMs": "four"}
+    for cls, name in names.items():
+        monkeypatch.setitem(RUNTIMES, name, RuntimeInfo(name, f"fake-{name}", ("torch",),
+                                                        f"tests.convbench.fake_runtimes:{cls}", (), "test"))
+        monkeypatch.setitem(FAMILY_ENV, f"fake-{name}", {})
+    store = ResultsStore(tmp_path / "run")
+    store.open()
+    spec = next(s for s in SMALL_SPECS if s.variant == "conv1x1")
+    timing = TimingConfig(warmup_seconds=0.02, sample_seconds=0.02, budget_seconds=0.6, processes=3)
+    run_bench(plan_cases([spec], list(names.values()), "cpu"), store, Artifacts(exported),
+              RunSettings(timing, 1, "env"), lambda case, row: None)
+    results = read_results(store.csv_path)
+    ranking = rank(results, round_values(read_results(store.processes_path)))
+    assert sorted(ranking.fastest["runtime"]) == ["two", "two-too"], ranking.vs_best
+    assert ranking.vs_best["four[torch]"].decided and ranking.vs_best["four[torch]"].low > 1.5
