@@ -9,6 +9,9 @@ ARGS ?=
 BENCH_ARGS ?=
 EXPORT_ARGS ?=
 DEVICE ?= cpu
+# bench's time in minutes: what its first 3 rounds leave goes to more rounds of the cases whose ranking is undecided
+# (TIME_BUDGET= : the first rounds only)
+TIME_BUDGET ?= 12
 EXTRAS ?= cpu,dev
 STAMP := $(VENV)/.installed
 CLUSTER_STAMP := $(VENV)/.installed-cluster
@@ -45,7 +48,8 @@ export: $(STAMP)
 	$(VENV)/bin/convbench export $(ARGS) $(EXPORT_ARGS)
 
 bench: $(STAMP)
-	$(VENV)/bin/convbench bench --profile --device $(DEVICE) $(if $(filter cuda,$(DEVICE)),--floor) $(ARGS) $(BENCH_ARGS)
+	$(VENV)/bin/convbench bench --profile --device $(DEVICE) $(if $(filter cuda,$(DEVICE)),--floor) \
+		$(if $(TIME_BUDGET),--time-budget $(TIME_BUDGET)) $(ARGS) $(BENCH_ARGS)
 
 report: $(STAMP)
 	$(VENV)/bin/convbench report $(RUN)

@@ -25,11 +25,11 @@ from convbench.analysis.native_vs_onnx import native_vs_onnx
 from convbench.analysis.networks import depthwise_verdicts, kind_shares, network_times
 from convbench.analysis.pictures import Figure
 from convbench.analysis.precision import precision_speedups
-from convbench.analysis.ranking import CONFIDENCE, MODE_GAP, Rounds, modes, modes_text, rank, versus
 from convbench.analysis.training import cheapest_lines, train_vs_deploy
 from convbench.analysis.trust import conditions_lines
 from convbench.analysis.workloads import network_rows, seed_rows
 from convbench.models.variants import VARIANTS
+from convbench.ranking import CONFIDENCE, MODE_GAP, TIE_MARGIN, Rounds, modes, modes_text, rank, versus
 from convbench.results import KEY_COLUMNS
 
 TRUST_ANCHOR = "#how-far-the-numbers-can-be-trusted"
@@ -42,7 +42,7 @@ def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame,
             rounds: Mapping[tuple[str, ...], Rounds]) -> list[str | Figure]:
     """The first screen of report.md (markdown lines, and the fastest way as a picture); `unfinished`: the cases
     the run began and did not finish (analysis.trust.unfinished_cases); `rounds`: each case's process medians by
-    round (analysis.ranking.round_values), for the rankings' intervals."""
+    round (convbench.ranking.round_values), for the rankings' intervals."""
     seed = seed_rows(forward)
     out: list[str | Figure] = ["## The answers", "",
            "What this run found, per device and dtype; the evidence for every line is in the sections below.", ""]
@@ -57,7 +57,7 @@ def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame,
 
 def fastest_at_largest_channels(seed: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> pd.DataFrame:
     """Per device, dtype and conv type at the largest channel count of that device and dtype: the fastest way
-    (analysis.ranking: the runtime[source] rows that cannot be told apart from the best at its confidence, `fastest`,
+    (convbench.ranking: the runtime[source] rows that cannot be told apart from the best at its confidence, `fastest`,
     and whether that is one runtime, `decided`), the best's ms per forward with its process range, and how many
     times faster it is than each framework's plain default that ran the case, paired by round, with the interval as
     text (empty where the default was the best or did not run)."""
@@ -125,20 +125,21 @@ def _fastest(seed: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> li
     table = pd.DataFrame(columns).reindex(list(dict.fromkeys(best["variant"])))
     table.index.name = "conv type"
     decided = int(best["decided"].sum())
+    ties = int((best["decided"] & best["fastest"].str.contains(", tied within")).sum())
     two_modes = [f"- {row['variant']} ({row['device']} {row['dtype']}): {row['two modes']}; each speed-up above is "
                  "paired by round, over whichever mode each round's process landed in." for _, row in best.iterrows()
                  if row["two modes"]]
     return ["### The fastest way to run each conv type", "",
             f"ms per forward of the 16-layer stack (batch {int(best['batch'].iloc[0])}): the fastest way of this run, "
-            f"one runtime where it was faster than every other in a paired comparison at {CONFIDENCE:.0%} "
-            "confidence, else every runtime that cannot be told apart from the best (tied, and within how much of "
-            "it); the best's time with the range of its process medians; how many times faster it is than each "
-            "framework's plain default (torch eager, keras-tf) where that default ran, with the interval of that "
-            "ratio; where the run measured it, the library floor (cuDNN's fastest plans, the sum over the layers) "
-            f"and the best's time over it. Decided: {decided} of {len(best)} cases; tied: {len(best) - decided} "
-            "(docs/method.md: how ties are called).", "",
+            f"paired by round at {CONFIDENCE:.0%} confidence: the best runtime and those tied with it (within "
+            f"{TIE_MARGIN:.0%}), and those it could not yet tell apart from it (undecided); the best's time with the "
+            "range of its process medians; how many times faster it is than each framework's plain default (torch "
+            "eager, keras-tf) where that default ran, with the interval of that ratio; where the run measured it, "
+            "the library floor (cuDNN's fastest plans, the sum over the layers) and the best's time over it. "
+            f"Decided: {decided} of {len(best)} cases ({decided - ties} with one fastest runtime, {ties} ties); "
+            f"undecided: {len(best) - decided} (docs/method.md: how a ranking is decided).", "",
             table.fillna("").to_markdown(), "",
-            *([f"Processes in two modes (analysis.ranking.modes: split at a gap of {MODE_GAP}x or more between "
+            *([f"Processes in two modes (convbench.ranking.modes: split at a gap of {MODE_GAP}x or more between "
                "tight clusters):", "", *two_modes, ""] if two_modes else []),
             Figure("fastest", best, "the fastest way to run each conv type (largest channel count)", "fastest.png",
                    "the fastest way to run each conv type"), ""]

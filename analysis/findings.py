@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from convbench.analysis.ranking import CONFIDENCE, Interval, Rounds, mean_interval
 from convbench.analysis.ratios import GROUP, label, ok_at_largest_channels, times_at_largest_channels, vs_conv3x3
 from convbench.models.variants import REFERENCE_VARIANT, theoretical_vs_conv3x3
+from convbench.ranking import CONFIDENCE, Interval, Rounds, mean_interval
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Finding:
     held: int = 0  # runtimes in which it holds...
     measured: int = 0  # ...of those that measured it
     unstable: bool = False  # whether a verdict rests on a case whose processes disagreed
-    undecided: int = 0  # runtimes whose interval (analysis.ranking's confidence) straddles the claim's threshold
+    undecided: int = 0  # runtimes whose interval (convbench.ranking's confidence) straddles the claim's threshold
 
     @property
     def verdict(self) -> str:
@@ -69,8 +69,8 @@ TESTS = (
 
 def findings(results: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds] | None = None) -> list[Finding]:
     """Each 2017 conclusion judged on every runtime of `results` at its largest channel count. With `rounds` (each
-    case's process medians by round, analysis.ranking.round_values), a runtime's verdict is decided only where the
-    interval of its ratio (paired by round, at analysis.ranking.CONFIDENCE) lies wholly on one side of the claim's
+    case's process medians by round, convbench.ranking.round_values), a runtime's verdict is decided only where the
+    interval of its ratio (paired by round, at convbench.ranking.CONFIDENCE) lies wholly on one side of the claim's
     threshold, and is undecided where it straddles it; without, the median's ratio decides."""
     times = times_at_largest_channels(results)
     ratios = vs_conv3x3(times) if not times.empty and "conv3x3" in times else pd.DataFrame()

@@ -29,7 +29,6 @@ from convbench.analysis.networks import (
 from convbench.analysis.overhead import kernel_split, overhead_paragraph
 from convbench.analysis.pictures import Figure, Lines, draw_png
 from convbench.analysis.precision import precision_speedups
-from convbench.analysis.ranking import Rounds, round_values
 from convbench.analysis.ratios import GROUP, label, times_at_largest_channels, vs_conv3x3
 from convbench.analysis.seed_table import STEP_TIME_ROW, TIME_ROW, seed_tables
 from convbench.analysis.training import cheapest_lines, phase_split, step_costs, train_vs_deploy
@@ -46,6 +45,7 @@ from convbench.analysis.trust import (
 from convbench.analysis.workloads import network_rows, pass_rows, seed_rows
 from convbench.csvfile import read_csv_checked, replace_text
 from convbench.models.variants import VARIANTS
+from convbench.ranking import Rounds, round_values
 from convbench.results import GRAPHS_FILE, read_env, read_if_present, read_results
 
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+
+import pandas as pd
 
 from convbench import passes
 from convbench.artifacts import Artifacts
@@ -29,8 +32,8 @@ from convbench.in_worker import CaseTask, profile_case, run_case
 from convbench.jobs import Event, RunSettings, Where
 from convbench.machines import this_host, usable_cores
 from convbench.recorder import Recorder, result_from_processes
-from convbench.repeats import process_orders
-from convbench.results import ResultsStore, case_row
+from convbench.repeats import process_orders, round_order
+from convbench.results import ResultsStore, case_row, read_if_present, row_keys
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo, import_requirements, missing_requirement
 from convbench.spec import Case, Workload
 from convbench.workers import Worker, iter_tasks, run_tasks
@@ -123,10 +126,54 @@ def run_bench(
         for timing in order:
             for event in timing.round_events(process):
                 recorder.handle(event)
+    if options.deadline is not None and options.undecided is not None:
+        for event in extra_rounds(groups, recorder, store, options, str(artifacts.root), where):
+            recorder.handle(event)
     if options.profile:
         for family, group in groups:
             for event in profile_family(family, store.unprofiled(group), options, str(artifacts.root)):
                 recorder.handle(event)
+
+
+def extra_rounds(groups: Sequence[tuple[str, list[Case]]], recorder: Recorder, store: ResultsStore,
+                 options: RunSettings, artifacts_root: str, where: Where) -> Iterator[Event]:
+    """Precision per minute: after the first rounds, more rounds for the cases whose ranking is still undecided
+    (options.undecided), each a fresh process of every group that holds such a case, the groups in an order
+    shuffled per round, until none is undecided or the next round would not end by options.deadline (it is
+    expected to take as long as the last one, the first as long as its cases' process rows took)."""
+    process = options.config.processes
+    last_round_s: float | None = None
+    while True:
+        results, processes = store.read(), read_if_present(store.processes_path)
+        wanted = options.undecided(results, processes)
+        if not wanted:
+            return
+        cases = {key: case for _, group in groups for case in group if (key := case.key) in wanted}
+        expected = last_round_s if last_round_s is not None else _round_cost_s(processes, wanted)
+        if time.monotonic() + expected > float(options.deadline):
+            log.warning(f"time budget: {len(cases)} case(s) still undecided, no time for another round")
+            return
+        started = time.monotonic()
+        timings = [_FamilyTiming(family, [c for c in group if c.key in cases],
+                                 {c.key: dict(recorder.kept.get(c.key, {})) for c in group if c.key in cases},
+                                 artifacts_root, options, where, first_round=process)
+                   for family, group in groups if any(c.key in cases for c in group)]
+        for timing in round_order(timings, process):
+            yield from timing.round_events(process)
+        last_round_s = time.monotonic() - started
+        process += 1
+
+
+def _round_cost_s(processes: pd.DataFrame, keys: set[tuple[str, ...]]) -> float:
+    """What one more process of each of these cases cost in earlier rounds: the mean set-up, first forward and
+    timing of a process row, over their rows, times the cases (a worker's start included in its first case)."""
+    if processes.empty:
+        return 0.0
+    rows = processes[[key in keys for key in row_keys(processes)]]
+    rounds = max(1, int(rows["process"].nunique()))
+    spent = (rows["setup_ms"].fillna(0) + rows["first_forward_ms"].fillna(0) + rows["import_ms"].fillna(0)).sum()
+    samples = (rows["ms_per_forward"].fillna(0) * rows["samples"].fillna(0) * rows["iterations"].fillna(0)).sum()
+    return float(spent + samples) / 1e3 / rounds
 
 
 def worker_groups(cases: Sequence[Case]) -> list[tuple[str, list[Case]]]:
@@ -216,14 +263,15 @@ class _FamilyTiming:
     last. Each process row is an event at once; the Recorder makes a case's result row when its last is in."""
 
     def __init__(self, family: str, cases: Sequence[Case], kept: dict[tuple[str, ...], dict[int, dict]],
-                 artifacts_root: str, options: RunSettings, where: Where) -> None:
+                 artifacts_root: str, options: RunSettings, where: Where, first_round: int = 0) -> None:
         self.family, self.cases, self.kept, self.options, self.where = family, list(cases), kept, options, where
         self.task = functools.partial(run_case, config=options.config, artifacts_root=artifacts_root)
         self.runtimes = [RUNTIMES[name] for name in dict.fromkeys(c.runtime for c in cases)]
         own = [info.name for info in self.runtimes if info.own_workers]  # a group of its own: name it in progress
         self.label = f"{family} ({own[0]})" if len(self.runtimes) == 1 and own else family
         self.open = {case.key for case in cases}
-        self.orders = process_orders(self.cases, options.config.processes)
+        self.orders = {k: round_order(self.cases, k) for k in range(first_round, first_round + 1)} if first_round \
+            else dict(enumerate(process_orders(self.cases, options.config.processes)))
         self.import_ms: dict[str, float] = {}
         self.pids: tuple[int, ...] = ()
 
@@ -248,7 +296,8 @@ class _FamilyTiming:
             yield "process", task.case, row
             rows = self.kept.setdefault(task.case.key, {})
             rows[process] = row
-            if result_from_processes(task.case, rows, self.options.config.processes) is not None:
+            if process < self.options.config.processes and result_from_processes(
+                    task.case, rows, self.options.config.processes) is not None:
                 self.open.discard(task.case.key)
             if task is todo[-1]:  # the worker is still up and the device still warm: the conditions it ran in
                 yield "conditions", {**snapshot(self.family, process, "after", self.pids), **where}

@@ -161,7 +161,8 @@ def _bench_request(args: argparse.Namespace) -> BenchRequest:
     return BenchRequest(sweeps=(_sweep(args, runtimes=True),), device=args.device, threads=args.threads,
                         timing=timing, profile=args.profile, floor=args.floor, artifacts=args.artifacts,
                         run_dir=args.run_dir, results_root=args.results, cluster=args.cluster,
-                        case_timeout_s=args.case_timeout, worker_log=not args.verbose)
+                        case_timeout_s=args.case_timeout, worker_log=not args.verbose,
+                        budget_minutes=args.time_budget)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"time the samples of one case aim at, all processes together ({defaults.budget_seconds})")
     timing.add_argument("--min-samples", type=_positive_int, help=f"per process ({defaults.min_samples})")
     timing.add_argument("--max-samples", type=_positive_int, help=f"per process ({defaults.max_samples})")
+    timing.add_argument("--time-budget", type=_positive_float, metavar="MINUTES",
+                        help="the bench's time: what the first --processes rounds leave goes to more rounds of the "
+                             "cases whose ranking is still undecided, until decided or the time is spent (default: "
+                             "the first rounds only; make bench gives 13 minutes)")
     timing.add_argument("--case-timeout", type=_positive_float, metavar="SECONDS",
                         help="limit for one case in one process; past it the case fails and its worker is killed "
                              "(default: the runtime's set-up allowance, 120 s for most, plus 10 x the warm-up and "

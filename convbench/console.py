@@ -79,8 +79,9 @@ class ConsoleObserver(RunObserver):
                                         "plans, each timed by its kernels)")
 
     def family(self, family: str, process: int, cases: int) -> None:
-        self.progress.console.print(escape(f"{family}: process {process + 1} of {self.processes}, {cases} cases in a "
-                                           "fresh worker"))
+        which = (f"process {process + 1} of {self.processes}" if process < self.processes else
+                 f"extra round {process + 1} (cases still undecided)")
+        self.progress.console.print(escape(f"{family}: {which}, {cases} cases in a fresh worker"))
 
     def process(self, case: Case, row: dict[str, object]) -> None:
         self.processes_run[case.key] = self.processes_run.get(case.key, 0) + 1

@@ -4,8 +4,11 @@ runs (`Where`) and the events it sends back (`Event`). A job runs here (convbenc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import pandas as pd
 
 from convbench.harness import TimingConfig
 from convbench.library_floor import Floors
@@ -24,6 +27,9 @@ class RunSettings:
     ceilings: dict[str, float] | None = None
     library_floors: Floors | None = None  # None: no floor asked for (convbench.library_floor)
     machine_ceilings: dict[str, dict | None] | None = None  # a cluster's: each machine's ceilings (None: `ceilings`)
+    deadline: float | None = None  # time.monotonic() by which extra rounds stop (None: no extra rounds)
+    undecided: Callable[[pd.DataFrame, pd.DataFrame], set[tuple[str, ...]]] | None = None  # the row keys whose
+    # ranking is still undecided, from the results and processes tables (convbench.ranking.undecided_keys)
 
 
 Event = tuple  # what a job tells the run: ("process" | "result" | "kernel", case, row), ("conditions", snapshot),

@@ -52,14 +52,26 @@ class Recorder:
         return machines.get(case.machine) if machines is not None else self.options.ceilings
 
     def finish(self, case: Case, row: dict[str, object]) -> None:
-        opts = row.get("options") if isinstance(row.get("options"), dict) else {}
-        tf32 = opts.get("tf32")
-        row = {**row, **roofline_columns(case, row.get("ms_per_forward"), bool(tf32), self.ceilings(case)),
-               **floor_columns(case, row.get("ms_per_forward"), self.options.library_floors),
-               "tf32": tf32, "run_id": self.store.run_id, "env_id": row.get("env_id") or self.options.env_id}
+        row = self._with_derived(case, row)
         self.store.append(row)
         self.done.add(case.key)
         self.on_row(case, row)
+
+    def _with_derived(self, case: Case, row: dict[str, object]) -> dict[str, object]:
+        opts = row.get("options") if isinstance(row.get("options"), dict) else {}
+        tf32 = opts.get("tf32")
+        return {**row, **roofline_columns(case, row.get("ms_per_forward"), bool(tf32), self.ceilings(case)),
+                **floor_columns(case, row.get("ms_per_forward"), self.options.library_floors),
+                "tf32": tf32, "run_id": self.store.run_id, "env_id": row.get("env_id") or self.options.env_id}
+
+    def _refresh(self, case: Case, rows: dict[int, dict[str, object]]) -> None:
+        """A case timed in a round after its result row was written (convbench.bench's extra rounds): its row made
+        again from every process row."""
+        result = result_from_processes(case, rows, len(rows))
+        if result is not None and result["status"] == "ok":
+            row = self._with_derived(case, result)
+            self.store.update(case.key, {k: v for k, v in row.items() if k not in ("finished_at",)})
+            self.on_row(case, row)
 
     def handle(self, event: Event) -> None:
         kind = event[0]
@@ -84,8 +96,11 @@ class Recorder:
             self.on_process(case, row)
         rows = self.kept.setdefault(case.key, {})
         rows[int(row["process"])] = row
+        if case.key in self.done:
+            self._refresh(case, rows)
+            return
         result = result_from_processes(case, rows, self.options.config.processes)
-        if result is not None and case.key not in self.done:
+        if result is not None:
             self.finish(case, result)
 
     def _kernel(self, case: Case, columns: dict[str, object]) -> None:

@@ -19,6 +19,11 @@ T = TypeVar("T")
 UNSTABLE_IQR_FACTOR = 4.0
 UNSTABLE_SPREAD = 0.10
 
+def round_order(items: Sequence[T], k: int) -> list[T]:
+    """The order of `items` in round k (as process_orders gives it, for a k beyond their count too)."""
+    return process_orders(items, k + 1)[k]
+
+
 def process_orders(items: Sequence[T], processes: int) -> list[list[T]]:
     """The order each of `processes` workers runs `items` in: the first as given, each later one a seeded shuffle
     that differs from the previous one's wherever two items allow it (reversed where the shuffle matched)."""

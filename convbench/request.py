@@ -164,6 +164,8 @@ class BenchRequest:
     cluster: str | None = None  # a Ray cluster's address: time on its convbench nodes (convbench.cluster)
     case_timeout_s: float | None = None  # None: each runtime's default
     worker_log: bool = True  # workers' output to the run's workers.log (False: to the terminal)
+    budget_minutes: float | None = None  # the bench's time (this invocation's): what the first rounds leave goes to
+    # more rounds of the cases whose ranking is undecided (None: the first rounds only)
     machine: str | None = None  # recorded: the machine label the run's rows carry (not asked; convbench.machines)
 
     @property
@@ -194,6 +196,8 @@ class BenchRequest:
         if self.cluster is not None and not self.cluster.strip():
             raise BadInput("--cluster got an empty address; give host:port of the Ray cluster's head (e.g. "
                              "10.0.0.1:6379), or leave --cluster out to run here")
+        if self.budget_minutes is not None and not self.budget_minutes > 0:
+            raise BadInput(f"--time-budget must be a positive number of minutes, got {self.budget_minutes!r}")
         if self.cluster and self.floor:
             raise BadInput("--floor with --cluster: the library floor is measured on the machine that starts the "
                              "run; run `convbench bench --floor --device cuda` on the GPU machine itself")
@@ -217,7 +221,8 @@ class BenchRequest:
     def to_json(self) -> dict[str, object]:
         return {"version": REQUEST_VERSION, "sweeps": [s.to_json() for s in self.sweeps], "device": self.device,
                 "threads": self.threads, "timing": dict(self.timing), "profile": self.profile, "floor": self.floor,
-                "artifacts": str(self.artifacts) if self.artifacts else None, "machine": self.machine}
+                "artifacts": str(self.artifacts) if self.artifacts else None, "machine": self.machine,
+                "budget_minutes": self.budget_minutes}
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> BenchRequest:
@@ -226,7 +231,7 @@ class BenchRequest:
                    device=data.get("device"), threads=data.get("threads"),  # type: ignore[arg-type]
                    timing=dict(data.get("timing") or {}), profile=bool(data.get("profile")),  # type: ignore[arg-type]
                    floor=bool(data.get("floor")), artifacts=Path(str(artifacts)) if artifacts else None,
-                   machine=data.get("machine"))  # type: ignore[arg-type]
+                   machine=data.get("machine"), budget_minutes=data.get("budget_minutes"))  # type: ignore[arg-type]
 
 
 def read_request(run_dir: Path) -> BenchRequest | None:
@@ -293,8 +298,10 @@ def resume(recorded: BenchRequest, asked: BenchRequest, threads: int, machine: s
             extended.append(what)
     if asked.artifacts is not None and asked.artifacts != recorded.artifacts:
         request = replace(request, artifacts=asked.artifacts)
+    budget = asked.budget_minutes if asked.budget_minutes is not None else recorded.budget_minutes
     return Resumed(replace(request, run_dir=asked.run_dir, results_root=asked.results_root, cluster=asked.cluster,
-                           case_timeout_s=asked.case_timeout_s, worker_log=asked.worker_log), extended)
+                           case_timeout_s=asked.case_timeout_s, worker_log=asked.worker_log,
+                           budget_minutes=budget), extended)
 
 
 def _said(value: object) -> str:

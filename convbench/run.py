@@ -11,6 +11,7 @@ KeyboardInterrupt; `run` again with the same run directory resumes it."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,6 +27,7 @@ from convbench.errors import BadInput, RunStopped, first_of, one_line
 from convbench.jobs import RunSettings
 from convbench.machines import machine_label, usable_cores
 from convbench.outputs import write_outputs
+from convbench.ranking import undecided_keys
 from convbench.recorder import Recorder
 from convbench.request import BenchRequest, read_request, resume, write_request
 from convbench.results import (
@@ -221,7 +223,15 @@ def _check_here(request: BenchRequest, cases: Sequence[Case]) -> None:
                          "to time: change --runtimes or --pass")
 
 
+def _budget(request: BenchRequest, started: float) -> dict[str, object]:
+    """The settings of extra rounds under a time budget (convbench.bench.extra_rounds): none without one."""
+    if request.budget_minutes is None:
+        return {}
+    return {"deadline": started + 60 * float(request.budget_minutes), "undecided": undecided_keys}
+
+
 def _locked(request: BenchRequest, notes: list[str], store: ResultsStore, observer: RunObserver) -> RunOutcome:
+    started = time.monotonic()
     resuming = store.csv_path.exists()
     store.open()
     cases = request.cases()
@@ -244,7 +254,7 @@ def _locked(request: BenchRequest, notes: list[str], store: ResultsStore, observ
         ceilings = _ceilings(store, env, str(request.device), int(request.threads or 1), log, observer)
         floors = _library_floors(request, cases, store, log, observer) if request.floor else None
         options = RunSettings(request.config, int(request.threads or 1), env["env_id"], request.case_timeout_s, log,
-                               request.profile, ceilings, floors)
+                              request.profile, ceilings, floors, **_budget(request, started))
         run_bench(cases, store, artifacts, options, observer.row, observer.process, observer.kernel,
                   observer.family)
     return _finish(store, artifacts, cases, latest)

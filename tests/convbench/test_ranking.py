@@ -1,18 +1,19 @@
-"""The fastest way at a stated confidence: ties called ties (analysis.ranking), on numbers whose answer is known."""
+"""The fastest way at a stated confidence: ties called ties (convbench.ranking), on numbers whose answer is known."""
 
 from __future__ import annotations
 
 import math
+import time
 
 import pandas as pd
 import pytest
 
 from convbench.analysis.findings import findings
-from convbench.analysis.ranking import modes, paired_ratio, rank, round_values
 from convbench.artifacts import Artifacts
 from convbench.bench import plan_cases, run_bench
 from convbench.harness import TimingConfig
 from convbench.jobs import RunSettings
+from convbench.ranking import modes, paired_ratio, rank, round_values
 from convbench.results import ResultsStore, read_results
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo
 from tests.conftest import SMALL_SPECS
@@ -51,10 +52,7 @@ def test_a_verdict_whose_interval_straddles_its_threshold_is_undecided():
 def test_equal_runtimes_tie_and_a_slower_one_is_beaten_through_real_workers(exported, tmp_path, monkeypatch):
     """Three test runtimes whose forwards sleep 2, 2 and 4 ms, timed in 3 interleaved rounds of real workers."""
     names = {"SleepsTwoMs": "two", "SleepsTwoMsToo": "two-too", "SleepsFourMs": "four"}
-    for cls, name in names.items():
-        monkeypatch.setitem(RUNTIMES, name, RuntimeInfo(name, f"fake-{name}", ("torch",),
-                                                        f"tests.convbench.fake_runtimes:{cls}", (), "test"))
-        monkeypatch.setitem(FAMILY_ENV, f"fake-{name}", {})
+    _sleepers(monkeypatch, names)
     store = ResultsStore(tmp_path / "run")
     store.open()
     spec = next(s for s in SMALL_SPECS if s.variant == "conv1x1")
@@ -65,3 +63,35 @@ def test_equal_runtimes_tie_and_a_slower_one_is_beaten_through_real_workers(expo
     ranking = rank(results, round_values(read_results(store.processes_path)))
     assert sorted(ranking.fastest["runtime"]) == ["two", "two-too"], ranking.vs_best
     assert ranking.vs_best["four[torch]"].decided and ranking.vs_best["four[torch]"].low > 1.5
+
+
+def _sleepers(monkeypatch, names: dict[str, str]) -> None:
+    for cls, name in names.items():
+        monkeypatch.setitem(RUNTIMES, name, RuntimeInfo(name, f"fake-{name}", ("torch",),
+                                                        f"tests.convbench.fake_runtimes:{cls}", (), "test"))
+        monkeypatch.setitem(FAMILY_ENV, f"fake-{name}", {})
+
+
+@pytest.mark.parametrize(("seconds_left", "rounds_of_undecided"), [(3600.0, 5), (0.0, 3)])
+def test_the_time_left_goes_to_the_undecided_case_until_it_is_decided(exported, tmp_path, monkeypatch, seconds_left,
+                                                                      rounds_of_undecided):
+    """A ranking policy that calls one runtime's case undecided until it has 5 rounds: it gets rounds 4 and 5, the
+    other none; with no time left, neither gets any."""
+    _sleepers(monkeypatch, {"SleepsTwoMs": "two", "SleepsFourMs": "four"})
+    store = ResultsStore(tmp_path / "run")
+    store.open()
+    spec = next(s for s in SMALL_SPECS if s.variant == "conv1x1")
+    cases = plan_cases([spec], ["two", "four"], "cpu")
+    undecided_key = next(c.key for c in cases if c.runtime == "two")
+
+    def undecided(results, processes):
+        done = processes[processes["runtime"] == "two"]["process"].nunique()
+        return {undecided_key} if done < 5 else set()
+
+    timing = TimingConfig(warmup_seconds=0.01, sample_seconds=0.005, budget_seconds=0.06, processes=3)
+    settings = RunSettings(timing, 1, "env", deadline=time.monotonic() + seconds_left, undecided=undecided)
+    run_bench(cases, store, Artifacts(exported), settings, lambda case, row: None)
+    processes = read_results(store.processes_path)
+    assert processes.groupby("runtime")["process"].nunique().to_dict() == {"two": rounds_of_undecided, "four": 3}
+    results = read_results(store.csv_path).set_index("runtime")
+    assert results.loc["two", "processes"] == rounds_of_undecided and results.loc["four", "processes"] == 3

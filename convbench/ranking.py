@@ -8,10 +8,13 @@ rounds a bootstrap's percentile interval is about the smallest to the largest of
 two equal runtimes one time in four; the t interval keeps its confidence at any number of rounds (for ratios whose
 logs are about normal: process medians are).
 
-Two runtimes are told apart only where the interval lies wholly beyond TIE_MARGIN on one side (slower by more than
-2% at CONFIDENCE); otherwise they are tied: the interval includes a difference under 2%, which this machine's noise
-between fresh processes (5-30%) makes no answer a reader should act on. The fastest way of a case is the set of
-runtimes tied with its best.
+Against the best runtime of a case (by median), every other one is
+- **beaten** where the interval lies wholly above 1 + TIE_MARGIN: slower by more than 5% at CONFIDENCE;
+- **tied** where the interval lies wholly within 1 / (1 + TIE_MARGIN) .. 1 + TIE_MARGIN: not more than 5% apart;
+- **undecided** otherwise: the interval straddles the margin, and more rounds would tell (convbench.bench's budget).
+The fastest way of a case is the best and the runtimes tied with it; a case is decided where no runtime is
+undecided. 5%: differences smaller than that are no answer a reader should act on, on machines whose fresh processes
+disagree by 5-30%.
 
 A run from before rounds were interleaved is paired by process index all the same; its processes of two runtimes
 were minutes apart, and its intervals are the wider for it. Where fewer than two rounds pair (one process each),
@@ -30,7 +33,7 @@ from scipy import stats
 from convbench.results import KEY_COLUMNS, row_keys
 
 CONFIDENCE = 0.95
-TIE_MARGIN = 0.02  # a difference the interval cannot put beyond 2% is a tie
+TIE_MARGIN = 0.05  # runtimes whose interval keeps them within 5% of each other are tied
 
 Rounds = Mapping[int, float]  # a case's process medians (ms) by round (the process index)
 Interval = tuple[float, float]
@@ -65,15 +68,19 @@ class Ratio:
         return not math.isnan(self.low)
 
     @property
-    def decided(self) -> bool:
-        """The interval lies wholly beyond TIE_MARGIN on one side: one of the two is faster by more than that, at
-        CONFIDENCE."""
-        return self.judged and (self.low > 1 + TIE_MARGIN or self.high < 1 / (1 + TIE_MARGIN))
+    def beaten(self) -> bool:
+        """A is slower than B by more than TIE_MARGIN at CONFIDENCE."""
+        return self.judged and self.low > 1 + TIE_MARGIN
 
     @property
     def tied(self) -> bool:
-        """The two cannot be told apart by more than TIE_MARGIN at CONFIDENCE."""
-        return self.judged and not self.decided
+        """A and B are within TIE_MARGIN of each other at CONFIDENCE."""
+        return self.judged and self.low >= 1 / (1 + TIE_MARGIN) and self.high <= 1 + TIE_MARGIN
+
+    @property
+    def undecided(self) -> bool:
+        """The interval straddles TIE_MARGIN: more rounds would tell."""
+        return self.judged and not self.beaten and not self.tied and self.high >= 1 / (1 + TIE_MARGIN)
 
     def speedup_text(self) -> str:
         """As a speed-up with its interval, e.g. "1.9x (1.5-2.4)"; the point only where there is no interval."""
@@ -109,19 +116,20 @@ def paired_ratio(a: Rounds, b: Rounds, fallback: float = math.nan) -> Ratio:
 
 @dataclass(frozen=True)
 class Ranking:
-    """One case's runtimes ranked: `order` their rows fastest first (by median), `fastest` the rows that cannot be
-    told apart from the best (the best first), `vs_best` each row's ratio to the best, by its label, and `unjudged`
-    the labels with no interval to judge them by."""
+    """One case's runtimes ranked: `order` their rows fastest first (by median), `fastest` the best and the rows tied
+    with it, `vs_best` each row's ratio to the best, by its label, `undecided` the labels neither tied nor beaten yet,
+    `unjudged` those with no interval to judge them by."""
 
     order: pd.DataFrame
     fastest: pd.DataFrame
     vs_best: dict[str, Ratio]
+    undecided: tuple[str, ...] = ()
     unjudged: tuple[str, ...] = ()
 
     @property
     def decided(self) -> bool:
-        """One runtime is the fastest, faster than every other at CONFIDENCE."""
-        return len(self.fastest) == 1 and not self.unjudged
+        """Every other runtime is tied with the best or beaten by it, at CONFIDENCE."""
+        return not self.undecided and not self.unjudged
 
     @property
     def best(self) -> pd.Series:
@@ -133,10 +141,14 @@ class Ranking:
         return max(self.vs_best[label].value for label in self.fastest["label"]) - 1
 
     def fastest_text(self) -> str:
-        """"a[x]", or "a[x] and b[y], tied within 2%" (at CONFIDENCE), and how many runtimes were not judged."""
+        """"a[x]", or "a[x] and b[y], tied within 2%" (at CONFIDENCE); then those not told apart from the best yet,
+        and how many runtimes were not judged."""
         names = list(self.fastest["label"])
         text = names[0] if len(names) == 1 else (", ".join(names[:-1]) + f" and {names[-1]}, tied within "
                                                  f"{self.tied_within:.0%}")
+        if self.undecided:
+            more = f" and {len(self.undecided) - 2} more" if len(self.undecided) > 2 else ""
+            text += f" (undecided against {', '.join(self.undecided[:2])}{more})"
         if self.unjudged:
             text += f" ({len(self.unjudged)} other(s) not judged: fewer than 2 rounds)"
         return text
@@ -152,8 +164,10 @@ def rank(cases: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> Ranki
                for label, key, ms in zip(ok["label"], keys, ok["ms_per_forward"], strict=True)}
     best = ok["label"].iloc[0]
     fastest = ok[[label == best or vs_best[label].tied for label in ok["label"]]]
-    unjudged = tuple(label for label in ok["label"] if label != best and not vs_best[label].judged)
-    return Ranking(ok, fastest, vs_best, unjudged)
+    others = [label for label in ok["label"] if label != best]
+    undecided = tuple(label for label in others if vs_best[label].undecided)
+    unjudged = tuple(label for label in others if not vs_best[label].judged)
+    return Ranking(ok, fastest, vs_best, undecided, unjudged)
 
 
 def versus(rounds: Mapping[tuple[str, ...], Rounds], slower: pd.Series, faster: pd.Series) -> Ratio:
@@ -165,9 +179,10 @@ def versus(rounds: Mapping[tuple[str, ...], Rounds], slower: pd.Series, faster: 
 
 
 def count_decisions(rankings: Sequence[Ranking]) -> dict[str, int]:
-    """How many cases named one fastest runtime at CONFIDENCE, and how many a tie."""
-    decided = sum(r.decided for r in rankings)
-    return {"decided": decided, "tied": len(rankings) - decided}
+    """How many cases were decided with one fastest runtime, decided as a tie, and left undecided."""
+    decided = [r for r in rankings if r.decided]
+    ties = sum(len(r.fastest) > 1 for r in decided)
+    return {"one fastest": len(decided) - ties, "tie": ties, "undecided": len(rankings) - len(decided)}
 
 
 # A case's processes fall in two modes where, split at the widest gap between their sorted medians, that gap is at
@@ -206,3 +221,23 @@ def modes_text(name: str, found: Sequence[Mode], against_ms: float | None = None
     if against_ms:
         text += f": {fast.ms / against_ms:.1f}x over its fast mode, {slow.ms / against_ms:.1f}x over its slow one"
     return text
+
+
+CASE_COLUMNS = ["stack_id", "device", "machine"]  # a case: one workload on one device and machine, several runtimes
+
+
+def undecided_keys(results: pd.DataFrame, processes: pd.DataFrame) -> set[tuple[str, ...]]:
+    """The row keys a further round should time: in every case whose ranking is undecided, the best runtime and
+    those not yet told apart from it (convbench.bench's extra rounds)."""
+    if results.empty:
+        return set()
+    rounds = round_values(processes)
+    ok = results[results["status"] == "ok"]
+    wanted: set[tuple[str, ...]] = set()
+    for _, cases in ok.groupby([c for c in CASE_COLUMNS if c in ok], sort=False, dropna=False):
+        ranking = rank(cases, rounds)
+        if ranking.undecided:
+            labels = {ranking.best["label"], *ranking.undecided}
+            wanted |= {key for key, label in zip(row_keys(ranking.order), ranking.order["label"], strict=True)
+                       if label in labels}
+    return wanted
