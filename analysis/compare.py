@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from convbench.errors import BadInput
+from convbench.ranking import CONFIDENCE, TIE_MARGIN, Ranking, Ratio, count_decisions, rank, round_values, versus
 from convbench.results import CASE_COLUMNS as KEY_COLUMNS
-from convbench.results import existing_run_dir, read_results
+from convbench.results import existing_run_dir, read_if_present, read_results
 
 
 def noise_ms(run: pd.DataFrame) -> pd.Series:
@@ -85,6 +87,44 @@ class Comparison:
     lines: list[str]
 
 
+def ranking_agreement(a: pd.DataFrame, b: pd.DataFrame, rounds_a: Mapping, rounds_b: Mapping) -> dict[str, int]:
+    """Whether two runs give the same answer (convbench.ranking), per case both ranked on the same machine (or each
+    run's one machine): how many each decided with one fastest runtime, as a tie, or left undecided; how many
+    contradict (the one fastest runtime of one run is beaten with confidence in the other); and how many of
+    the best's speed-ups over torch eager have intervals that overlap."""
+    counts = {"cases": 0, "contradictions": 0, "speedups compared": 0, "speedup intervals overlap": 0}
+    on = ["stack_id", "device"] + (["machine"] if pairing(a, b)[-1] == "machine" else [])
+    ok_a, ok_b = a[a["status"] == "ok"], b[b["status"] == "ok"]
+    groups_b = dict(list(ok_b.groupby(on, sort=False)))
+    for key, cases_a in ok_a.groupby(on, sort=False):
+        cases_b = groups_b.get(key)
+        if cases_b is None or len(cases_a) < 2 or len(cases_b) < 2:
+            continue
+        ranked = [rank(cases_a, rounds_a), rank(cases_b, rounds_b)]
+        counts["cases"] += 1
+        for run, ranking in zip("AB", ranked, strict=True):
+            for state, n in count_decisions([ranking]).items():
+                counts[f"{run}: {state}"] = counts.get(f"{run}: {state}", 0) + n
+        for this, other in (ranked, ranked[::-1]):
+            beaten = {label for label, ratio in other.vs_best.items() if ratio.beaten}
+            if this.decided and len(this.fastest) == 1 and this.best["label"] in beaten:
+                counts["contradictions"] += 1
+        speedups = [_speedup_over_torch(r, rounds) for r, rounds in zip(ranked, (rounds_a, rounds_b), strict=True)]
+        if all(s is not None and s.judged for s in speedups):
+            first, second = speedups
+            counts["speedups compared"] += 1
+            counts["speedup intervals overlap"] += first.low <= second.high and second.low <= first.high
+    return counts
+
+
+def _speedup_over_torch(ranking: Ranking, rounds: Mapping) -> Ratio | None:
+    """The best's speed-up over torch eager in its case (None where torch eager did not run or was the best)."""
+    torch = ranking.order[(ranking.order["runtime"] == "torch") & (ranking.order["source"] == "torch")]
+    if torch.empty or torch.index[0] == ranking.order.index[0]:
+        return None
+    return versus(rounds, torch.iloc[0], ranking.best)
+
+
 def compare_run_dirs(path_a: Path, path_b: Path) -> Comparison:
     """The same cases in two run directories (BadInput where either is no run, or they share no ok case)."""
     a, b = existing_run_dir(path_a), existing_run_dir(path_b)
@@ -101,4 +141,13 @@ def compare_run_dirs(path_a: Path, path_b: Path) -> Comparison:
     lines = [f"{len(table)} cases in both runs; {differs} differ by more than the two runs' noise summed (each: the "
              f"spread between its processes, or its IQR if larger); median B / A = {table['b_vs_a'].median():.3f}"]
     machines = machines_line(run_a, run_b)
+    agreement = ranking_agreement(run_a, run_b, round_values(read_if_present(a / "processes.csv")),
+                                  round_values(read_if_present(b / "processes.csv")))
+    if agreement["cases"]:
+        states = ", ".join(f"{name} {n}" for name, n in agreement.items() if name.startswith(("A:", "B:")))
+        lines.append(f"the fastest way (convbench.ranking, {CONFIDENCE:.0%}, ties within {TIE_MARGIN:.0%}), in the "
+                     f"{agreement['cases']} cases both ranked: {states}; contradictions (the one fastest runtime of "
+                     f"one run is beaten in the other): {agreement['contradictions']}; the best's speed-up "
+                     f"over torch eager, intervals that overlap: {agreement['speedup intervals overlap']} of "
+                     f"{agreement['speedups compared']}")
     return Comparison(table, view, f"A = {a}, B = {b}", lines + ([machines] if machines else []))

@@ -33,6 +33,7 @@ from convbench.analysis.ratios import GROUP, label, times_at_largest_channels, v
 from convbench.analysis.seed_table import STEP_TIME_ROW, TIME_ROW, seed_tables
 from convbench.analysis.training import cheapest_lines, phase_split, step_costs, train_vs_deploy
 from convbench.analysis.trust import (
+    bare_vs_workers,
     conditions_lines,
     first_result,
     latency_vs_throughput,
@@ -364,6 +365,15 @@ def _trust_section(results: pd.DataFrame, run_dir: Path, env: dict) -> list[str]
         else:
             out += [f"{len(unstable)} unstable case(s), with each process's median:", "",
                     _md(unstable, ".3g", index=False), ""]
+    bare = bare_vs_workers(read_if_present(run_dir / "bare.csv"), read_processes(run_dir))
+    if not bare.empty:
+        ratio = bare["worker / bare"].dropna()
+        out += ["### convbench's workers against a user's own script", "",
+                "In each round a plain fresh Python process (convbench.bare_reference: the same model built as a "
+                "user would, timed by torch.utils.benchmark or a bare session.run loop, no convbench worker around "
+                "it) timed these cases beside convbench's workers; worker / bare near 1 means a worker runs as a "
+                f"user's process does. Median worker / bare: {ratio.median():.2f} (range {ratio.min():.2f}-"
+                f"{ratio.max():.2f}).", "", _md(bare, ".3g", index=False), ""]
     out += ["Conditions while it ran:", ""]
     out += [f"- {line}" for line in conditions_lines(read_conditions(run_dir / "conditions.jsonl"),
                                                      env.get("cpu_count"))]

@@ -182,3 +182,19 @@ def unfinished_cases(results: pd.DataFrame, processes: pd.DataFrame | None) -> p
     begun = processes.assign(key=row_keys(processes))
     begun = begun[~begun["key"].isin(done)]
     return (begun.groupby(KEY_COLUMNS, sort=False, dropna=False).size().rename("processes_done").reset_index())
+
+
+def bare_vs_workers(bare: pd.DataFrame, processes: pd.DataFrame | None) -> pd.DataFrame:
+    """Per reference case and round: the bare process's time (a user's own script, convbench.bare_reference) beside
+    convbench's worker process of the same case and round, and worker / bare."""
+    if bare.empty or processes is None or processes.empty:
+        return pd.DataFrame()
+    ok = bare[bare["status"] == "ok"]
+    workers = processes[processes["status"] == "ok"].set_index([*KEY_COLUMNS, "process"])["ms_per_forward"]
+    rows = []
+    for row in ok.itertuples(index=False):
+        key = (*(getattr(row, c) for c in KEY_COLUMNS), row.process)
+        worker = workers.get(key, float("nan"))
+        rows.append({"case": f"{row.runtime}[{row.source}] {row.stack_id}", "round": int(row.process) + 1,
+                     "bare ms": row.ms_per_forward, "worker ms": worker, "worker / bare": worker / row.ms_per_forward})
+    return pd.DataFrame(rows)

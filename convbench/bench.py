@@ -8,10 +8,16 @@ each ok case's kernel time, in a process that times nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import logging
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -36,9 +42,10 @@ from convbench.repeats import process_orders, round_order
 from convbench.results import ResultsStore, case_row, read_if_present, row_keys
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo, import_requirements, missing_requirement
 from convbench.spec import Case, Workload
-from convbench.workers import Worker, iter_tasks, run_tasks
+from convbench.workers import THREAD_VARIABLES, Worker, iter_tasks, run_tasks
 
 log = logging.getLogger("convbench")
+BARE_TIMEOUT_S = 300.0  # a bare reference process: its import, build and 0.4 s of timing
 IMPORT_TIMEOUT_S = 300.0  # importing a framework in a fresh worker (TensorFlow: seconds; a cold disk: more)
 
 
@@ -122,10 +129,14 @@ def run_bench(
         runnable = [c for c in group if c.key in open_keys and c.key not in recorder.done]
         timings.append(_FamilyTiming(family, runnable, {c.key: dict(recorder.kept.get(c.key, {})) for c in runnable},
                                      str(artifacts.root), options, where))
+    bare_done = bare_rounds(store)
     for process, order in enumerate(process_orders(timings, options.config.processes)):
         for timing in order:
             for event in timing.round_events(process):
                 recorder.handle(event)
+        for case in options.bare:
+            if (case.key, process) not in bare_done:
+                store.append_bare(bare_row(case, process, options.threads, str(artifacts.root)))
     if options.deadline is not None and options.undecided is not None:
         for event in extra_rounds(groups, recorder, store, options, str(artifacts.root), where):
             recorder.handle(event)
@@ -133,6 +144,30 @@ def run_bench(
         for family, group in groups:
             for event in profile_family(family, store.unprofiled(group), options, str(artifacts.root)):
                 recorder.handle(event)
+
+
+def bare_rounds(store: ResultsStore) -> set[tuple[tuple[str, ...], int]]:
+    """The (case key, round) pairs bare.csv holds (a resumed run times the others only)."""
+    table = read_if_present(store.bare_path)
+    return set(zip(row_keys(table), table["process"].astype(int), strict=True)) if not table.empty else set()
+
+
+def bare_row(case: Case, process: int, threads: int, artifacts_root: str) -> dict[str, object]:
+    """bare.csv's row for `case` in round `process`: a fresh plain Python process (convbench.bare_reference) times
+    it as a user's script would; its median per forward, or why it failed."""
+    fields = {f.name: getattr(case.workload, f.name) for f in dataclasses.fields(case.workload)}
+    command = [sys.executable, "-m", "convbench.bare_reference", "ort" if case.runtime == "ort" else "torch",
+               json.dumps(fields), "--artifacts", artifacts_root, "--threads", str(threads)]
+    row = {**case.key_columns(), "process": process, "finished_at": datetime.now().isoformat(timespec="seconds")}
+    env = {**os.environ, **{name: str(threads) for name in THREAD_VARIABLES}}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=BARE_TIMEOUT_S, env=env)
+    except subprocess.TimeoutExpired:
+        return {**row, "status": "failed", "reason": f"the bare process took over {BARE_TIMEOUT_S:.0f} s"}
+    if done.returncode != 0:
+        last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "no message")
+        return {**row, "status": "failed", "reason": f"exit status {done.returncode}: {last.strip()[:200]}"}
+    return {**row, "status": "ok", "reason": "", **json.loads(done.stdout.strip().splitlines()[-1])}
 
 
 def extra_rounds(groups: Sequence[tuple[str, list[Case]]], recorder: Recorder, store: ResultsStore,

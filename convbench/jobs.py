@@ -12,6 +12,7 @@ import pandas as pd
 
 from convbench.harness import TimingConfig
 from convbench.library_floor import Floors
+from convbench.spec import Case
 
 
 @dataclass
@@ -27,6 +28,7 @@ class RunSettings:
     ceilings: dict[str, float] | None = None
     library_floors: Floors | None = None  # None: no floor asked for (convbench.library_floor)
     machine_ceilings: dict[str, dict | None] | None = None  # a cluster's: each machine's ceilings (None: `ceilings`)
+    bare: tuple[Case, ...] = ()  # reference cases a bare process (convbench.bare_reference) times in each round
     deadline: float | None = None  # time.monotonic() by which extra rounds stop (None: no extra rounds)
     undecided: Callable[[pd.DataFrame, pd.DataFrame], set[tuple[str, ...]]] | None = None  # the row keys whose
     # ranking is still undecided, from the results and processes tables (convbench.ranking.undecided_keys)

@@ -34,9 +34,10 @@ from convbench.results import (
     read_results,
     row_keys,
 )
+from convbench.schema import table_columns
 
 TABLES = {"results.csv": COLUMNS, "processes.csv": PROCESS_COLUMNS, "kernels.csv": KERNEL_COLUMNS,
-          "layers.csv": LAYER_COLUMNS, "samples.csv": SAMPLE_COLUMNS}
+          "layers.csv": LAYER_COLUMNS, "samples.csv": SAMPLE_COLUMNS, "bare.csv": table_columns("bare")}
 
 
 @dataclass(frozen=True)

@@ -165,6 +165,7 @@ class ResultsStore:
         self._kernels = _CsvTable(self.run_dir / "kernels.csv", "kernels")
         self._layers = _CsvTable(self.run_dir / "layers.csv", "layers")
         self._samples = _CsvTable(self.run_dir / "samples.csv", "samples")
+        self._bare = _CsvTable(self.run_dir / "bare.csv", "bare")
         self._sampled: set[tuple[tuple[str, ...], int]] | None = None  # see append_samples
 
     @property
@@ -180,7 +181,7 @@ class ResultsStore:
         already measured (ok or skipped) and drop failed ones for a retry."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for path in (self.csv_path, self.processes_path, self.kernels_path, self._layers.path, self.conditions_path,
-                     self.samples_path):
+                     self.samples_path, self.bare_path):
             drop_partial_tail(path)
         self._results.drop_failed()
         self._processes.drop_failed()
@@ -210,6 +211,14 @@ class ResultsStore:
     def replace_layers(self, key: tuple[str, ...], rows: list[dict[str, object]]) -> None:
         """The per-layer rows of one case (layers.csv; a case profiled again replaces its rows)."""
         _replace_case_rows(self._layers, key, rows)
+
+    @property
+    def bare_path(self) -> Path:
+        return self._bare.path
+
+    def append_bare(self, row: dict[str, object]) -> None:
+        """One bare reference process's figure (bare.csv: convbench.bare_reference)."""
+        self._bare.append(row)
 
     @property
     def samples_path(self) -> Path:

@@ -41,7 +41,7 @@ from convbench.results import (
     row_keys,
 )
 from convbench.runlock import RunLock
-from convbench.spec import Case
+from convbench.spec import Case, SeedStack
 from convbench.workers import Worker
 
 
@@ -223,6 +223,23 @@ def _check_here(request: BenchRequest, cases: Sequence[Case]) -> None:
                          "to time: change --runtimes or --pass")
 
 
+BARE_REFERENCES = (("torch", "torch"), ("ort", "torch.onnx"))  # what a user's own script is timed as, each round
+
+
+def bare_cases(cases: Sequence[Case]) -> tuple[Case, ...]:
+    """The reference cases a bare process times in each round (convbench.bare_reference): for PyTorch eager and
+    onnxruntime on the CPU where the sweep times them, the float32 forward of its conv1x1 at its fewest channels (its
+    first seed stack where it has no conv1x1)."""
+    chosen = []
+    for runtime, source in BARE_REFERENCES:
+        mine = [c for c in cases if c.runtime == runtime and c.source == source and c.device == "cpu"
+                and isinstance(c.workload, SeedStack) and c.workload.pass_ == "forward"
+                and c.workload.dtype == "float32"]
+        if mine:
+            chosen.append(min(mine, key=lambda c: (c.workload.variant != "conv1x1", c.workload.channels)))
+    return tuple(chosen)
+
+
 def _budget(request: BenchRequest, started: float) -> dict[str, object]:
     """The settings of extra rounds under a time budget (convbench.bench.extra_rounds): none without one."""
     if request.budget_minutes is None:
@@ -254,7 +271,8 @@ def _locked(request: BenchRequest, notes: list[str], store: ResultsStore, observ
         ceilings = _ceilings(store, env, str(request.device), int(request.threads or 1), log, observer)
         floors = _library_floors(request, cases, store, log, observer) if request.floor else None
         options = RunSettings(request.config, int(request.threads or 1), env["env_id"], request.case_timeout_s, log,
-                              request.profile, ceilings, floors, **_budget(request, started))
+                              request.profile, ceilings, floors, bare=bare_cases(cases),
+                              **_budget(request, started))
         run_bench(cases, store, artifacts, options, observer.row, observer.process, observer.kernel,
                   observer.family)
     return _finish(store, artifacts, cases, latest)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Kind = Literal["text", "number", "flag", "json"]
-Table = Literal["results", "processes", "kernels", "layers", "graphs", "samples"]
+Table = Literal["results", "processes", "kernels", "layers", "graphs", "samples", "bare"]
 # How a case's per-process values make its result value (convbench.repeats):
 #   median       the median over processes (NaN and empty cells left out)
 #   median_cold  the median over the processes whose compile was cold, where an on-disk cache served the others
@@ -33,7 +33,7 @@ Table = Literal["results", "processes", "kernels", "layers", "graphs", "samples"
 #   repeats      computed by convbench.repeats from all the process rows (the spread between processes)
 Combine = Literal["median", "median_cold", "min", "max", "sum", "first", "join", "repeats"]
 
-R, P, K, L, G, S = "results", "processes", "kernels", "layers", "graphs", "samples"
+R, P, K, L, G, S, B = "results", "processes", "kernels", "layers", "graphs", "samples", "bare"
 
 
 @dataclass(frozen=True)
@@ -79,31 +79,34 @@ _add("the workload",
      _col("network", "text", "", "the real network whose conv layers the row times (empty: the seed's stack)", R))
 _add("the key: which workload, timed by which runtime on which model source, device and machine",
      _col("stack_id", "text", "", "the workload's file-name-safe id (conv type or network, sizes, dtype other than "
-                                  "float32, -train in the train pass)", R, P, K, L, S, key=True),
-     _col("runtime", "text", "", "the runtime that timed it (convbench.runners.RUNTIMES)", R, P, K, L, S, key=True),
+                                  "float32, -train in the train pass)", R, P, K, L, S, B, key=True),
+     _col("runtime", "text", "", "the runtime that timed it (convbench.runners.RUNTIMES)", R, P, K, L, S, B, key=True),
      _col("source", "text", "", "the model it ran: a framework's own (torch, keras) or an exported file (torch.onnx, "
                                 "tf2onnx: ONNX; tflite: LiteRT); graphs.csv: the exporter's framework",
-          R, P, K, L, G, S, key=True),
-     _col("device", "text", "", "cpu or cuda", R, P, K, L, S, key=True),
+          R, P, K, L, G, S, B, key=True),
+     _col("device", "text", "", "cpu or cuda", R, P, K, L, S, B, key=True),
      _col("machine", "text", "", "the machine that timed it (convbench.machines): the CPU model and its usable cores, "
-                                 "the GPU model, or the name CONVBENCH_MACHINE gave it", R, P, K, L, S, key=True),
+                                 "the GPU model, or the name CONVBENCH_MACHINE gave it", R, P, K, L, S, B, key=True),
      _col("status", "text", "", "ok; skipped (a package not installed, no GPU, a dtype or pass the runtime cannot "
-                                "run); failed (an error, the time limit, a dead worker, parity, a changed file)", R, P),
-     _col("reason", "text", "", "why a row was skipped or failed; empty when ok", R, P))
+                                "run); failed (an error, the time limit, a dead worker, parity, a changed file)", R, P,
+          B),
+     _col("reason", "text", "", "why a row was skipped or failed; empty when ok", R, P, B))
 _add("timing (throughput: forwards back to back, the device synchronised once per sample)",
      _col("ms_per_forward", "number", "ms", "throughput: the median over processes of each process's median sample "
                                             "(train rows: per training step, as every per-forward column)",
-          R, P, K, L, S, combine="median",
+          R, P, K, L, S, B, combine="median",
           doc_in={P: "this process's median sample", K: "this kernel's time per forward, as profiled",
                   L: "this layer's kernel time per forward, as profiled",
-                  S: "one throughput sample (its forwards' time over their count), or one single forward's latency"}),
+                  S: "one throughput sample (its forwards' time over their count), or one single forward's latency",
+                  B: "the bare process's median per forward (torch.utils.benchmark, or a session.run loop)"}),
      _col("ms_iqr", "number", "ms", "interquartile range of one process's samples; results: median over processes",
           R, P, combine="median"),
      _col("ms_min", "number", "ms", "fastest sample of any process", R, P, combine="min"),
      _col("cv", "number", "fraction", "coefficient of variation of one process's samples; results: median over "
                                       "processes", R, P, combine="median"),
      _col("processes", "number", "", "fresh worker processes that timed the case", R, combine="repeats"),
-     _col("process", "number", "", "which process of the repeats, 0 .. processes - 1", P, S),
+     _col("process", "number", "", "which process of the repeats, 0 .. processes - 1 (bare.csv: the round it ran in)",
+          P, S, B),
      _col("pid", "number", "", "the worker process's id", P),
      _col("ms_process_min", "number", "ms", "fastest process median", R, combine="repeats"),
      _col("ms_process_max", "number", "ms", "slowest process median", R, combine="repeats"),
@@ -204,7 +207,7 @@ _add("run metadata",
      _col("env_id", "text", "", "the environment the row was timed in (env.json; in a cluster, the node's entry "
                                 "under env.json's machines)", R, P, combine="first"),
      _col("run_id", "text", "", "the run directory's id", R),
-     _col("finished_at", "text", "", "when the row was written (local time, ISO 8601)", R, P))
+     _col("finished_at", "text", "", "when the row was written (local time, ISO 8601)", R, P, B))
 _add("kernels.csv: per profiled case, every kernel (operator, primitive, node type) its profiler saw",
      _col("kernel", "text", "", "the name the profiler gives it (CUDA kernel, aten op, ORT op type and provider...)",
           K),
@@ -238,7 +241,7 @@ OLD_NAMES: dict[str, str] = {old: c.name for c in _DEFINITIONS for old in c.old_
 KEY_COLUMNS: list[str] = [c.name for c in _DEFINITIONS if c.key]  # a row: a case on one machine
 CASE_COLUMNS: list[str] = [name for name in KEY_COLUMNS if name != "machine"]  # a case, whichever machine
 WORKLOAD_COLUMNS: tuple[Column, ...] = tuple(c for c in _DEFINITIONS if c.section == "the workload")
-TABLES: tuple[str, ...] = (R, P, K, L, G, S)
+TABLES: tuple[str, ...] = (R, P, K, L, G, S, B)
 STATUSES = ("ok", "skipped", "failed")
 
 
@@ -280,7 +283,9 @@ def markdown() -> str:
              "Generated from `convbench/schema.py`, where every column is declared once "
              "(`python -m convbench.schema > docs/columns.md`; a test fails when this file is stale). Tables: "
              "`results` (results.csv, one row per case and machine), `processes` (processes.csv, one row per case "
-             "and worker process), `kernels` (kernels.csv), `layers` (layers.csv), `graphs` (graphs.csv). "
+             "and worker process), `kernels` (kernels.csv), `layers` (layers.csv), `graphs` (graphs.csv), `samples` "
+             "(samples.csv, every timed value), `bare` (bare.csv, a user's own script timing reference cases each "
+             "round, convbench.bare_reference). "
              "*Across processes* says how a case's process rows make its results.csv value. "
              "A cell is checked against its kind when read: a `number` is empty or a number, a `flag` empty, True "
              "or False.", ""]
