@@ -19,11 +19,13 @@ from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo
 from tests.conftest import SMALL_SPECS
 
 
-def test_a_runtime_faster_in_every_round_is_decided_and_one_that_swaps_is_tied():
+def test_beaten_tied_and_undecided_follow_the_interval_of_the_paired_ratio():
     always = paired_ratio({0: 2.0, 1: 2.2, 2: 2.1}, {0: 1.0, 1: 1.0, 2: 1.0})
-    assert always.decided and always.low > 1.8 and always.speedup_text() == "2.1x (1.9-2.4)"
+    assert always.beaten and always.low > 1.8 and always.speedup_text() == "2.1x (1.9-2.4)"
     swaps = paired_ratio({0: 1.1, 1: 0.9, 2: 1.05}, {0: 1.0, 1: 1.0, 2: 1.0})
-    assert swaps.tied and swaps.low < 1 < swaps.high
+    assert swaps.undecided and swaps.low < 1 < swaps.high  # 0.9-1.1 in three rounds: neither tied nor beaten yet
+    close = paired_ratio({0: 1.01, 1: 1.0, 2: 1.02}, {0: 1.0, 1: 1.0, 2: 1.0})
+    assert close.tied  # within 5% of each other, at 95%
     alone = paired_ratio({0: 2.0}, {0: 1.0})
     assert not alone.judged and not alone.tied and math.isnan(alone.low)
 
@@ -62,7 +64,7 @@ def test_equal_runtimes_tie_and_a_slower_one_is_beaten_through_real_workers(expo
     results = read_results(store.csv_path)
     ranking = rank(results, round_values(read_results(store.processes_path)))
     assert sorted(ranking.fastest["runtime"]) == ["two", "two-too"], ranking.vs_best
-    assert ranking.vs_best["four[torch]"].decided and ranking.vs_best["four[torch]"].low > 1.5
+    assert ranking.vs_best["four[torch]"].beaten and ranking.vs_best["four[torch]"].low > 1.5
 
 
 def _sleepers(monkeypatch, names: dict[str, str]) -> None:
