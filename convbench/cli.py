@@ -94,16 +94,6 @@ def _channels(values: Sequence[str]) -> list[int]:
     return out
 
 
-def _channels(values: Sequence[str]) -> list[int]:
-    out = []
-    for part in _names(values, "--channels", "positive integers, e.g. 8 16 32 64"):
-        try:
-            out.append(_positive_int(part))
-        except argparse.ArgumentTypeError as error:
-            raise BadInput(f"--channels {error}") from None
-    return out
-
-
 def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     sweep = parser.add_argument_group("sweep")
     sweep.add_argument("--variants", nargs="+", metavar="TYPE",
@@ -217,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     timing.add_argument("--time-budget", type=_positive_float, metavar="MINUTES",
                         help="the bench's time: what the first --processes rounds leave goes to more rounds of the "
                              "cases whose ranking is still undecided, until decided or the time is spent (default: "
-                             "the first rounds only; make bench gives 13 minutes)")
+                             "the first rounds only; make bench gives 12 minutes; a --cluster run times its first "
+                             "rounds only)")
     timing.add_argument("--case-timeout", type=_positive_float, metavar="SECONDS",
                         help="limit for one case in one process; past it the case fails and its worker is killed "
                              "(default: the runtime's set-up allowance, 120 s for most, plus 10 x the warm-up and "
