@@ -10,6 +10,7 @@ KeyboardInterrupt; `run` again with the same run directory resumes it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -110,31 +111,39 @@ def run(request: BenchRequest, observer: RunObserver | None = None) -> RunOutcom
     run_dir = _run_dir(request)
     fresh = not existed or not is_run_dir(run_dir)  # a new or empty folder (a run's would be a resume)
     store = ResultsStore(run_dir)
+    latest = Path(request.results_root) / "latest"
+    previous_latest = os.readlink(latest) if latest.is_symlink() else None
     lock = RunLock(store.run_dir)
     took_over = lock.acquire()
     try:
         if took_over:
             observer.note(took_over)
         return _locked(resolved, notes, store, observer)
-    except KeyboardInterrupt:
-        if store.csv_path.exists():
-            store.write_parquet()
-        raise
-    except RunStopped:
-        if store.csv_path.exists():
-            _finish(store, Artifacts(request.artifacts_or_default), [], None)
-        raise
-    except BaseException:
-        if fresh and not _measured(store):  # nothing measured: leave the folder as it was found
+    except BaseException as error:
+        if fresh and not _measured(store):  # nothing measured: leave the folders as they were found
             lock.release()
-            if existed:
-                for entry in store.run_dir.iterdir():
-                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink(missing_ok=True)
-            else:
-                shutil.rmtree(store.run_dir, ignore_errors=True)
+            _undo(store.run_dir, existed, latest, previous_latest)
+        elif isinstance(error, KeyboardInterrupt) and store.csv_path.exists():
+            store.write_parquet()
+        elif isinstance(error, RunStopped) and store.csv_path.exists():
+            _finish(store, Artifacts(request.artifacts_or_default), [], None)
         raise
     finally:
         lock.release()
+
+
+def _undo(run_dir: Path, existed: bool, latest: Path, previous_latest: str | None) -> None:
+    """A run that measured nothing: its folder as it was found (removed, or emptied where it was there before) and
+    `latest` pointing where it pointed before, so the next command finds the results folder as it was."""
+    if existed:
+        for entry in run_dir.iterdir():
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    if latest.is_symlink() and latest.resolve() == run_dir.resolve():
+        latest.unlink()
+        if previous_latest is not None:
+            latest.symlink_to(previous_latest)
 
 
 def _measured(store: ResultsStore) -> bool:

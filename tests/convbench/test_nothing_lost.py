@@ -301,15 +301,20 @@ def _interrupt(args: list[str], marker: str = "", after_s: float = 0.0) -> subpr
     return subprocess.CompletedProcess(args, process.returncode, "".join(output) + out, err)
 
 
-def test_ctrl_c_while_the_ceilings_are_measured_ends_with_130_and_says_nothing_was_lost(exported, tmp_path):
-    run_dir = tmp_path / "run"
+def test_ctrl_c_while_the_ceilings_are_measured_ends_with_130_and_leaves_the_results_folder_as_it_was(
+        exported, tmp_path):
+    results = tmp_path / "results"
+    (results / "earlier").mkdir(parents=True)
+    (results / "latest").symlink_to("earlier")
     done = _interrupt(["bench", *SMALL_SWEEP, *QUICK_TIMING, *ORT, "--artifacts", str(exported),
-                       "--run-dir", str(run_dir)], marker="measuring this machine's cpu ceilings")
+                       "--results", str(results)], marker="measuring this machine's cpu ceilings")
     assert done.returncode == 130, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert "interrupted before any case was measured" in done.stdout
     assert "what was measured is in" not in done.stdout
-    assert not (run_dir / "results.csv").exists()
+    # no stub run left, and `latest` still names the run it named before
+    assert sorted(p.name for p in results.iterdir()) == ["earlier", "latest"]
+    assert (results / "latest").resolve() == (results / "earlier").resolve()
 
 
 def test_ctrl_c_during_export_ends_with_130_in_one_line(tmp_path):
