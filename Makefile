@@ -11,7 +11,7 @@ EXPORT_ARGS ?=
 DEVICE ?= cpu
 # bench's time in minutes: what its first 3 rounds leave goes to more rounds of the cases whose ranking is undecided
 # (TIME_BUDGET= : the first rounds only)
-TIME_BUDGET ?= 12
+TIME_BUDGET ?= 11
 EXTRAS ?= cpu,dev
 STAMP := $(VENV)/.installed
 CLUSTER_STAMP := $(VENV)/.installed-cluster
