@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -95,6 +96,32 @@ def _start_quiet_resource_tracker() -> None:
             os.environ["PYTHONWARNINGS"] = before
 
 
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Ctrl-C waits until the block ends: a worker interrupted half-way through its start would die reading a
+    truncated pipe and print its own traceback ("EOFError: Ran out of input") after convbench's last line.
+
+    Blocking SIGINT in this thread is not enough: the kernel hands a process-wide signal to any thread that does not
+    block it (the console's refresh thread, a framework's pool), and Python then raises KeyboardInterrupt in the main
+    thread all the same. So the handler itself is swapped for one that only notes the signal, and KeyboardInterrupt is
+    raised after the block. The mask is blocked too, so the child starts with SIGINT blocked (a terminal's Ctrl-C
+    reaches the whole process group) until its own loop ignores it."""
+    noted: list[int] = []
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum)) if in_main_thread else None
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        if in_main_thread:
+            signal.signal(signal.SIGINT, before)
+    if noted and callable(before):  # Python's own handler raises KeyboardInterrupt here
+        before(signal.SIGINT, None)
+    elif noted and before == signal.SIG_DFL:
+        os.kill(os.getpid(), signal.SIGINT)
+
+
 class Worker:
     """One spawned process that runs the tasks of one runtime family in order, each under a time limit.
 
@@ -110,13 +137,8 @@ class Worker:
         self._process = context.Process(
             target=_serve, args=(child, threads, dict(env or {}), str(log_path) if log_path else None),
             name=f"convbench-{family}", daemon=True)
-        # Ctrl-C waits until the child has its start-up data: interrupted half-way, the child would die reading a
-        # truncated pipe and print its own traceback ("EOFError: Ran out of input") after convbench's last line
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        with _ctrl_c_deferred():
             self._process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         child.close()  # the parent keeps one end, so a dead child reads as end-of-file
 
     @property

@@ -2,7 +2,10 @@
 
 import os
 import signal
+import subprocess
 import time
+
+import pytest
 
 from convbench.workers import MAX_DEATHS, Worker, run_tasks
 
@@ -80,3 +83,27 @@ def test_worker_output_goes_to_the_log_file(tmp_path, capfd):
     assert log.read_text().splitlines() == ["fd1 chatter", "fd2 chatter", "python print"]
     out, err = capfd.readouterr()
     assert "chatter" not in out + err
+
+
+def test_ctrl_c_that_another_thread_receives_waits_until_the_worker_has_started():
+    """The kernel hands a process-wide SIGINT to any thread that does not block it (the console's refresh
+    thread); Python then raises KeyboardInterrupt in the main thread. During a worker's start that would cut the
+    child's start-up data short (its own "EOFError: Ran out of input" traceback), so it must wait."""
+    import threading
+
+    from convbench.workers import _ctrl_c_deferred
+
+    stop = threading.Event()
+    other = threading.Thread(target=lambda: stop.wait(30), daemon=True)  # a thread that does not block SIGINT
+    other.start()
+    reached_the_end = []
+    try:
+        with pytest.raises(KeyboardInterrupt), _ctrl_c_deferred():
+            subprocess.run(["kill", "-INT", str(os.getpid())], check=True)  # process-wide, like Ctrl-C
+            for _ in range(10):
+                time.sleep(0.02)  # the main thread runs bytecode: a pending KeyboardInterrupt is raised here
+            reached_the_end.append(True)
+    finally:
+        stop.set()
+    assert reached_the_end == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
