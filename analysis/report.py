@@ -45,6 +45,7 @@ from convbench.analysis.trust import (
 )
 from convbench.analysis.workloads import network_rows, pass_rows, seed_rows
 from convbench.csvfile import read_csv_checked, replace_text
+from convbench.malloc_settings import ENVIRONMENT as MALLOC_ENVIRONMENT
 from convbench.models.variants import VARIANTS
 from convbench.ranking import Rounds, round_values
 from convbench.results import GRAPHS_FILE, read_env, read_if_present, read_results
@@ -327,6 +328,7 @@ def _environment(env: dict) -> list[str]:
             f"- CPU: {env.get('cpu_model')} ({env.get('cpu_count')} cores, {env.get('cpu_affinity')} usable)",
             f"- GPU: {gpus}",
             f"- threads: {threads.get('intra_op')} intra-op, {threads.get('inter_op')} inter-op, every CPU runtime",
+            f"- malloc: {env.get('malloc') or 'glibc as each worker started (runs before convbench pinned it)'}",
             f"- Python {env.get('python')} on {env.get('platform')}",
             f"- versions: {versions}",
             f"- environment id {env.get('env_id')}",
@@ -367,17 +369,33 @@ def _trust_section(results: pd.DataFrame, run_dir: Path, env: dict) -> list[str]
                     _md(unstable, ".3g", index=False), ""]
     bare = bare_vs_workers(read_if_present(run_dir / "bare.csv"), read_processes(run_dir))
     if not bare.empty:
-        ratio = bare["worker / bare"].dropna()
         out += ["### convbench's workers against a user's own script", "",
-                "In each round a plain fresh Python process (convbench.bare_reference: the same model built as a "
+                "In each round plain fresh Python processes (convbench.bare_reference: the same model built as a "
                 "user would, timed by torch.utils.benchmark or a bare session.run loop, no convbench worker around "
-                "it) timed these cases beside convbench's workers; worker / bare near 1 means a worker runs as a "
-                f"user's process does. Median worker / bare: {ratio.median():.2f} (range {ratio.min():.2f}-"
-                f"{ratio.max():.2f}).", "", _md(bare, ".3g", index=False), ""]
+                "it) timed these cases after convbench's workers"
+                + (": one with glibc's malloc pinned as the workers have it, one as a plain script starts it "
+                   "(convbench.malloc_settings)" if "bare ms (malloc pinned)" in bare
+                   else ", with glibc's malloc as a plain script starts it")
+                + ". worker / bare near 1 means a worker runs as that process does.", ""]
+        out += [f"- {line}" for line in _bare_lines(bare)]
+        out += ["", _md(bare, ".3g", index=False), ""]
     out += ["Conditions while it ran:", ""]
     out += [f"- {line}" for line in conditions_lines(read_conditions(run_dir / "conditions.jsonl"),
                                                      env.get("cpu_count"))]
     return [*out, ""]
+
+
+def _bare_lines(bare: pd.DataFrame) -> list[str]:
+    """One line per reference case: worker / bare over its rounds, against each bare process (median and range);
+    and how a user's script gets the workers' malloc."""
+    lines = []
+    for case, rows in bare.groupby("case", sort=False):
+        parts = [f"{column}: median {ratio.median():.2f} (rounds {ratio.min():.2f}-{ratio.max():.2f})"
+                 for column in ("worker / bare pinned", "worker / bare default")
+                 if column in rows and not (ratio := rows[column].dropna()).empty]
+        lines.append(f"{case}: {'; '.join(parts) or 'no worker row to compare'}")
+    setting = " ".join(f"{name}={value}" for name, value in MALLOC_ENVIRONMENT.items())
+    return [*lines, f"A script of your own runs with the workers' malloc given `{setting}` in its environment."]
 
 
 def _precision_section(results: pd.DataFrame) -> Lines:

@@ -185,16 +185,22 @@ def unfinished_cases(results: pd.DataFrame, processes: pd.DataFrame | None) -> p
 
 
 def bare_vs_workers(bare: pd.DataFrame, processes: pd.DataFrame | None) -> pd.DataFrame:
-    """Per reference case and round: the bare process's time (a user's own script, convbench.bare_reference) beside
-    convbench's worker process of the same case and round, and worker / bare."""
+    """Per reference case and round: convbench's worker process of that case and round beside the bare processes
+    (a user's own script, convbench.bare_reference) with glibc's malloc pinned as in the workers and as a plain
+    script starts it (convbench.malloc_settings), worker / bare (pinned) and bare default / bare pinned. Runs from
+    before the malloc modes have default rows only."""
     if bare.empty or processes is None or processes.empty:
         return pd.DataFrame()
-    ok = bare[bare["status"] == "ok"]
+    ok = bare[bare["status"] == "ok"].assign(malloc=bare.get("malloc", pd.Series(index=bare.index, dtype=object)))
+    ok = ok.assign(malloc=ok["malloc"].fillna("default"))
     workers = processes[processes["status"] == "ok"].set_index([*KEY_COLUMNS, "process"])["ms_per_forward"]
     rows = []
-    for row in ok.itertuples(index=False):
-        key = (*(getattr(row, c) for c in KEY_COLUMNS), row.process)
+    for key, group in ok.groupby([*KEY_COLUMNS, "process"], sort=False, dropna=False):
+        ms = dict(zip(group["malloc"], group["ms_per_forward"], strict=True))
         worker = workers.get(key, float("nan"))
-        rows.append({"case": f"{row.runtime}[{row.source}] {row.stack_id}", "round": int(row.process) + 1,
-                     "bare ms": row.ms_per_forward, "worker ms": worker, "worker / bare": worker / row.ms_per_forward})
-    return pd.DataFrame(rows)
+        first = group.iloc[0]
+        pinned, default = ms.get("pinned", float("nan")), ms.get("default", float("nan"))
+        rows.append({"case": f"{first.runtime}[{first.source}] {first.stack_id}", "round": int(first.process) + 1,
+                     "worker ms": worker, "bare ms (malloc pinned)": pinned, "worker / bare pinned": worker / pinned,
+                     "bare ms (glibc default)": default, "worker / bare default": worker / default})
+    return pd.DataFrame(rows).dropna(axis=1, how="all")

@@ -6,10 +6,14 @@ no harness), build one case's model and time it the way a user would, then print
 - ort: an onnxruntime InferenceSession on the torch.onnx file with the same thread settings as convbench's, a bare
   `session.run` loop timed with time.perf_counter in blocks of forwards: the median block's time per forward.
 
-convbench.bench starts one such process per reference case in each round, beside that round's workers, so a reader
-can see whether convbench's workers run as a user's process does (the report's "Bare processes" table). Run by hand:
-`python -m convbench.bare_reference torch '{"variant": "conv1x1", "channels": 16}' --threads 2` (the seed stack's
-fields as JSON; the others take their defaults)."""
+With `--malloc pinned` the process first pins glibc's malloc thresholds as convbench's workers do
+(convbench.malloc_settings); with `--malloc default` (a user's plain script) it leaves them as glibc starts them.
+
+convbench.bench starts two such processes per reference case in each round (default, then pinned), after that round's
+workers, so a reader can see whether convbench's workers run as a user's process does (the report's "convbench's
+workers against a user's own script"). Run by hand:
+`python -m convbench.bare_reference torch '{"variant": "conv1x1", "channels": 16}' --threads 2 --malloc default`
+(the seed stack's fields as JSON; the others take their defaults)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
+
+from convbench.malloc_settings import MALLOC_MODES, pin_thresholds
 
 MIN_RUN_TIME_S = 0.4  # what torch.utils.benchmark's blocked_autorange, and the ort loop, time at least
 
@@ -69,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stack", help="the seed stack's fields as JSON (convbench.spec.SeedStack)")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--malloc", choices=MALLOC_MODES, default="default",
+                        help="default: glibc's malloc as a plain script has it; pinned: as convbench's workers have it")
     args = parser.parse_args(argv)
+    if args.malloc == "pinned" and (skip := pin_thresholds()):
+        parser.error(skip.reason)
     from convbench.spec import SeedStack
 
     spec = SeedStack(**json.loads(args.stack))

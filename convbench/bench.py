@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ from convbench.harness import TimingConfig
 from convbench.in_worker import CaseTask, profile_case, run_case
 from convbench.jobs import Event, RunSettings, Where
 from convbench.machines import this_host, usable_cores
+from convbench.malloc_settings import MALLOC_MODES
 from convbench.recorder import Recorder, result_from_processes
 from convbench.repeats import process_orders, round_order
 from convbench.results import ResultsStore, case_row, read_if_present, row_keys
@@ -134,9 +136,9 @@ def run_bench(
         for timing in order:
             for event in timing.round_events(process):
                 recorder.handle(event)
-        for case in options.bare:
-            if (case.key, process) not in bare_done:
-                store.append_bare(bare_row(case, process, options.threads, str(artifacts.root)))
+        for case, malloc in itertools.product(options.bare, MALLOC_MODES):
+            if (case.key, process, malloc) not in bare_done:
+                store.append_bare(bare_row(case, process, malloc, options.threads, str(artifacts.root)))
     if options.deadline is not None and options.undecided is not None:
         for event in extra_rounds(groups, recorder, store, options, str(artifacts.root), where):
             recorder.handle(event)
@@ -146,19 +148,25 @@ def run_bench(
                 recorder.handle(event)
 
 
-def bare_rounds(store: ResultsStore) -> set[tuple[tuple[str, ...], int]]:
-    """The (case key, round) pairs bare.csv holds (a resumed run times the others only)."""
+def bare_rounds(store: ResultsStore) -> set[tuple[tuple[str, ...], int, str]]:
+    """The (case key, round, malloc) triples bare.csv holds (a resumed run times the others only); rows written
+    before bare processes had a malloc mode were glibc's default."""
     table = read_if_present(store.bare_path)
-    return set(zip(row_keys(table), table["process"].astype(int), strict=True)) if not table.empty else set()
+    if table.empty:
+        return set()
+    mallocs = table["malloc"].fillna("default") if "malloc" in table else ["default"] * len(table)
+    return set(zip(row_keys(table), table["process"].astype(int), mallocs, strict=True))
 
 
-def bare_row(case: Case, process: int, threads: int, artifacts_root: str) -> dict[str, object]:
+def bare_row(case: Case, process: int, malloc: str, threads: int, artifacts_root: str) -> dict[str, object]:
     """bare.csv's row for `case` in round `process`: a fresh plain Python process (convbench.bare_reference) times
-    it as a user's script would; its median per forward, or why it failed."""
+    it as a user's script would, with glibc's malloc as it starts (`malloc` "default") or pinned as in convbench's
+    workers ("pinned"); its median per forward, or why it failed."""
     fields = {f.name: getattr(case.workload, f.name) for f in dataclasses.fields(case.workload)}
     command = [sys.executable, "-m", "convbench.bare_reference", "ort" if case.runtime == "ort" else "torch",
-               json.dumps(fields), "--artifacts", artifacts_root, "--threads", str(threads)]
-    row = {**case.key_columns(), "process": process, "finished_at": datetime.now().isoformat(timespec="seconds")}
+               json.dumps(fields), "--artifacts", artifacts_root, "--threads", str(threads), "--malloc", malloc]
+    row = {**case.key_columns(), "process": process, "malloc": malloc,
+           "finished_at": datetime.now().isoformat(timespec="seconds")}
     env = {**os.environ, **{name: str(threads) for name in THREAD_VARIABLES}}
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=BARE_TIMEOUT_S, env=env)

@@ -13,6 +13,7 @@ from importlib import metadata
 
 import convbench
 from convbench.machines import LABEL_VARIABLE
+from convbench.malloc_settings import workers_malloc
 
 # Distribution names to look up; the first installed name of each group is reported under the group's key.
 PACKAGES: dict[str, tuple[str, ...]] = {
@@ -88,6 +89,7 @@ def collect_env(threads: int) -> dict[str, object]:
             "how": "torch.set_num_threads; tf.config.threading intra/inter; ORT SessionOptions intra/inter; "
             "OMP_NUM_THREADS and MKL_NUM_THREADS in every worker",
         },
+        "malloc": workers_malloc(),
         "versions": {key: package_version(names) for key, names in PACKAGES.items()},
         "onnxruntime_distribution": installed_distribution(PACKAGES["onnxruntime"]),
         "gpus": gpus(),

@@ -108,6 +108,9 @@ _add("timing (throughput: forwards back to back, the device synchronised once pe
      _col("process", "number", "", "which process of the repeats, 0 .. processes - 1 (bare.csv: the round it ran in)",
           P, S, B),
      _col("pid", "number", "", "the worker process's id", P),
+     _col("malloc", "text", "", "the bare process's glibc malloc: default (as a plain script starts) or pinned (as "
+                                "convbench's workers have it: convbench.malloc_settings); empty in older runs: default",
+          B),
      _col("ms_process_min", "number", "ms", "fastest process median", R, combine="repeats"),
      _col("ms_process_max", "number", "ms", "slowest process median", R, combine="repeats"),
      _col("process_spread", "number", "fraction", "(ms_process_max - ms_process_min) / ms_per_forward", R,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from convbench.errors import one_line
+from convbench.malloc_settings import pin_thresholds
 
 T = TypeVar("T")
 
@@ -47,6 +48,7 @@ class TaskTimedOut(RuntimeError):
 def _serve(conn: Connection, threads: int, env: dict[str, str], log_path: str | None) -> None:
     """The worker's main loop: receive (fn, args), send back ("ok", result) or ("error", message)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it kills its workers
+    pin_thresholds()  # before any framework allocates: a case's time must not depend on the cases before it
     if log_path:  # native libraries write to fds 1 and 2 directly: redirect the descriptors, not sys.stdout
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log, 1)

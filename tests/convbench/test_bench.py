@@ -52,12 +52,15 @@ def test_each_round_times_a_users_own_script_beside_the_workers(bench_run):
     """bare.csv: per round, a plain process times torch eager and onnxruntime on the sweep's conv1x1 as a user's
     script would; the report sets it beside the worker of the same case and round."""
     bare = pd.read_csv(bench_run.run_dir / "bare.csv")
-    assert sorted(zip(bare["runtime"], bare["process"], strict=True)) == [("ort", 0), ("ort", 1), ("torch", 0),
-                                                                           ("torch", 1)]
+    assert sorted(zip(bare["runtime"], bare["process"], bare["malloc"], strict=True)) == [
+        (runtime, process, malloc) for runtime in ("ort", "torch") for process in (0, 1)
+        for malloc in ("default", "pinned")]
     assert (bare["status"] == "ok").all() and (bare["ms_per_forward"] > 0).all()
     assert set(bare["stack_id"]) == {"conv1x1-c8-l2-b2-i8"}
     report = (bench_run.run_dir / "report.md").read_text()
     assert "### convbench's workers against a user's own script" in report
+    assert "worker / bare pinned" in report and "worker / bare default" in report
+    assert "- malloc: glibc malloc pinned in every worker" in report
 
 
 def test_every_timed_row_says_how_much_host_memory_its_case_added(results):
