@@ -191,8 +191,10 @@ def bare_vs_workers(bare: pd.DataFrame, processes: pd.DataFrame | None) -> pd.Da
     before the malloc modes have default rows only."""
     if bare.empty or processes is None or processes.empty:
         return pd.DataFrame()
-    ok = bare[bare["status"] == "ok"].assign(malloc=bare.get("malloc", pd.Series(index=bare.index, dtype=object)))
-    ok = ok.assign(malloc=ok["malloc"].fillna("default"))
+    malloc = bare["malloc"].fillna("default") if "malloc" in bare else pd.Series("default", index=bare.index)
+    ok = bare.assign(malloc=malloc)[bare["status"] == "ok"]
+    if ok.empty:
+        return pd.DataFrame()
     workers = processes[processes["status"] == "ok"].set_index([*KEY_COLUMNS, "process"])["ms_per_forward"]
     rows = []
     for key, group in ok.groupby([*KEY_COLUMNS, "process"], sort=False, dropna=False):
