@@ -11,6 +11,7 @@ import pandas as pd
 from convbench.analysis.ratios import GROUP, label, ok_at_largest_channels, times_at_largest_channels, vs_conv3x3
 from convbench.models.variants import REFERENCE_VARIANT, theoretical_vs_conv3x3
 from convbench.ranking import CONFIDENCE, Interval, Rounds, mean_interval
+from convbench.results import row_keys
 
 
 @dataclass(frozen=True)
@@ -96,18 +97,34 @@ def round_ratios(results: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]
     return out
 
 
-def _decide(test: _Test, ratios_by_round: pd.DataFrame | None, channels: int) -> tuple[bool, Interval | None]:
-    """(holds at the point, the interval) where rounds allow an interval of the test's ratio: undecided where the
-    claim holds at some values of the interval and not at others."""
+def _decide(test: _Test, ratios_by_round: pd.DataFrame | None, channels: int) -> tuple[str | None, Interval | None]:
+    """("holds" | "does not hold" | "undecided", the interval) where rounds allow an interval of the test's ratio
+    (undecided where the claim holds at some values of the interval and not at others); (None, None) where not."""
     if ratios_by_round is None or not set(test.needs) <= set(ratios_by_round.columns):
-        return False, None
+        return None, None
     values = ratios_by_round.dropna(subset=list(test.needs)).apply(test.ratio, axis=1).astype(float).to_numpy()
     interval = mean_interval(values)
     if interval is None:
-        return False, None
-    low, high = interval
-    verdicts = {test.holds(float(x), channels) for x in np.linspace(low, high, 41)}
-    return len(verdicts) == 1 and verdicts.pop(), interval
+        return None, None
+    verdicts = {test.holds(float(x), channels) for x in np.linspace(*interval, 41)}
+    return ("undecided" if len(verdicts) > 1 else "holds" if verdicts.pop() else "does not hold"), interval
+
+
+def undecided_claim_keys(results: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> set[tuple[str, ...]]:
+    """The row keys behind every undecided verdict of `results` (each runtime at its largest channel count): the
+    cases of the conv types the claim's ratio needs and of conv3x3, for a further round (convbench.bench's extra
+    rounds). A row of the fastest pseudo-runtime is keyed by the runtime it was picked from."""
+    wanted: set[tuple[str, ...]] = set()
+    by_round = round_ratios(results, rounds)
+    for key, rows in ok_at_largest_channels(results).groupby(GROUP, sort=False):
+        channels, device = int(rows["channels"].max()), str(rows["device"].iloc[0])
+        for test in TESTS:
+            if device in test.devices and _decide(test, by_round.get(key), channels)[0] == "undecided":
+                needed = rows[rows["variant"].isin([*test.needs, REFERENCE_VARIANT])]
+                if "ranked_runtime" in needed:
+                    needed = needed.assign(runtime=needed["ranked_runtime"], source=needed["ranked_source"])
+                wanted |= set(row_keys(needed))
+    return wanted
 
 
 def unstable_keys(results: pd.DataFrame) -> set[tuple[str, str, str, int, str]]:
@@ -134,13 +151,12 @@ def _judge(test: _Test, times: pd.DataFrame, ratios: pd.DataFrame,
     for key, row in rows.iterrows():
         value = float(test.ratio(row))
         channels = int(times.loc[key, "channels"])
-        holds, interval = _decide(test, by_round.get(key), channels)
-        if interval is None:  # no interval: the median's ratio decides
+        decided, interval = _decide(test, by_round.get(key), channels)
+        if decided is None or interval is None:  # no interval: the median's ratio decides
             verdict = "holds" if test.holds(value, channels) else "does not hold"
             what = f"{label(*key)} {value:.2f}x"
         else:
-            verdict = "holds" if holds else ("does not hold" if not any(
-                test.holds(float(x), channels) for x in np.linspace(*interval, 41)) else "undecided")
+            verdict = decided
             what = f"{label(*key)} {value:.2f}x ({interval[0]:.2f}-{interval[1]:.2f})"
         verdicts.append((verdict, what))
         shaky += [f"{label(*key)} {v}" for v in (*test.needs, REFERENCE_VARIANT) if (*key, channels, v) in unstable]

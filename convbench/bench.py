@@ -266,9 +266,11 @@ def _why_not_run(case: Case, no_reference: dict[str, str]) -> tuple[str, str] | 
 
 
 def not_runnable(case: Case) -> str | None:
-    """Why the case is a skipped row without starting a worker: a runtime with no training step in the train pass,
-    or one whose packages are not installed."""
+    """Why the case is a skipped row without starting a worker: a runtime that runs on CUDA only on another device,
+    a runtime with no training step in the train pass, or one whose packages are not installed."""
     info = RUNTIMES[case.runtime]
+    if case.device != "cuda" and info.cuda_only:
+        return info.cuda_only
     if case.workload.pass_ == "train" and info.inference_only:
         return info.inference_only
     return missing_requirement(info)

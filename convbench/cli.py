@@ -206,9 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     timing.add_argument("--max-samples", type=_positive_int, help=f"per process ({defaults.max_samples})")
     timing.add_argument("--time-budget", type=_positive_float, metavar="MINUTES",
                         help="the bench's time: what the first --processes rounds leave goes to more rounds of the "
-                             "cases whose ranking is still undecided, until decided or the time is spent (default: "
-                             "the first rounds only; make bench gives 11 minutes; a --cluster run times its first "
-                             "rounds only)")
+                             "cases whose ranking or 2017 verdict is still undecided, until decided or the time is "
+                             "spent (default: the first rounds only; make bench gives 11 minutes; a --cluster run "
+                             "times its first rounds only)")
     timing.add_argument("--case-timeout", type=_positive_float, metavar="SECONDS",
                         help="limit for one case in one process; past it the case fails and its worker is killed "
                              "(default: the runtime's set-up allowance, 120 s for most, plus 10 x the warm-up and "

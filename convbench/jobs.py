@@ -31,7 +31,7 @@ class RunSettings:
     bare: tuple[Case, ...] = ()  # reference cases a bare process (convbench.bare_reference) times in each round
     deadline: float | None = None  # time.monotonic() by which extra rounds stop (None: no extra rounds)
     undecided: Callable[[pd.DataFrame, pd.DataFrame], set[tuple[str, ...]]] | None = None  # the row keys whose
-    # ranking is still undecided, from the results and processes tables (convbench.ranking.undecided_keys)
+    # ranking or 2017 verdict is still undecided, from the results and processes (convbench.outputs.undecided_keys)
 
 
 Event = tuple  # what a job tells the run: ("process" | "result" | "kernel", case, row), ("conditions", snapshot),

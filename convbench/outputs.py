@@ -1,13 +1,17 @@
 """What a run directory holds besides its tables, written at the end of a bench or a merge: results.parquet,
-graphs.csv (the exported graphs its runtimes read, from the export manifest) and report.md with report.html. The
-one place where the core calls the analysis."""
+graphs.csv (the exported graphs its runtimes read, from the export manifest) and report.md with report.html; and
+which cases a time budget's further rounds go to, which needs the report's verdicts. The one place where the core
+calls the analysis."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from convbench.artifacts import Artifacts
 from convbench.csvfile import read_csv_checked, replace_text
+from convbench.ranking import undecided_keys as undecided_rankings
 from convbench.results import GRAPHS_FILE, ResultsStore
 
 
@@ -38,3 +42,12 @@ def write_outputs(store: ResultsStore, artifacts: Artifacts | None) -> Path | No
     if artifacts is not None:
         write_graphs(store.run_dir, artifacts)
     return write_report(store.run_dir) if store.csv_path.exists() else None
+
+
+def undecided_keys(results: pd.DataFrame, processes: pd.DataFrame) -> set[tuple[str, ...]]:
+    """The row keys a further round should time (convbench.bench's extra rounds): those of every case whose
+    ranking at the top is undecided (convbench.ranking), and those behind every 2017 verdict the report gives as
+    undecided (convbench.analysis.answers)."""
+    from convbench.analysis.answers import undecided_verdict_keys
+
+    return undecided_rankings(results, processes) | undecided_verdict_keys(results, processes)

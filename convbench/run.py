@@ -27,8 +27,7 @@ from convbench.envinfo import collect_env
 from convbench.errors import BadInput, RunStopped, first_of, one_line
 from convbench.jobs import RunSettings
 from convbench.machines import machine_label, usable_cores
-from convbench.outputs import write_outputs
-from convbench.ranking import undecided_keys
+from convbench.outputs import undecided_keys, write_outputs
 from convbench.recorder import Recorder
 from convbench.request import BenchRequest, read_request, resume, write_request
 from convbench.results import (
@@ -212,8 +211,8 @@ def _check_run_files(run_dir: Path) -> None:
 
 def _check_here(request: BenchRequest, cases: Sequence[Case]) -> None:
     """BadInput where this machine cannot run the request at all: no GPU for --device cuda, no exported
-    reference for a forward workload, or every case skipped before it starts (a runtime not installed, a runtime
-    with no training step in the train pass)."""
+    reference for a forward workload, or every case skipped before it starts (a runtime not installed, one that runs
+    on CUDA only on the CPU, one with no training step in the train pass)."""
     from convbench.bench import not_runnable
     from convbench.envinfo import gpus
 
@@ -229,7 +228,7 @@ def _check_here(request: BenchRequest, cases: Sequence[Case]) -> None:
     reasons = [why for case in cases if (why := not_runnable(case))]
     if cases and len(reasons) == len(cases):
         raise BadInput(f"every case of this sweep would be skipped ({'; '.join(dict.fromkeys(reasons))}); nothing "
-                         "to time: change --runtimes or --pass")
+                         "to time: change --runtimes, --device or --pass")
 
 
 BARE_REFERENCES = (("torch", "torch"), ("ort", "torch.onnx"))  # what a user's own script is timed as, each round

@@ -33,7 +33,6 @@ class OrtRunner(Runner):
 
     io_binding = False
     cuda_graph = False
-    cuda_only: str | None = None
     algo_search = "EXHAUSTIVE"  # cuDNN convolution algorithm search of the CUDA EP (EXHAUSTIVE, HEURISTIC, DEFAULT)
     prefer_nhwc = False  # the CUDA EP's NHWC convolution kernels (transposes the NCHW graph's layout itself)
 
@@ -41,8 +40,6 @@ class OrtRunner(Runner):
         self.threads = threads
 
     def available(self, device: str) -> Skip | None:
-        if device != "cuda" and self.cuda_only:
-            return Skip(self.cuda_only) if self.cuda_only else None
         provider = PROVIDERS[device]
         if provider not in ort.get_available_providers():
             return Skip(f"onnxruntime {ort.__version__} has no {provider} (install onnxruntime-gpu for cuda)")
@@ -137,23 +134,19 @@ def _output_shape(session: ort.InferenceSession, x: np.ndarray) -> tuple[int, ..
 
 class OrtIOBinding(OrtRunner):
     io_binding = True
-    cuda_only = "IO binding on device tensors is timed on cuda only (on the CPU it equals plain run)"
 
 
 class OrtCudaGraph(OrtRunner):
     cuda_graph = True
-    cuda_only = "the CUDA EP's CUDA graph needs cuda"
 
 
 class OrtCudaNhwc(OrtIOBinding):
     """IO binding with the CUDA EP's NHWC kernels (prefer_nhwc)."""
 
     prefer_nhwc = True
-    cuda_only = "prefer_nhwc is a CUDA EP option: cuda only"
 
 
 class OrtCudaHeuristic(OrtIOBinding):
     """IO binding with cuDNN's heuristic algorithm choice instead of the exhaustive search."""
 
     algo_search = "HEURISTIC"
-    cuda_only = "cudnn_conv_algo_search is a CUDA EP option: cuda only"

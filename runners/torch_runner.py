@@ -35,7 +35,6 @@ class TorchEager(Runner):
     cudnn_benchmark = False
     channels_last = False
     cuda_graph = False
-    cuda_only: str | None = None  # why the mode needs a CUDA device, if it does
 
     def __init__(self, threads: int) -> None:
         torch.set_num_threads(threads)
@@ -44,8 +43,8 @@ class TorchEager(Runner):
         self.threads = threads
 
     def available(self, device: str) -> Skip | None:
-        if device != "cuda":
-            return Skip(self.cuda_only) if self.cuda_only else None
+        if device != "cuda":  # a mode that needs CUDA says so in the registry (RuntimeInfo.cuda_only)
+            return None
         if not torch.cuda.is_available():
             return Skip("torch sees no CUDA device")
         return None
@@ -133,7 +132,6 @@ class TorchEager(Runner):
 
 class TorchCudnnBenchmark(TorchEager):
     cudnn_benchmark = True
-    cuda_only = "cudnn.benchmark is a cuDNN setting: cuda only"
 
 
 class TorchChannelsLast(TorchEager):
@@ -142,7 +140,6 @@ class TorchChannelsLast(TorchEager):
 
 class TorchCudaGraph(TorchEager):
     cuda_graph = True
-    cuda_only = "CUDA-graph replay needs a CUDA device"
 
 
 class TorchChannelsLastCudaGraph(TorchCudaGraph):
@@ -230,7 +227,6 @@ class TorchCompileMaxAutotune(TorchCompile):
 
 class TorchCompileCudaGraph(TorchCompile):
     mode = "reduce-overhead"  # CUDA graphs around inductor's kernels
-    cuda_only = "reduce-overhead compiles to CUDA graphs: cuda only"
 
 
 def _graph_forward(model: torch.nn.Module, x: torch.Tensor) -> Forward:

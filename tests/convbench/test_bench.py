@@ -181,7 +181,7 @@ def test_terminal_output_is_quiet(bench_run):
 
 def test_a_reason_repeated_across_cases_is_printed_once_with_a_count(exported, tmp_path):
     run = convbench("bench", *SMALL_SWEEP, *QUICK_TIMING, "--artifacts", str(exported), "--results", str(tmp_path),
-                    "--runtimes", "torch-cuda-graph", "--profile")
+                    "--runtimes", "torch-cuda-graph", "torch", "--profile")
     assert run.returncode == 0, run.stderr
     reason = "CUDA-graph replay needs a CUDA device"
     assert run.stdout.count(reason) == 3  # its line, the count line, the closing summary

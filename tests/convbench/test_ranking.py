@@ -13,7 +13,9 @@ from convbench.artifacts import Artifacts
 from convbench.bench import plan_cases, run_bench
 from convbench.harness import TimingConfig
 from convbench.jobs import RunSettings
+from convbench.outputs import undecided_keys
 from convbench.ranking import modes, paired_ratio, rank, round_values
+from convbench.ranking import undecided_keys as undecided_rankings
 from convbench.results import ResultsStore, read_results
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo
 from tests.conftest import SMALL_SPECS
@@ -97,3 +99,22 @@ def test_the_time_left_goes_to_the_undecided_case_until_it_is_decided(exported, 
     assert processes.groupby("runtime")["process"].nunique().to_dict() == {"two": rounds_of_undecided, "four": 3}
     results = read_results(store.csv_path).set_index("runtime")
     assert results.loc["two", "processes"] == rounds_of_undecided and results.loc["four", "processes"] == 3
+
+
+def test_a_budget_goes_to_the_cases_behind_an_undecided_2017_verdict_too():
+    """Rankings decided (keras-tf is twice as slow everywhere), but torch eager's dilated-over-conv3x3 ratio
+    (1.0-1.2 over three rounds) straddles the claim's 1.1x: its two cases get further rounds, keras-tf's (1.5x in
+    every round: holds) none. The fastest configuration is torch's, so its verdict names the same two cases."""
+    rows, processes = [], []
+    for runtime, source, scale, dilated in (("torch", "torch", 1.0, (1.0, 1.2, 1.1)),
+                                            ("keras-tf", "keras", 2.0, (1.5, 1.55, 1.45))):
+        for variant, ratios in (("conv3x3", (1.0, 1.0, 1.0)), ("conv3x3dilated", dilated)):
+            key = {"stack_id": f"{variant}-c64", "runtime": runtime, "source": source, "device": "cpu", "machine": "m"}
+            times = [scale * r for r in ratios]
+            rows.append({**key, "dtype": "float32", "channels": 64, "variant": variant, "pass": "forward",
+                         "status": "ok", "ms_per_forward": sorted(times)[1]})
+            processes += [{**key, "process": k, "status": "ok", "ms_per_forward": ms} for k, ms in enumerate(times)]
+    results, processes = pd.DataFrame(rows), pd.DataFrame(processes)
+    torch_cases = {("conv3x3-c64", "torch", "torch", "cpu", "m"), ("conv3x3dilated-c64", "torch", "torch", "cpu", "m")}
+    assert undecided_rankings(results, processes) == set()
+    assert undecided_keys(results, processes) == torch_cases

@@ -202,10 +202,11 @@ def test_networks_with_seed_stack_sizes_is_one_line():
                           "--channels with --networks")
 
 
-def test_a_sweep_whose_every_case_is_skipped_is_bad_input_before_any_work(exported, tmp_path):
-    run = convbench("bench", *SMALL_SWEEP, "--runtimes", "ort", "--pass", "train", "--artifacts", str(exported),
-                    "--results", str(tmp_path / "r"))
-    assert_one_line_error(run, "every case of this sweep would be skipped", "inference")
+@pytest.mark.parametrize(("flags", "why"), [(["--runtimes", "ort", "--pass", "train"], "inference"),
+                                            (["--runtimes", "torch-cuda-graph"], "needs a CUDA device")])
+def test_a_sweep_whose_every_case_is_skipped_is_bad_input_before_any_work(exported, tmp_path, flags, why):
+    run = convbench("bench", *SMALL_SWEEP, *flags, "--artifacts", str(exported), "--results", str(tmp_path / "r"))
+    assert_one_line_error(run, "every case of this sweep would be skipped", why)
     assert "ceilings" not in run.stdout and not (tmp_path / "r").exists()
 
 

@@ -2,7 +2,9 @@
 
 import pytest
 
+from convbench.bench import not_runnable, plan_cases
 from convbench.runners import RUNTIMES, default_runtimes, get_runner
+from convbench.spec import SeedStack
 
 CUDA_ONLY = ["torch-cudnn-benchmark", "torch-cuda-graph", "torch-channels-last-cuda-graph", "torch-compile-cuda-graph",
              "ort-iobinding", "ort-cuda-graph", "ort-cuda-nhwc", "ort-cuda-heuristic"]
@@ -17,9 +19,11 @@ def test_cpu_default_is_the_seed_set_plus_what_a_cpu_user_reaches_for_and_cuda_d
 
 
 @pytest.mark.parametrize("name", CUDA_ONLY)
-def test_cuda_only_modes_skip_on_cpu_with_their_reason(name):
-    reason = get_runner(RUNTIMES[name], 1).available("cpu").reason
-    assert "cuda" in reason or "CUDA" in reason
+def test_cuda_only_modes_skip_on_cpu_with_their_reason_before_any_worker_starts(name):
+    reason = not_runnable(plan_cases([SeedStack("conv1x1", 8, 2, 2, 8)], [name], "cpu")[0])
+    assert reason == RUNTIMES[name].cuda_only and ("cuda" in reason or "CUDA" in reason)
+    assert not_runnable(plan_cases([SeedStack("conv1x1", 8, 2, 2, 8)], [name], "cuda")[0]) is None
+    assert {n for n, info in RUNTIMES.items() if info.cuda_only} == set(CUDA_ONLY)
 
 
 @pytest.mark.parametrize("name", ["torch", "torch-channels-last", "ort"])
