@@ -13,13 +13,13 @@ Everything here is computed from the results table by the same functions as the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 
 from convbench.analysis.above_ceiling import FLAG_COLUMN
-from convbench.analysis.fastest import DEFAULTS, fastest_as_runtime
-from convbench.analysis.findings import TESTS, findings, undecided_claim_keys
+from convbench.analysis.fastest import DEFAULTS
+from convbench.analysis.findings import TESTS, findings
 from convbench.analysis.floor_gap import floor_lines as library_floor_lines
 from convbench.analysis.native_vs_onnx import native_vs_onnx
 from convbench.analysis.networks import depthwise_verdicts, kind_shares, network_times
@@ -27,7 +27,8 @@ from convbench.analysis.pictures import Figure
 from convbench.analysis.precision import precision_speedups
 from convbench.analysis.training import cheapest_lines, train_vs_deploy
 from convbench.analysis.trust import conditions_lines
-from convbench.analysis.workloads import network_rows, pass_rows, seed_rows
+from convbench.analysis.verdicts import verdict_rows
+from convbench.analysis.workloads import network_rows, seed_rows
 from convbench.models.variants import VARIANTS
 from convbench.ranking import (
     CONFIDENCE,
@@ -37,7 +38,6 @@ from convbench.ranking import (
     modes,
     modes_text,
     rank,
-    round_values,
     versus,
 )
 from convbench.results import KEY_COLUMNS
@@ -165,31 +165,10 @@ def _ms(row: pd.Series) -> str:
     return f"**{row['ms_per_forward']:.3g} ms**{spread}"
 
 
-def _verdict_rows(seed: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
-    """(device, "defaults" or "fastest", the rows) of each column of the verdicts: per device, the frameworks'
-    defaults and the fastest configuration of each case."""
-    ok = seed[seed["status"] == "ok"]
-    if ok.empty:
-        return
-    defaults = pd.concat([ok[(ok["runtime"] == r) & (ok["source"] == s)] for r, s in DEFAULTS.values()])
-    fastest = fastest_as_runtime(ok)
-    for device in dict.fromkeys(ok["device"]):
-        for what, rows in (("defaults", defaults), ("fastest", fastest)):
-            yield device, what, rows[rows["device"] == device]
-
-
-def undecided_verdict_keys(results: pd.DataFrame, processes: pd.DataFrame) -> set[tuple[str, ...]]:
-    """The row keys behind the report's undecided 2017 verdicts (on the seed stacks' forward, per device, on the
-    defaults and on the fastest configuration), for convbench.bench's extra rounds."""
-    rounds = round_values(processes)
-    seed = seed_rows(pass_rows(results, "forward"))
-    return {key for _, _, rows in _verdict_rows(seed) for key in undecided_claim_keys(rows, rounds)}
-
-
 def _verdicts(seed: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> list[str]:
     """The five conclusions down; per device, on the defaults and on the fastest configuration, across."""
     columns = {}
-    for device, what, rows in _verdict_rows(seed):
+    for device, what, rows in verdict_rows(seed):
         found = findings(rows, rounds)
         columns[f"{device}: {what}"] = [
             "n/a" if device not in test.devices else f.verdict + (" (unstable)" if f.unstable else "")

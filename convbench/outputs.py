@@ -47,7 +47,7 @@ def write_outputs(store: ResultsStore, artifacts: Artifacts | None) -> Path | No
 def undecided_keys(results: pd.DataFrame, processes: pd.DataFrame) -> set[tuple[str, ...]]:
     """The row keys a further round should time (convbench.bench's extra rounds): those of every case whose
     ranking at the top is undecided (convbench.ranking), and those behind every 2017 verdict the report gives as
-    undecided (convbench.analysis.answers)."""
-    from convbench.analysis.answers import undecided_verdict_keys
+    undecided (convbench.analysis.verdicts)."""
+    from convbench.analysis.verdicts import undecided_verdict_keys
 
     return undecided_rankings(results, processes) | undecided_verdict_keys(results, processes)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
 
 import pandas as pd
@@ -101,10 +103,10 @@ def test_the_time_left_goes_to_the_undecided_case_until_it_is_decided(exported, 
     assert results.loc["two", "processes"] == rounds_of_undecided and results.loc["four", "processes"] == 3
 
 
-def test_a_budget_goes_to_the_cases_behind_an_undecided_2017_verdict_too():
-    """Rankings decided (keras-tf is twice as slow everywhere), but torch eager's dilated-over-conv3x3 ratio
-    (1.0-1.2 over three rounds) straddles the claim's 1.1x: its two cases get further rounds, keras-tf's (1.5x in
-    every round: holds) none. The fastest configuration is torch's, so its verdict names the same two cases."""
+def _decided_rankings_and_an_undecided_verdict() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(results, processes): keras-tf twice as slow as torch everywhere (rankings decided); torch eager's
+    dilated-over-conv3x3 ratio 1.0-1.2 over three rounds (the claim's threshold 1.1x: undecided); keras-tf's 1.5x in
+    every round (holds)."""
     rows, processes = [], []
     for runtime, source, scale, dilated in (("torch", "torch", 1.0, (1.0, 1.2, 1.1)),
                                             ("keras-tf", "keras", 2.0, (1.5, 1.55, 1.45))):
@@ -114,7 +116,29 @@ def test_a_budget_goes_to_the_cases_behind_an_undecided_2017_verdict_too():
             rows.append({**key, "dtype": "float32", "channels": 64, "variant": variant, "pass": "forward",
                          "status": "ok", "ms_per_forward": sorted(times)[1]})
             processes += [{**key, "process": k, "status": "ok", "ms_per_forward": ms} for k, ms in enumerate(times)]
-    results, processes = pd.DataFrame(rows), pd.DataFrame(processes)
-    torch_cases = {("conv3x3-c64", "torch", "torch", "cpu", "m"), ("conv3x3dilated-c64", "torch", "torch", "cpu", "m")}
+    return pd.DataFrame(rows), pd.DataFrame(processes)
+
+
+TORCH_DILATED_CASES = {(f"{variant}-c64", "torch", "torch", "cpu", "m") for variant in ("conv3x3", "conv3x3dilated")}
+
+
+def test_a_budget_goes_to_the_cases_behind_an_undecided_2017_verdict_too():
+    """Rankings decided, but torch eager's verdict on dilated conv undecided: its two cases get further rounds,
+    keras-tf's none. The fastest configuration is torch's, so its verdict names the same two cases."""
+    results, processes = _decided_rankings_and_an_undecided_verdict()
     assert undecided_rankings(results, processes) == set()
-    assert undecided_keys(results, processes) == torch_cases
+    assert undecided_keys(results, processes) == TORCH_DILATED_CASES
+
+
+def test_choosing_the_extra_rounds_needs_none_of_the_reports_plotting_libraries(tmp_path):
+    """convbench.bench asks mid-run; the GPU machine has no plotly (it crashed a run there on 2026-12-07)."""
+    results, processes = _decided_rankings_and_an_undecided_verdict()
+    results.to_csv(tmp_path / "results.csv", index=False)
+    processes.to_csv(tmp_path / "processes.csv", index=False)
+    code = ("import sys; sys.modules['plotly'] = sys.modules['matplotlib'] = None\n"
+            "import pandas as pd\nfrom convbench.outputs import undecided_keys\n"
+            f"print(sorted(undecided_keys(pd.read_csv({str(tmp_path / 'results.csv')!r}), "
+            f"pd.read_csv({str(tmp_path / 'processes.csv')!r}))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(sorted(TORCH_DILATED_CASES))
