@@ -30,16 +30,7 @@ from convbench.analysis.trust import conditions_lines
 from convbench.analysis.verdicts import verdict_rows
 from convbench.analysis.workloads import network_rows, seed_rows
 from convbench.models.variants import VARIANTS
-from convbench.ranking import (
-    CONFIDENCE,
-    MODE_GAP,
-    TIE_MARGIN,
-    Rounds,
-    modes,
-    modes_text,
-    rank,
-    versus,
-)
+from convbench.ranking import CONFIDENCE, MODE_GAP, TIE_MARGIN, Rounds, modes, modes_text, rank, versus
 from convbench.results import KEY_COLUMNS
 
 TRUST_ANCHOR = "#how-far-the-numbers-can-be-trusted"

@@ -187,8 +187,8 @@ def unfinished_cases(results: pd.DataFrame, processes: pd.DataFrame | None) -> p
 def bare_vs_workers(bare: pd.DataFrame, processes: pd.DataFrame | None) -> pd.DataFrame:
     """Per reference case and round: convbench's worker process of that case and round beside the bare processes
     (a user's own script, convbench.bare_reference) with glibc's malloc pinned as in the workers and as a plain
-    script starts it (convbench.malloc_settings), worker / bare (pinned) and bare default / bare pinned. Runs from
-    before the malloc modes have default rows only."""
+    script starts it (convbench.malloc_settings), and worker / bare for each. Runs from before the malloc modes
+    have default rows only; a case whose bare processes all failed gives no row."""
     if bare.empty or processes is None or processes.empty:
         return pd.DataFrame()
     malloc = bare["malloc"].fillna("default") if "malloc" in bare else pd.Series("default", index=bare.index)

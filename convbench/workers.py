@@ -116,8 +116,8 @@ def _ctrl_c_deferred() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        if in_main_thread:
-            signal.signal(signal.SIGINT, before)
+        if in_main_thread:  # a handler set outside Python reads as None: it goes back as the default action
+            signal.signal(signal.SIGINT, signal.SIG_DFL if before is None else before)
     if noted and callable(before):  # Python's own handler raises KeyboardInterrupt here
         before(signal.SIGINT, None)
     elif noted and before == signal.SIG_DFL:
