@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from convbench.analysis.fastest import DEFAULTS
 from convbench.errors import BadInput
 from convbench.ranking import CONFIDENCE, TIE_MARGIN, Ranking, Ratio, count_decisions, rank, round_values, versus
 from convbench.results import CASE_COLUMNS as KEY_COLUMNS
@@ -119,7 +120,8 @@ def ranking_agreement(a: pd.DataFrame, b: pd.DataFrame, rounds_a: Mapping, round
 
 def _speedup_over_torch(ranking: Ranking, rounds: Mapping) -> Ratio | None:
     """The best's speed-up over torch eager in its case (None where torch eager did not run or was the best)."""
-    torch = ranking.order[(ranking.order["runtime"] == "torch") & (ranking.order["source"] == "torch")]
+    runtime, source = DEFAULTS["torch eager"]
+    torch = ranking.order[(ranking.order["runtime"] == runtime) & (ranking.order["source"] == source)]
     if torch.empty or torch.index[0] == ranking.order.index[0]:
         return None
     return versus(rounds, torch.iloc[0], ranking.best)

@@ -180,10 +180,10 @@ def bare_row(case: Case, process: int, malloc: str, threads: int, artifacts_root
 
 def extra_rounds(groups: Sequence[tuple[str, list[Case]]], recorder: Recorder, store: ResultsStore,
                  options: RunSettings, artifacts_root: str, where: Where) -> Iterator[Event]:
-    """Precision per minute: after the first rounds, more rounds for the cases whose ranking is still undecided
-    (options.undecided), each a fresh process of every group that holds such a case, the groups in an order
-    shuffled per round, until none is undecided or the next round would not end by options.deadline (it is
-    expected to take as long as the last one, the first as long as its cases' process rows took)."""
+    """Precision per minute: after the first rounds, more rounds for the cases whose ranking or 2017 verdict is
+    still undecided (options.undecided), each a fresh process of every group that holds such a case, the groups in
+    an order shuffled per round, until none is undecided or the next round would not end by options.deadline (it
+    is expected to take as long as the last one, the first as long as its cases' process rows took)."""
     process = options.config.processes
     last_round_s: float | None = None
     while True:

@@ -223,7 +223,9 @@ def modes_text(name: str, found: Sequence[Mode], against_ms: float | None = None
     return text
 
 
-CASE_COLUMNS = ["stack_id", "device", "machine"]  # a case: one workload on one device and machine, several runtimes
+# The rows ranked against each other: one workload (its stack_id spells dtype, pass and sizes) on one device and
+# machine, each row a runtime[source]. (convbench.schema.CASE_COLUMNS is one row's case on any machine.)
+RANKED_TOGETHER = ["stack_id", "device", "machine"]
 
 
 def undecided_keys(results: pd.DataFrame, processes: pd.DataFrame) -> set[tuple[str, ...]]:
@@ -234,7 +236,7 @@ def undecided_keys(results: pd.DataFrame, processes: pd.DataFrame) -> set[tuple[
     rounds = round_values(processes)
     ok = results[results["status"] == "ok"]
     wanted: set[tuple[str, ...]] = set()
-    for _, cases in ok.groupby([c for c in CASE_COLUMNS if c in ok], sort=False, dropna=False):
+    for _, cases in ok.groupby([c for c in RANKED_TOGETHER if c in ok], sort=False, dropna=False):
         ranking = rank(cases, rounds)
         if ranking.undecided:
             labels = {ranking.best["label"], *ranking.undecided}
