@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from convbench.analysis.above_ceiling import FLAG_COLUMN
+from convbench.analysis.above_ceiling import FLAG_COLUMN, unexplained_lines
 from convbench.analysis.fastest import DEFAULTS
 from convbench.analysis.findings import TESTS, findings
 from convbench.analysis.floor_gap import floor_lines as library_floor_lines
@@ -47,6 +47,7 @@ def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame,
     seed = seed_rows(forward)
     out: list[str | Figure] = ["## The answers", "",
            "What this run found, per device and dtype; the evidence for every line is in the sections below.", ""]
+    out += [*unexplained_lines(every_row), ""] if unexplained_lines(every_row) else []
     out += _fastest(seed, rounds)
     out += _verdicts(seed, rounds)
     out += _native_vs_onnx(seed)
@@ -239,8 +240,7 @@ def _headlines(forward: pd.DataFrame, train: pd.DataFrame, layers: pd.DataFrame,
                 above = group.loc[eff.index[eff > 1], FLAG_COLUMN] if FLAG_COLUMN in group else pd.Series()
                 if len(above):
                     causes = ", ".join(f"{n} {c}" for c, n in above.value_counts().items())
-                    line += (f"{'; ' if len(under) else ''}{len(above)} cases beat their floor, flagged with the "
-                             f"likely cause ({causes})")
+                    line += (f"{'; ' if len(under) else ''}{len(above)} cases beat their floor ({causes})")
                 lines.append(line + ".")
     return ["### Headlines of the other parts", "", *[f"- {line}" for line in lines], ""] if lines else []
 

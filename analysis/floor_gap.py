@@ -75,3 +75,49 @@ def floor_lines(results: pd.DataFrame) -> list[str]:
                      f"{', '.join(dict.fromkeys(beat['runtime']))})")
         lines.append(line + ".")
     return lines
+
+
+GAP = 1.15  # the fastest runtime more than this over the floor: the report names the gap's cause
+KERNELS_SHOWN = 2
+
+
+def _top_kernels(kernels: pd.DataFrame, row: pd.Series) -> str:
+    """The case's KERNELS_SHOWN longest compute kernels by name, each with its share, from kernels.csv."""
+    if kernels.empty:
+        return ""
+    mine = kernels[(kernels["stack_id"] == row["stack_id"]) & (kernels["runtime"] == row["runtime"])
+                   & (kernels["source"] == row["source"]) & (kernels["device"] == row["device"])]
+    mine = mine[mine["kind"] == "kernel"].sort_values("share", ascending=False) if "kind" in mine else mine
+    return "; ".join(f"{str(k.kernel)[:60]} {k.share:.0%}" for k in mine.head(KERNELS_SHOWN).itertuples())
+
+
+def gap_cause(row: pd.Series, kernels: pd.DataFrame) -> str:
+    """Why a case's time is more than GAP x its library floor, from its profile: launch-bound (its kernels at the
+    floor, the rest gaps between them), or other kernels than the floor's plans (which ones), or not profiled."""
+    kernel_ratio = row.get("kernel_vs_library_floor")
+    if pd.isna(kernel_ratio):
+        return "not profiled (bench --profile gives the kernels and the GPU's idle time)"
+    idle, launches = row.get("gpu_idle_ms_per_forward"), row.get("launches_per_forward")
+    gaps = (f"; GPU idle {idle:.3g} ms per forward between kernels, {launches:.0f} launches" if pd.notna(idle)
+            and pd.notna(launches) else "")
+    if kernel_ratio <= GAP:
+        return (f"launch-bound: its kernels take {kernel_ratio:.2f}x the floor, the rest of its time is between "
+                f"kernels{gaps}")
+    ran = _top_kernels(kernels, row)
+    return (f"other kernels: its kernels take {kernel_ratio:.2f}x the floor; it ran {ran or 'kernels not recorded'} "
+            f"against the floor's {row.get('library_floor_plan')}{gaps}")
+
+
+def gap_table(results: pd.DataFrame, kernels: pd.DataFrame) -> pd.DataFrame:
+    """Per device, dtype, pass and workload whose fastest runtime is more than GAP x its library floor: that
+    runtime, its time over the floor, and the gap's cause."""
+    rows = floor_rows(results)
+    if rows.empty:
+        return pd.DataFrame()
+    rows = rows.assign(workload=_workload(rows), over=rows["ms_per_forward"] / rows["library_floor_ms"])
+    fastest = rows.loc[rows.groupby(["device", "dtype", "pass", "workload"])["over"].idxmin()]
+    far = fastest[fastest["over"] > GAP]
+    return pd.DataFrame({"device": far["device"], "dtype": far["dtype"], "pass": far["pass"],
+                         "workload": far["workload"], "C": far["channels"],
+                         "fastest runtime": far["runtime"] + "[" + far["source"] + "]", "time / floor": far["over"],
+                         "cause": [gap_cause(row, kernels) for _, row in far.iterrows()]}).reset_index(drop=True)

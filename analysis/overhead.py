@@ -57,7 +57,7 @@ def overhead_paragraph(split: pd.DataFrame, results: pd.DataFrame) -> str:
         if not above.empty:
             variants = ", ".join(sorted(set(above["variant"].dropna())))
             sentences.append(f"{len(above)} of {len(ok)} cases ran faster than their floor ({variants}): \"Cases "
-                             "above the ceiling\" below gives each one's likely cause.")
+                             "above the ceiling\" below gives each one's cause, or says that none is known.")
     else:
         sentences.append("No roofline floor: the machine's ceilings were not measured in this run.")
     return " ".join(sentences)

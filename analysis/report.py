@@ -14,6 +14,7 @@ from convbench.analysis.above_ceiling import CAUSES, above_ceiling_table, ceilin
 from convbench.analysis.answers import answers
 from convbench.analysis.fastest import fastest_as_runtime, fastest_table
 from convbench.analysis.findings import findings
+from convbench.analysis.floor_gap import GAP, gap_table
 from convbench.analysis.floor_gap import floor_lines as library_floor_lines
 from convbench.analysis.floor_gap import floor_table as library_floor_table
 from convbench.analysis.kernels import launch_view, read_kernels, what_ran
@@ -104,7 +105,7 @@ def write_report(run_dir: Path) -> Path:
     """Write run_dir/report.md and its PNGs; return the report's path."""
     run_dir = Path(run_dir)
     env = read_env(run_dir)
-    all_rows = with_ceiling_flags(read_results(run_dir / "results.csv"), env)
+    all_rows = with_ceiling_flags(read_results(run_dir / "results.csv"), env, read_kernels(run_dir))
     every_row, left_out = one_machine_per_device(all_rows)
     forward, train = pass_rows(every_row, "forward"), pass_rows(every_row, "train")
     results, networks = seed_rows(forward), network_rows(forward)
@@ -125,7 +126,7 @@ def write_report(run_dir: Path) -> Path:
     if not results.empty:
         out += _seed_sections(results, env, run_dir, rounds)
     out += _training_section(train, forward, rounds)
-    out += _library_floor_section(every_row)
+    out += _library_floor_section(every_row, read_kernels(run_dir))
     out += _trust_section(every_row, run_dir, env)
     out += _graphs_section(run_dir)
     out += _problems_section(every_row)
@@ -231,10 +232,14 @@ def _training_section(train: pd.DataFrame, forward: pd.DataFrame, rounds: Mappin
     return out
 
 
-def _library_floor_section(results: pd.DataFrame) -> Lines:
+def _library_floor_section(results: pd.DataFrame, kernels: pd.DataFrame) -> Lines:
     table = library_floor_table(results)
     if table.empty:
         return []
+    gaps = gap_table(results, kernels)
+    gap_lines = ([f"Where the fastest runtime is more than {GAP}x the floor ({len(gaps)} workloads), the cause from "
+                  "its profile:", "", _md(gaps, ".3g", index=False), ""] if not gaps.empty else
+                 [f"Every workload's fastest runtime is within {GAP}x its floor.", ""])
     return ["## How far from the best kernel", "",
             "The library floor of a case is the sum over its conv layers (in a training step, their dgrad and wgrad "
             "too) of the fastest plan cuDNN's frontend offers for the layer's exact shape: every plan of heuristic "
@@ -244,7 +249,8 @@ def _library_floor_section(results: pd.DataFrame) -> Lines:
             "kernels beat every plan cuDNN offered: a kernel outside cuDNN's list (PyTorch's own depthwise kernels, "
             "a Triton kernel of torch.compile) or a fused one. Seed stacks at each runtime's largest channel count."
             + _narrowed_floor(results),
-            "", *[f"- {line}" for line in library_floor_lines(results)], "", _md(table, ".3g", index=False), ""]
+            "", *[f"- {line}" for line in library_floor_lines(results)], "", *gap_lines,
+            _md(table, ".3g", index=False), ""]
 
 
 def _narrowed_floor(results: pd.DataFrame) -> str:
@@ -539,8 +545,9 @@ def _kernel_section(results: pd.DataFrame, env: dict, run_dir: Path) -> Lines:
     if not above.empty:
         out += ["### Cases above the ceiling", "",
                 "These cases ran faster than their roofline floor, which is not possible if the floor's ceilings "
-                "held; their efficiency is not shown as a number anywhere in this report. The likely causes:", "",
-                *[f"- **{name}**: {text}" for name, text in CAUSES.items() if name in set(above["likely cause"])], "",
+                "held; their efficiency is not shown as a number anywhere in this report. Their causes, as far as "
+                "the evidence goes:", "",
+                *[f"- **{name}**: {text}" for name, text in CAUSES.items() if name in set(above["cause"])], "",
                 _md(above, ".3g", index=False), ""]
     for device, ceilings in (env.get("ceilings") or {}).items():
         cases = results[(results["device"] == device) & (results["status"] == "ok")]

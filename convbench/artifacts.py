@@ -62,11 +62,11 @@ class Artifacts:
     root: Path
 
     def onnx_path(self, framework: str, spec: Workload) -> Path:
-        return self.root / "onnx" / framework / f"{spec.stack_id}.onnx"
+        return self.root / "onnx" / framework / f"{spec.as_file.stack_id}.onnx"
 
     def tflite_path(self, spec: Workload) -> Path:
         """The LiteRT flatbuffer converted from the Keras model (convbench.exporters.litert)."""
-        return self.root / "tflite" / f"{spec.stack_id}.tflite"
+        return self.root / "tflite" / f"{spec.as_file.stack_id}.tflite"
 
     def model_path(self, source: str, spec: Workload) -> Path:
         """The file an export source writes: an ONNX file (torch, keras) or a .tflite file (litert)."""
@@ -78,7 +78,7 @@ class Artifacts:
         ArtifactChanged naming the missing or changed file (and telling the user to export again) where one is not
         the file exported."""
         path = self.model_path(framework, spec)
-        row = self.manifest_row(framework, spec.stack_id)
+        row = self.manifest_row(framework, spec.as_file.stack_id)
         if row is None or row["status"] != "ok":
             raise ArtifactChanged(f"{path} has no good row in {self.manifest_path}: run `convbench export`")
         why = self.changed_files(row)

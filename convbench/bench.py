@@ -27,10 +27,11 @@ from convbench import passes
 from convbench.artifacts import Artifacts
 from convbench.ceilings import (
     CEILING_PROCESSES,
-    best_gemm,
+    cpu_cache_mb,
     cpu_gemms,
+    cpu_peak,
     measure_ceilings,
-    theoretical_cpu_peak,
+    physical_cpu_peak,
 )
 from convbench.conditions import snapshot
 from convbench.errors import Skip, one_line
@@ -43,7 +44,7 @@ from convbench.recorder import Recorder, result_from_processes
 from convbench.repeats import process_orders, round_order
 from convbench.results import ResultsStore, case_row, read_if_present, row_keys
 from convbench.runners import FAMILY_ENV, RUNTIMES, RuntimeInfo, import_requirements, missing_requirement
-from convbench.spec import Case, Workload
+from convbench.spec import CUDA_ONLY_DTYPES, Case, Workload
 from convbench.workers import THREAD_VARIABLES, Worker, iter_tasks, run_tasks
 
 log = logging.getLogger("convbench")
@@ -76,8 +77,8 @@ def measure_ceilings_in_worker(device: str, threads: int, log_path: Path | None 
                                ) -> dict[str, float | str] | Skip:
     """The machine's ceilings (convbench.ceilings), measured in fresh torch workers: torch's matmul and copy; on the
     CPU also every other installed CPU runtime's GEMM, each the best of CEILING_PROCESSES processes, the best of them
-    all as the peak, and the theoretical peak. Skip where torch cannot measure them (returned: a cluster's node
-    sends it back as its answer)."""
+    all as the practical ceiling, and the physical peak (cores x measured clock x FLOPs per cycle) as the
+    roofline's. Skip where torch cannot measure them (returned: a cluster's node sends it back as its answer)."""
     if missing_requirement(RUNTIMES["torch"]):
         return Skip("torch not installed: no ceilings measured")
     cpu = device == "cpu"
@@ -87,7 +88,9 @@ def measure_ceilings_in_worker(device: str, threads: int, log_path: Path | None 
         return Skip(one_line(error))
     ceilings = {key: max(m[key] for m in measured if isinstance(m[key], float)) if isinstance(value, float) else value
                 for key, value in measured[0].items()}
-    return {**best_gemm(ceilings), **theoretical_cpu_peak(min(threads, usable_cores()))} if cpu else ceilings
+    if not cpu:
+        return ceilings
+    return {**cpu_peak(ceilings, physical_cpu_peak(min(threads, usable_cores()))), **cpu_cache_mb()}
 
 
 def stored_ceilings(measured: dict | Skip) -> dict:
@@ -266,11 +269,13 @@ def _why_not_run(case: Case, no_reference: dict[str, str]) -> tuple[str, str] | 
 
 
 def not_runnable(case: Case) -> str | None:
-    """Why the case is a skipped row without starting a worker: a runtime that runs on CUDA only on another device,
-    a runtime with no training step in the train pass, or one whose packages are not installed."""
+    """Why the case is a skipped row without starting a worker: a runtime or a dtype (tf32) that runs on CUDA only
+    on another device, a runtime with no training step in the train pass, or one whose packages are not installed."""
     info = RUNTIMES[case.runtime]
     if case.device != "cuda" and info.cuda_only:
         return info.cuda_only
+    if case.device != "cuda" and case.workload.dtype in CUDA_ONLY_DTYPES:
+        return CUDA_ONLY_DTYPES[case.workload.dtype]
     if case.workload.pass_ == "train" and info.inference_only:
         return info.inference_only
     return missing_requirement(info)

@@ -8,8 +8,11 @@
   CUDA it is torch's matmul, with TF32, float16 and bfloat16 beside it. On the CPU every GEMM is measured in each of
   CEILING_PROCESSES fresh processes (this 2-core machine's processes are bimodal), the best kept.
 - The copy bandwidth (torch, read + write).
-- On the CPU, the theoretical float32 peak where the CPU's vendor, family and flags allow one: cores x clock x
-  FLOPs per cycle per core, with where each number came from (`theoretical_peak_source`)."""
+- On the CPU, the physical float32 peak where the CPU's vendor, family and flags give its FLOPs per cycle: cores x
+  the clock measured on them (convbench.cpu_clock) x FLOPs per cycle per core, with where each number came from
+  (`physical_peak_source`). It is the roofline's peak (`peak_gflop_per_s`, `peak_from` "physical"); the best GEMM is
+  the practical ceiling beside it (`gemm_peak_gflop_per_s`, `gemm_peak_from`). Runs before 2026-12-07 have no
+  physical peak: their peak is the best GEMM and their `theoretical_peak_*` used the nominal clock."""
 
 from __future__ import annotations
 
@@ -76,6 +79,9 @@ def measure_ceilings(device: str, threads: int) -> dict[str, float | str]:
     dst = torch.empty_like(src)
     out["bandwidth_gb_per_s"] = 2 * src.numel() * 4 / best_seconds(lambda: dst.copy_(src), sync=sync) / 1e9
     out["matmul_n"] = n
+    if dev.type == "cuda":
+        l2_bytes = torch.cuda.get_device_properties(dev).L2_cache_size
+        out.update(cache_mb=l2_bytes / 1e6, cache_source=f"torch: the GPU's L2, {l2_bytes / 2**20:g} MiB")
     if dev.type == "cpu":
         out["gemm_gflop_per_s_torch"] = out["peak_gflop_per_s"]
     return out
@@ -163,6 +169,35 @@ def best_gemm(ceilings: dict[str, float | str]) -> dict[str, float | str]:
     return {**ceilings, "peak_gflop_per_s": gemms[runtime], "peak_from": runtime}
 
 
+def _cache_kib(size: str) -> int:
+    """sysfs' cache size text ("1024K", "32M") in KiB."""
+    number, unit = int(re.sub(r"\D", "", size) or 0), size.strip()[-1:].upper()
+    return number * {"K": 1, "M": 1024, "G": 1024 * 1024}.get(unit, 1)
+
+
+def cpu_cache_mb(sysfs: Path = Path("/sys/devices/system/cpu")) -> dict[str, float | str]:
+    """The data the caches beyond L1 can hold together (MB): every distinct L2 and L3 (data or unified) of the
+    online CPUs, as the kernel reports them (sysfs), where a case's layers can stay between layers; or
+    {"cache_source": why not}."""
+    caches: dict[tuple[str, str], int] = {}
+    for index in sorted(sysfs.glob("cpu[0-9]*/cache/index[0-9]*")):
+        try:
+            level, kind = (index / "level").read_text().strip(), (index / "type").read_text().strip()
+            size, shared = (index / "size").read_text().strip(), (index / "shared_cpu_list").read_text().strip()
+        except OSError:
+            continue
+        if level != "1" and kind in ("Data", "Unified"):
+            caches[(f"L{level}", shared)] = _cache_kib(size)
+    if not caches:
+        return {"cache_source": f"not known: no cache sizes in {sysfs}/cpu*/cache"}
+    per_level: dict[str, list[int]] = {}
+    for (level, _), kib in caches.items():
+        per_level.setdefault(level, []).append(kib)
+    return {"cache_mb": sum(caches.values()) * 1024 / 1e6,
+            "cache_source": "sysfs: " + ", ".join(f"{len(sizes)} x {sizes[0] / 1024:g} MiB {level}"
+                                                  for level, sizes in sorted(per_level.items()))}
+
+
 def _cpuinfo_field(text: str, name: str) -> str | None:
     match = re.search(rf"^{re.escape(name)}\s*:\s*(.*)$", text, re.MULTILINE)
     return match.group(1).strip() if match else None
@@ -190,33 +225,61 @@ def flops_per_cycle(vendor: str, family: int | None, model: int | None, flags: s
     return None
 
 
-def theoretical_cpu_peak(cores: int, cpuinfo: str | None = None, max_khz: str | None = None
-                         ) -> dict[str, float | str]:
-    """cores x clock x FLOPs per cycle per core, from /proc/cpuinfo (and the cpufreq maximum where the kernel
-    exposes one), with where each number came from; {"theoretical_peak_source": why not} where they do not say."""
+def physical_cpu_peak(cores: int, cpuinfo: str | None = None, clock: dict[str, float | str] | None = None,
+                      max_khz: str | None = None) -> dict[str, float | str]:
+    """The machine's float32 peak: cores x the clock the cores run at x FLOPs per cycle per core (from the vendor,
+    family and flags in /proc/cpuinfo), with where each number came from (`physical_peak_source`); the clock is
+    measured (convbench.cpu_clock; `clock`: its result, measured here when None) and only where it cannot be,
+    cpufreq's maximum or /proc/cpuinfo's nominal clock, said so. {"physical_peak_source": why not} where the CPU's
+    FLOPs per cycle are not known."""
     if cpuinfo is None:
         path = Path("/proc/cpuinfo")
         cpuinfo = path.read_text() if path.exists() else ""
-    if max_khz is None:
-        path = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
-        max_khz = path.read_text().strip() if path.exists() else ""
     vendor = _cpuinfo_field(cpuinfo, "vendor_id") or ""
     family, model = (_cpuinfo_field(cpuinfo, name) for name in ("cpu family", "model"))
     flags = set((_cpuinfo_field(cpuinfo, "flags") or "").split())
     per_cycle = flops_per_cycle(vendor, int(family) if family and family.isdigit() else None,
                                 int(model) if model and model.isdigit() else None, flags)
+    if clock is None:
+        from convbench.cpu_clock import measured_clock
+
+        clock = measured_clock(cores)
+    out: dict[str, float | str] = dict(clock)
     if per_cycle is None:
-        return {"theoretical_peak_source": f"not derived: vendor {vendor or '?'} family {family or '?'} has no FMA "
-                                           "rule here (needs fma and avx2 on AMD Zen or Intel)"}
-    if max_khz:
-        ghz, clock_from = int(max_khz) / 1e6, "cpufreq's cpuinfo_max_freq (the highest clock the kernel reports)"
+        return {**out, "physical_peak_source": f"not derived: vendor {vendor or '?'} family {family or '?'} has no "
+                                               "FMA rule here (needs fma and avx2 on AMD Zen or Intel)"}
+    if max_khz is None:
+        path = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
+        max_khz = path.read_text().strip() if path.exists() else ""
+    if isinstance(clock.get("measured_clock_ghz"), float):
+        ghz, clock_from = float(clock["measured_clock_ghz"]), "measured: convbench.cpu_clock's dependent add chain"
+    elif max_khz:
+        ghz = int(max_khz) / 1e6
+        clock_from = f"cpufreq's cpuinfo_max_freq; the clock was {clock.get('clock_method')}"
     elif _cpuinfo_field(cpuinfo, "cpu MHz"):
         ghz = float(_cpuinfo_field(cpuinfo, "cpu MHz") or 0) / 1e3
-        clock_from = "/proc/cpuinfo's cpu MHz (no cpufreq here, as in most VMs: the nominal clock; boost may be higher)"
+        clock_from = (f"/proc/cpuinfo's cpu MHz, the nominal clock (boost may be higher, so this peak may be too "
+                      f"low); the clock was {clock.get('clock_method')}")
     else:
-        return {"theoretical_peak_source": "not derived: no clock in /proc/cpuinfo or cpufreq"}
+        return {**out, "physical_peak_source": "not derived: the clock was neither measured nor reported"}
     flops, why = per_cycle
-    return {"theoretical_peak_gflop_per_s": cores * ghz * flops,
-            "theoretical_peak_source": f"{cores} cores (the threads the runtimes use, one each) x {ghz:.2f} GHz "
-                                       f"({clock_from}) x {flops} FLOP/cycle ({why}; vendor {vendor}, "
-                                       f"family {family}, model {model})"}
+    return {**out, "physical_peak_gflop_per_s": cores * ghz * flops,
+            "physical_peak_source": f"{cores} cores (the threads the runtimes use, one each) x {ghz:.2f} GHz "
+                                    f"({clock_from}) x {flops} FLOP/cycle ({why}; vendor {vendor}, family {family}, "
+                                    f"model {model})"}
+
+
+def cpu_peak(ceilings: dict[str, float | str], physical: dict[str, float | str]) -> dict[str, float | str]:
+    """The CPU's ceilings with the roofline's peak set: the physical peak where it is derived (the best GEMM, the
+    practical ceiling, kept beside it as `gemm_peak_gflop_per_s`), else the best GEMM. A GEMM faster than the
+    physical peak means the FLOPs-per-cycle rule is wrong for this CPU: the GEMM is then the peak and `peak_from`
+    says so."""
+    best = best_gemm(ceilings)
+    out = {**best, **physical, "gemm_peak_gflop_per_s": best["peak_gflop_per_s"], "gemm_peak_from": best["peak_from"]}
+    peak = physical.get("physical_peak_gflop_per_s")
+    if not isinstance(peak, float):
+        return out
+    if peak >= best["peak_gflop_per_s"]:
+        return {**out, "peak_gflop_per_s": peak, "peak_from": "physical"}
+    return {**out, "peak_from": f"{best['peak_from']} (its GEMM beat the physical peak {peak:,.0f} GFLOP/s: the "
+                                "FLOPs-per-cycle rule does not hold for this CPU)"}

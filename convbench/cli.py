@@ -110,8 +110,10 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument("--image", type=_positive_int,
                        help=f"image height = width (default: {DEFAULT_IMAGE}; with --networks {NETWORK_IMAGE})")
     sweep.add_argument("--dtype", nargs="+", metavar="DTYPE",
-                       help=f"precisions, of: {' '.join(DTYPES)} (default: float32); int8 is the float32 ONNX "
-                            "export statically quantised, timed by ort and openvino")
+                       help=f"precisions, of: {' '.join(DTYPES)} (default: float32 on the CPU; float32 and tf32 on "
+                            "cuda). float32 is IEEE float32 in every runtime; tf32 is float32 tensors with TF32 math "
+                            "on tensor cores (CUDA only); int8 is the float32 ONNX export statically quantised, "
+                            "timed by ort and openvino")
     sweep.add_argument("--pass", dest="passes", nargs="+", metavar="PASS",
                        help=f"what one timed call does, of: {' '.join(PASSES)} (default: forward). train: one "
                             "training step without an optimizer (forward, loss = the output's sum, gradients of the "

@@ -63,10 +63,15 @@ class ConsoleObserver(RunObserver):
         if ceilings:
             tf32 = (f", {ceilings['peak_tf32_gflop_per_s']:.0f} GFLOP/s TF32"
                     if "peak_tf32_gflop_per_s" in ceilings else "")
-            theoretical = (f", theoretical {ceilings['theoretical_peak_gflop_per_s']:.0f}"
-                           if "theoretical_peak_gflop_per_s" in ceilings else "")
+            if "gemm_peak_gflop_per_s" in ceilings:
+                clock = (f" at {ceilings['measured_clock_ghz']:.2f} GHz measured"
+                         if "measured_clock_ghz" in ceilings else "")
+                how = (f"{ceilings.get('peak_from')}{clock}; best GEMM {ceilings['gemm_peak_gflop_per_s']:.0f} "
+                       f"({ceilings.get('gemm_peak_from')})")
+            else:
+                how = f"best GEMM: {ceilings.get('peak_from', 'torch')}"
             self.progress.console.print(f"{device} ceilings: {ceilings['peak_gflop_per_s']:.0f} GFLOP/s float32 "
-                                        f"(best GEMM: {ceilings.get('peak_from', 'torch')}{theoretical}){tf32}, "
+                                        f"({how}){tf32}, "
                                         f"{ceilings['bandwidth_gb_per_s']:.0f} GB/s copy")
         else:
             self.progress.console.print(escape(f"{device} ceilings not measured ({why_not}): no roofline floor"))

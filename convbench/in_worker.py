@@ -34,12 +34,6 @@ LAYERS = "layers"  # key of a profile row's per-layer table (layers.csv), not a 
 SAMPLE_ROWS = "sample_rows"  # key of a process row's every timed value (samples.csv), not a column
 
 
-KERNELS = "kernels"  # key of a profile row's kernel table (kernels.csv), not a results column
-
-
-LAYERS = "layers"  # key of a profile row's per-layer table (layers.csv), not a results column
-
-
 @dataclass(frozen=True)
 class CaseTask:
     """What a worker is handed: the case, its runtime's registry entry (the worker keeps no registry of its own),
@@ -156,7 +150,7 @@ def profile_case(task: CaseTask, artifacts_root: str) -> dict[str, object]:
         method += f"; per layer: not attributed ({why.reason})" if measured else ""
         layers = []
     phases = phase_columns(kt) if train and measured else {}
-    overhead, disagreement = profiled_overhead(median_ms, kernel)
+    overhead, disagreement = profiled_overhead(median_ms, kernel, kt.host_timed)
     method += disagreement
     return {**phases, "kernel_ms_per_forward": kernel, "overhead_ms_per_forward": overhead,
             "profiled_ms_per_forward": kt.profiled_wall_ms, "conv_events_per_forward": kt.conv_events,

@@ -31,7 +31,10 @@ from convbench.spec import Workload
 FLOORS_FILE = "library_floors.csv"
 PASS_OPERATIONS = {"forward": ("fprop",), "train": ("fprop", "dgrad", "wgrad")}
 LAYOUTS = ("NCHW", "NHWC")
-DTYPES = ("float32", "float16", "bfloat16")  # cuDNN has no int8 conv plans for these graphs
+DTYPES = ("float32", "tf32", "float16", "bfloat16")  # cuDNN has no int8 conv plans for these graphs
+# IEEE float32 allows no plan whose numerical notes say it uses tensor cores (TF32 for float data) or converts its
+# inputs down; tf32 (float data, TF32 math) and the 16-bit dtypes allow every plan.
+IEEE_FLOAT32_DESELECTED = ("TENSOR_CORE", "DOWN_CONVERT_INPUTS")
 LAYOUTS_VARIABLE = "CONVBENCH_FLOOR_LAYOUTS"  # e.g. NHWC: measure one layout only (half the time; the floor says so)
 PLAN_CALLS = 5  # profiled executions of each plan (after one warm-up each)
 METHOD = ("cuDNN frontend: every plan of heuristic modes A, B and the fallback list, in NCHW and NHWC, timed by its "
@@ -122,8 +125,16 @@ def _cudnn_types(dtype: str):
     import cudnn
     import torch
 
-    return {"float32": (cudnn.data_type.FLOAT, torch.float32), "float16": (cudnn.data_type.HALF, torch.float16),
+    return {"float32": (cudnn.data_type.FLOAT, torch.float32), "tf32": (cudnn.data_type.FLOAT, torch.float32),
+            "float16": (cudnn.data_type.HALF, torch.float16),
             "bfloat16": (cudnn.data_type.BFLOAT16, torch.bfloat16)}[dtype]
+
+
+def plan_math(dtype: str) -> str:
+    """Which plans a `dtype` floor may take, as its rows say."""
+    if dtype == "float32":
+        return f"IEEE float32: plans with numerical notes {' or '.join(IEEE_FLOAT32_DESELECTED)} deselected"
+    return "every plan" + (" (TF32 tensor-core plans included)" if dtype == "tf32" else "")
 
 
 def _tensors(shape: LayerShape, layout: str):
@@ -173,6 +184,8 @@ def _graph(shape: LayerShape, operation: str, layout: str, handle):
         graph.create_execution_plans([cudnn.heur_mode.A, cudnn.heur_mode.B, cudnn.heur_mode.FALLBACK])
     except Exception:  # mode B has no answer for some shapes: A and the fallback list still do
         graph.create_execution_plans([cudnn.heur_mode.A, cudnn.heur_mode.FALLBACK])
+    if shape.dtype == "float32":  # IEEE float32: no TF32 (tensor-core) or down-converting plan
+        graph.deselect_numeric_notes([getattr(cudnn.numerical_note, note) for note in IEEE_FLOAT32_DESELECTED])
     graph.check_support()
     graph.build_plans(cudnn.build_plan_policy.ALL)
     return graph, pack
@@ -240,7 +253,7 @@ def measure_floors(pairs: list[tuple[dict, str]]) -> list[dict]:
         shape = LayerShape(**shape_fields)
         for layout in floor_layouts():
             row = {"gpu": gpu, "cudnn": cudnn.backend_version(), "shape_id": shape.id, **asdict(shape),
-                   "operation": operation, "layout": layout}
+                   "operation": operation, "layout": layout, "plan_math": plan_math(shape.dtype)}
             try:
                 graph, pack = _graph(shape, operation, layout, handle)
                 plans = _time_plans(graph, pack, handle)
@@ -276,8 +289,18 @@ def read_floors(run_dir: Path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.exists() else pd.DataFrame()
 
 
+def _current(floors: pd.DataFrame) -> pd.DataFrame:
+    """The cached floors that hold today: a float32 floor measured before IEEE float32 deselected TF32 plans (no
+    plan_math) is none, and is measured again."""
+    if floors.empty or "dtype" not in floors:
+        return floors
+    plan_math_recorded = floors["plan_math"].notna() if "plan_math" in floors else pd.Series(False, floors.index)
+    return floors[floors["dtype"].ne("float32") | plan_math_recorded]
+
+
 def missing(floors: pd.DataFrame, pairs: list[tuple[LayerShape, str]], gpu: str) -> list[tuple[LayerShape, str]]:
     """The pairs with no row for this GPU in the cache yet."""
+    floors = _current(floors)
     if floors.empty:
         return pairs
     have = set(zip(floors.loc[floors["gpu"] == gpu, "shape_id"], floors.loc[floors["gpu"] == gpu, "operation"],
@@ -294,6 +317,7 @@ def append_floors(run_dir: Path, rows: list[dict]) -> pd.DataFrame:
 
 def best_by_layer(floors: pd.DataFrame, gpu: str) -> dict[tuple[str, str], dict]:
     """(shape id, operation) -> the fastest plan over the layouts: {us, plan, layout, workspace_bytes}."""
+    floors = _current(floors)
     if floors.empty or "best_us" not in floors:
         return {}
     mine = floors[floors["gpu"] == gpu]
@@ -321,7 +345,7 @@ def case_floor(spec: Workload, device: str, floors: Floors) -> dict[str, object]
                                         + (f" and {len(absent) - 1} more layer operations" if len(absent) > 1 else "")}
     plans = list(dict.fromkeys(f"{operation} {found['layout']} {found['plan']}" for _, operation, found in parts))
     narrowed = [found for _, _, found in parts if tuple(found.get("layouts", LAYOUTS)) != tuple(sorted(LAYOUTS))]
-    method = METHOD + (f"; {len(narrowed)} of {len(parts)} layer operations in "
+    method = METHOD + f"; {plan_math(spec.dtype)}" + (f"; {len(narrowed)} of {len(parts)} layer operations in "
                        f"{' and '.join(sorted({'/'.join(found['layouts']) for found in narrowed}))} only "
                        f"({LAYOUTS_VARIABLE}): a looser floor there" if narrowed else "")
     return {"library_floor_ms": sum(found["us"] for _, _, found in parts) / 1e3,

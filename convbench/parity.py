@@ -6,13 +6,17 @@ from __future__ import annotations
 import numpy as np
 
 # The one table of tolerances, per dtype and device, against the PyTorch float32 CPU reference of the 16-layer
-# stacks. float32: near 1e-6 on the CPU, TF32 on a GPU near 1.5e-3. float16: about 1e-3 (10-bit mantissa);
+# stacks. float32: near 1e-6 on the CPU; IEEE float32 on a GPU is held to 1e-3, below what TF32 gives (near 1.5e-3
+# on the seed stacks), so a float32 row that ran in TF32 fails its parity instead of passing as float32. float16:
+# about 1e-3 (10-bit mantissa);
 # bfloat16: about 1e-2 (7-bit). int8 (static QDQ, min-max calibration): 2-25% on most stacks, 53-59% for conv1x1
 # at C=8 (measured 2026-11-25); its tolerance only catches a broken model (an all-zero output is 1.0 off, an
 # unrelated one about 1.4), the error itself is reported per row and in the report.
 TOLERANCE = {
     ("float32", "cpu"): 1e-4,
-    ("float32", "cuda"): 5e-3,
+    ("float32", "cuda"): 1e-3,
+    ("tf32", "cpu"): 5e-3,  # never runs (tf32 is CUDA's), kept so every dtype has a row
+    ("tf32", "cuda"): 5e-3,
     ("float16", "cpu"): 1e-2,
     ("float16", "cuda"): 1e-2,
     ("bfloat16", "cpu"): 5e-2,
@@ -41,7 +45,9 @@ def relative_error(output: np.ndarray, reference: np.ndarray) -> float:
 # float16's forward tolerances, not yet measured on a step.
 GRADIENT_TOLERANCE = {
     ("float32", "cpu"): 1e-4,
-    ("float32", "cuda"): 5e-2,  # TF32: ResNet-50's input gradient 2.2e-2 off on an H200 (53 layers, 16 adds)
+    ("float32", "cuda"): 5e-3,  # IEEE float32; before tf32 was a dtype of its own the GPU's float32 was TF32:
+    ("tf32", "cpu"): 5e-2,
+    ("tf32", "cuda"): 5e-2,  # ResNet-50's input gradient 2.2e-2 off in TF32 on an H200 (53 layers, 16 adds)
     ("float16", "cpu"): 3e-2,
     ("float16", "cuda"): 3e-2,
     ("bfloat16", "cpu"): 1e-1,

@@ -59,10 +59,10 @@ class Recorder:
 
     def _with_derived(self, case: Case, row: dict[str, object]) -> dict[str, object]:
         opts = row.get("options") if isinstance(row.get("options"), dict) else {}
-        tf32 = opts.get("tf32")
-        return {**row, **roofline_columns(case, row.get("ms_per_forward"), bool(tf32), self.ceilings(case)),
+        return {**row, **roofline_columns(case, row.get("ms_per_forward"), self.ceilings(case)),
                 **floor_columns(case, row.get("ms_per_forward"), self.options.library_floors),
-                "tf32": tf32, "run_id": self.store.run_id, "env_id": row.get("env_id") or self.options.env_id}
+                "tf32": opts.get("tf32"), "run_id": self.store.run_id,
+                "env_id": row.get("env_id") or self.options.env_id}
 
     def _refresh(self, case: Case, rows: dict[int, dict[str, object]]) -> None:
         """A case timed in a round after its result row was written (convbench.bench's extra rounds): its row made

@@ -54,6 +54,9 @@ FLAG = {"variants": "--variants", "channels": "--channels", "layers": "--layers"
         "budget_seconds": "--budget-seconds", "min_samples": "--min-samples", "max_samples": "--max-samples",
         "processes": "--processes", "machine": "the machine (its hardware, or CONVBENCH_MACHINE)"}
 
+# float32 alone on the CPU; on CUDA float32 (IEEE) and tf32 (TF32 math), each its own answer
+DEFAULT_DTYPES = {"cpu": (REFERENCE_DTYPE,), "cuda": (REFERENCE_DTYPE, "tf32")}
+
 
 @dataclass(frozen=True)
 class Sweep:
@@ -98,7 +101,7 @@ class Sweep:
                 check_sources(list(self.sources), list(self.runtimes))
 
     def resolved(self, device: str) -> Sweep:
-        """Every field filled in: what was asked, else the default (the device's default runtimes)."""
+        """Every field filled in: what was asked, else the default (the device's default runtimes and dtypes)."""
         from convbench.runners import default_runtimes
 
         self.check()
@@ -110,7 +113,7 @@ class Sweep:
             batch=self.batch or (DEFAULT_BATCH,),
             image=self.image or (NETWORK_IMAGE if networks else DEFAULT_IMAGE),
             networks=self.networks,
-            dtypes=self.dtypes or (REFERENCE_DTYPE,),
+            dtypes=self.dtypes or DEFAULT_DTYPES[device],
             passes=self.passes or ("forward",),
             runtimes=self.runtimes or tuple(default_runtimes(device)),
             sources=self.sources,

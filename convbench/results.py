@@ -26,7 +26,7 @@ from convbench.csvfile import (
     read_json_checked,
     replace_text,
 )
-from convbench.derived import OTHER_KERNELS_ABOVE, profiled_overhead
+from convbench.derived import profiled_overhead
 from convbench.errors import CorruptFile
 from convbench.models.variants import theoretical_vs_conv3x3
 from convbench.schema import (
@@ -360,13 +360,33 @@ def read_results(path: Path) -> pd.DataFrame:
         table["pass"] = table["stack_id"].astype(str).str.endswith("-train").map({True: "train", False: "forward"})
     if {"ms_per_forward", "kernel_ms_per_forward", "overhead_ms_per_forward", "kernel_method"} <= set(table):
         table = _overhead_where_kernels_agree(table)
+    if {"dtype", "tf32"} <= set(table):
+        table = _tf32_as_its_own_dtype(table)
     return table
 
 
+def _tf32_as_its_own_dtype(table: pd.DataFrame) -> pd.DataFrame:
+    """A run from before tf32 was a dtype: its float32 rows that ran in TF32 (their tf32 column says so) read as
+    dtype tf32, which is what they timed."""
+    ran_tf32 = table["dtype"].eq("float32") & table["tf32"].astype(str).str.lower().isin(["true", "1", "1.0"])
+    if not ran_tf32.any():
+        return table
+    return table.assign(dtype=table["dtype"].where(~ran_tf32, "tf32"))
+
+
 def _overhead_where_kernels_agree(table: pd.DataFrame) -> pd.DataFrame:
-    """A run profiled before profiled_overhead: its overhead where the profiled process ran other kernels than the
-    timed ones becomes NaN, and its kernel method says why (a run profiled since already reads so)."""
-    disagreeing = table.index[(table["kernel_ms_per_forward"] > OTHER_KERNELS_ABOVE * table["ms_per_forward"])
+    """A run profiled before profiled_overhead's rule: its overhead where the kernels took more than the timed median
+    (a negative overhead) becomes NaN, and its kernel method says why; one that came from a host-timed kernel time
+    capped at the timed median (a zero overhead) becomes NaN too, saying so (a run profiled since reads so)."""
+    kernel_method = table["kernel_method"].fillna("").astype(str)
+    capped = (table["overhead_ms_per_forward"].eq(0)
+              & kernel_method.str.contains("capped at the timed median|taken as all of it", regex=True))
+    if capped.any():
+        table = table.copy()
+        table.loc[capped, "overhead_ms_per_forward"] = float("nan")
+        table.loc[capped, "kernel_method"] = kernel_method[capped] + (
+            "; overhead not given: the profiled kernels took at least the timed median (the zero was a cap)")
+    disagreeing = table.index[(table["kernel_ms_per_forward"] > table["ms_per_forward"])
                               & table["overhead_ms_per_forward"].notna()]
     if disagreeing.empty:
         return table

@@ -13,15 +13,15 @@ import math
 from convbench.skeleton import ConvNode, convs
 from convbench.spec import PASS_FLOP_FACTOR, Workload
 
-BYTES_PER_ELEMENT = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
-# The ceilings key of each dtype's peak rate (float32 on a GPU that runs it as TF32: "peak_tf32_gflop_per_s").
-PEAK_KEYS = {"float32": "peak_gflop_per_s", "float16": "peak_float16_gflop_per_s",
+BYTES_PER_ELEMENT = {"float32": 4, "tf32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+# The ceilings key of each dtype's peak rate: its math mode's (IEEE float32 without tensor cores, TF32 on them...).
+PEAK_KEYS = {"float32": "peak_gflop_per_s", "tf32": "peak_tf32_gflop_per_s", "float16": "peak_float16_gflop_per_s",
              "bfloat16": "peak_bfloat16_gflop_per_s", "int8": "peak_int8_gop_per_s"}
 
 
-def peak_key(dtype: str, tf32: bool, ceilings: dict[str, float]) -> str:
-    """Which measured peak the floor of a `dtype` case uses: its own where measured, else float32's."""
-    key = "peak_tf32_gflop_per_s" if dtype == "float32" and tf32 else PEAK_KEYS[dtype]
+def peak_key(dtype: str, ceilings: dict[str, float]) -> str:
+    """Which measured peak the floor of a `dtype` case uses: its math mode's where measured, else float32's."""
+    key = PEAK_KEYS[dtype]
     return key if key in ceilings else PEAK_KEYS["float32"]
 
 
@@ -36,6 +36,12 @@ def stack_bytes(spec: Workload) -> int:
     -> input gradient) and backward-weights (input, output gradient -> weight gradient) each move one layer's
     worth."""
     return PASS_FLOP_FACTOR[spec.pass_] * sum(layer_bytes(node, spec.batch, spec.dtype) for node in convs(spec.nodes))
+
+
+def largest_layer_mb(spec: Workload) -> float:
+    """The largest conv layer's input and output activations and weights (MB): what must fit the caches for a
+    layer's data to stay there between layers."""
+    return max(layer_bytes(node, spec.batch, spec.dtype) for node in convs(spec.nodes)) / 1e6
 
 
 def arithmetic_intensity(spec: Workload) -> float:

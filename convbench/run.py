@@ -228,7 +228,7 @@ def _check_here(request: BenchRequest, cases: Sequence[Case]) -> None:
     reasons = [why for case in cases if (why := not_runnable(case))]
     if cases and len(reasons) == len(cases):
         raise BadInput(f"every case of this sweep would be skipped ({'; '.join(dict.fromkeys(reasons))}); nothing "
-                         "to time: change --runtimes, --device or --pass")
+                         "to time: change --runtimes, --device, --dtype or --pass")
 
 
 BARE_REFERENCES = (("torch", "torch"), ("ort", "torch.onnx"))  # what a user's own script is timed as, each round

@@ -71,7 +71,8 @@ _add("the workload",
      _col("layers", "number", "", "conv layers in the workload", R),
      _col("batch", "number", "", "batch size", R),
      _col("image", "number", "pixels", "input height = width", R),
-     _col("dtype", "text", "", "float32, float16, bfloat16 or int8", R),
+     _col("dtype", "text", "", "float32 (IEEE), tf32 (float32 tensors, TF32 math on CUDA's tensor cores), float16, "
+                               "bfloat16 or int8", R),
      _col("seed", "number", "", "random seed of the weights and the input", R),
      _col("pass", "text", "", "forward, or train: one training step (forward, loss = the output's sum, gradients of "
                               "the input and every conv weight; no optimizer), counted as 3x the forward's FLOPs", R,
@@ -190,6 +191,9 @@ _add("roofline and library floor",
      _col("peak_used", "text", "", "which measured peak the floor took", R),
      _col("arithmetic_intensity", "number", "FLOP/byte", "FLOPs per byte moved (activations in and out + weights)",
           R),
+     _col("largest_layer_mb", "number", "MB", "the largest conv layer's input and output activations and weights: "
+                                              "a case above its floor is called 'in cache' only where this fits the "
+                                              "machine's caches (env.json ceilings' cache_mb)", R),
      _col("library_floor_ms", "number", MS, "CUDA: the sum over the case's conv layers (and, in a training step, "
                                             "their dgrad and wgrad) of cuDNN's fastest plan, timed by its kernels "
                                             "(--floor)", R, L, doc_in={L: "this layer's: cuDNN's fastest plan"}),
@@ -200,7 +204,9 @@ _add("roofline and library floor",
                                                     "plans)", R),
      _col("kernel_vs_library_floor", "number", "ratio", "kernel_ms_per_forward / library_floor_ms (below 1: a kernel "
                                                         "outside cuDNN's list, or a fused one, beat it)", R),
-     _col("tf32", "flag", "", "whether the runtime ran float32 convolutions in TF32 (GPU); empty where n/a", R))
+     _col("tf32", "flag", "", "whether the runtime's float32 math ran in TF32 (GPU), as it reports it: True for dtype "
+                              "tf32, False for float32 (runs before tf32 was a dtype read as tf32 where True); "
+                              "empty where n/a", R))
 _add("run metadata",
      _col("threads", "number", "", "intra-op threads of every CPU runtime", R, P, combine="first"),
      _col("options", "json", "", "runtime options used", R, P, combine="first"),

@@ -24,10 +24,20 @@ from convbench.models.variants import VARIANTS
 from convbench.schema import KEY_COLUMNS, WORKLOAD_COLUMNS
 from convbench.skeleton import INPUT, ConvNode, Node, check, convs
 
-# float16 / bfloat16: the whole stack in that type. int8: the float32 ONNX export statically quantised (QDQ,
-# activations uint8, weights int8 per channel), timed by the runtimes that read ONNX files.
-DTYPES = ("float32", "float16", "bfloat16", "int8")
+# float32: IEEE float32 math in every runtime (on CUDA: TF32 off in torch, cuDNN, onnxruntime's CUDA provider, JAX and
+# TensorFlow). tf32: float32 tensors whose convolutions and matmuls run in TF32 on NVIDIA tensor cores (10-bit
+# mantissa); a math mode, so it runs float32's files and exists on CUDA only. float16 / bfloat16: the whole stack in
+# that type. int8: the float32 ONNX export statically quantised (QDQ, activations uint8, weights int8 per channel),
+# timed by the runtimes that read ONNX files.
+DTYPES = ("float32", "tf32", "float16", "bfloat16", "int8")
 REFERENCE_DTYPE = "float32"
+STORED_AS = {"tf32": "float32"}  # a math mode -> the dtype its tensors and files are in
+CUDA_ONLY_DTYPES = {"tf32": "tf32 is a math mode of NVIDIA tensor cores (CUDA); on the CPU float32 is IEEE float32"}
+
+
+def storage_dtype(dtype: str) -> str:
+    """The dtype a `dtype` case's tensors and exported files are in (float32 for tf32)."""
+    return STORED_AS.get(dtype, dtype)
 PASSES = ("forward", "train")
 PASS_FLOP_FACTOR = {"forward": 1, "train": 3}  # train: forward + backward-data + backward-weights, each as costly
 DEVICES = ("cpu", "cuda")
@@ -63,9 +73,15 @@ class _Workload:
         return replace(self, dtype=REFERENCE_DTYPE, pass_="forward")
 
     @property
-    def as_forward(self):  # -> the same class
-        """The same workload and dtype in the forward pass (what export builds: a train case has no file of its own)."""
-        return replace(self, pass_="forward")
+    def as_file(self):  # -> the same class
+        """The workload whose exported files this one runs: the forward pass (a train case has no file of its own)
+        in its storage dtype (a tf32 case runs float32's files)."""
+        return replace(self, pass_="forward", dtype=storage_dtype(self.dtype))
+
+    @property
+    def tf32(self) -> bool:
+        """Whether the case's float32 math runs in TF32 (on CUDA's tensor cores)."""
+        return self.dtype == "tf32"
 
     def columns(self) -> dict[str, object]:
         """The workload's columns (convbench.schema.WORKLOAD_COLUMNS), each from the field or property of the same

@@ -253,7 +253,7 @@ def export(sweep: Sweep, names: Sequence[str], artifacts: Artifacts, threads: in
     """`convbench export`: the forward files of every workload of `sweep` (float32 first: the reference) from each
     of `names` (export_sources), checked first (check_export); `on_start(files)` before the first, `on_row(stack
     id, manifest row)` after each."""
-    specs = unique(s.as_forward for s in sweep.workloads(with_reference=True))  # a train case has no file
+    specs = unique(s.as_file for s in sweep.workloads(with_reference=True))  # a train case has no file
     sources = export_sources(names)
     check_export(specs, sources, artifacts)
     on_start(len(specs) * len(sources))

@@ -16,7 +16,8 @@ from convbench.models.weights import make_weights, to_keras_kernel
 from convbench.skeleton import INPUT, AddNode, ConvNode, PoolNode, convs
 from convbench.spec import Workload
 
-KERAS_DTYPES = ("float32", "float16", "bfloat16")  # int8 exists only as the quantised ONNX export
+# tf32: built in float32 (a math mode); int8 exists only as the quantised ONNX export
+KERAS_DTYPES = ("float32", "tf32", "float16", "bfloat16")
 
 
 def layer_name(node: ConvNode) -> str:

@@ -11,7 +11,7 @@ from convbench.skeleton import INPUT, AddNode, ConvNode, Node, PoolNode, convs, 
 from convbench.spec import Workload
 
 # The dtypes a PyTorch model is built in (int8 exists only as the quantised ONNX export).
-TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+TORCH_DTYPES = {"float32": torch.float32, "tf32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def torch_dtype(spec: Workload) -> torch.dtype:

@@ -54,7 +54,7 @@ class KerasJax(_KerasBackend):
             model = build_keras_stack(keras_spec(case))
             trainable = [v.value for v in model.trainable_variables]
             non_trainable = [v.value for v in model.non_trainable_variables]
-            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.workload)), dtype=case.workload.dtype)
+            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.workload)), dtype=keras_spec(case).dtype)
         start = time.perf_counter()  # XLA compiles ahead of time here, not inside the first forward
         compiled = jax.jit(lambda t, n, inputs: model.stateless_call(t, n, inputs, training=False)[0]).lower(
             trainable, non_trainable, x).compile()
@@ -65,8 +65,9 @@ class KerasJax(_KerasBackend):
 
         return Prepared(forward, lambda out: nhwc_to_nchw(keras.ops.convert_to_numpy(keras.ops.cast(out, "float32"))),
                         {"call": "jax.jit(model.stateless_call)", "jax_device": str(x.devices()),
-                         # XLA's default precision runs float32 convolutions in TF32 on Ampere and later GPUs
-                         **({"tf32": jax.config.jax_default_matmul_precision in (None, "default")}
+                         # set per case by keras_spec: "highest" for float32, "tensorfloat32" for tf32
+                         **({"tf32": case.workload.tf32,
+                             "jax_matmul_precision": jax.config.jax_default_matmul_precision}
                             if case.device == "cuda" else {})},
                         sync=lambda out: out.block_until_ready(), compile_ms=compile_ms)
 
@@ -104,7 +105,8 @@ class KerasJax(_KerasBackend):
         return Prepared(call, no_output,
                         {"call": "jax.jit(jax.value_and_grad(loss of model.stateless_call))",
                          "jax_device": str(x.devices()),
-                         **({"tf32": jax.config.jax_default_matmul_precision in (None, "default")}
+                         **({"tf32": case.workload.tf32,
+                             "jax_matmul_precision": jax.config.jax_default_matmul_precision}
                             if case.device == "cuda" else {})},
                         sync=lambda result: jax.block_until_ready(result), compile_ms=compile_ms, gradients=gradients)
 
@@ -132,7 +134,7 @@ class KerasTorch(_KerasBackend):
         torch.set_num_threads(self.threads)
         with keras.device(KERAS_DEVICE[case.device]):
             model = build_keras_stack(keras_spec(case))
-            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.workload)), dtype=case.workload.dtype)
+            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.workload)), dtype=keras_spec(case).dtype)
         cuda = case.device == "cuda"
 
         def forward():

@@ -30,8 +30,9 @@ def exported_file(export_source: str, case: Case, artifacts: Artifacts, kind: st
     lost or changed fails the case); a file never exported is a skip with the export's reason, or with the command
     (`command`) that makes it."""
     path = artifacts.model_path(export_source, case.workload)
-    if not path.exists() and not artifacts.manifest_good(export_source, case.workload.stack_id):  # never exported
-        why = artifacts.manifest_reason(export_source, case.workload.stack_id)
+    stack_id = case.workload.as_file.stack_id
+    if not path.exists() and not artifacts.manifest_good(export_source, stack_id):  # never exported
+        why = artifacts.manifest_reason(export_source, stack_id)
         raise Skip(f"no {kind} in {case.workload.dtype}: {why}" if why else
                    f"no {kind} {path}: run `{command}` for this sweep first")
     return artifacts.verified_path(export_source, case.workload)

@@ -45,24 +45,24 @@ class OrtRunner(Runner):
             return Skip(f"onnxruntime {ort.__version__} has no {provider} (install onnxruntime-gpu for cuda)")
         return None
 
-    def provider_options(self, device: str) -> dict[str, str]:
+    def provider_options(self, device: str, tf32: bool = False) -> dict[str, str]:
         if device != "cuda":
             return {}
         # The algorithm search is set, never left to the release's default (which has changed between releases);
-        # TF32 convolutions are on, like PyTorch's. Every option in force is recorded per row.
-        options = {"device_id": "0", "cudnn_conv_algo_search": self.algo_search, "use_tf32": "1",
+        # TF32 only for the tf32 dtype (the provider's default is on). Every option in force is recorded per row.
+        options = {"device_id": "0", "cudnn_conv_algo_search": self.algo_search, "use_tf32": "1" if tf32 else "0",
                    "prefer_nhwc": "1" if self.prefer_nhwc else "0"}
         if self.cuda_graph:
             options["enable_cuda_graph"] = "1"
         return options
 
-    def _providers(self, device: str) -> list[tuple[str, dict[str, str]]]:
-        return [(PROVIDERS[device], self.provider_options(device))]
+    def _providers(self, case: Case) -> list[tuple[str, dict[str, str]]]:
+        return [(PROVIDERS[case.device], self.provider_options(case.device, case.workload.tf32))]
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
         path, x, channels_last = onnx_file_and_input(case, artifacts)
         session = ort.InferenceSession(
-            str(path), sess_options=session_options(self.threads), providers=self._providers(case.device)
+            str(path), sess_options=session_options(self.threads), providers=self._providers(case)
         )
         if session.get_providers()[0] != PROVIDERS[case.device]:
             raise Skip(f"onnxruntime fell back to {session.get_providers()[0]} for {PROVIDERS[case.device]}")
@@ -90,7 +90,7 @@ class OrtRunner(Runner):
             prepared = self.prepare(case, artifacts)
             return cupti_kernel_time(prepared.forward, prepared.sync, forwards)
         path, x, _ = onnx_file_and_input(case, artifacts)
-        return ort_kernel_time(path, session_options(self.threads), self._providers(case.device), x, forwards)
+        return ort_kernel_time(path, session_options(self.threads), self._providers(case), x, forwards)
 
     @staticmethod
     def _plain(session: ort.InferenceSession, x: np.ndarray):

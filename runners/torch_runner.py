@@ -78,6 +78,8 @@ class TorchEager(Runner):
         device = torch.device(case.device)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = self.cudnn_benchmark  # process-wide: set for every case
+            # IEEE float32 for float32, TF32 on tensor cores for tf32 (torch's own default: TF32 convolutions)
+            torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = case.workload.tf32
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         model = build_torch_stack(case.workload).to(device=device, memory_format=layout)
         x = torch.from_numpy(make_input(case.workload)).to(device, TORCH_DTYPES[case.workload.dtype]).contiguous(
@@ -90,7 +92,7 @@ class TorchEager(Runner):
         }
         if device.type == "cuda":
             options.update(cudnn_benchmark=torch.backends.cudnn.benchmark, cuda_graph=self.cuda_graph,
-                           tf32=torch.backends.cudnn.allow_tf32,  # convolutions: cuDNN's flag (default on)
+                           tf32=torch.backends.cudnn.allow_tf32,  # convolutions: cuDNN's flag
                            matmul_allow_tf32=torch.backends.cuda.matmul.allow_tf32)
         return model, x, options
 
@@ -138,11 +140,26 @@ class TorchChannelsLast(TorchEager):
     channels_last = True
 
 
+class TorchChannelsLastCudnnBenchmark(TorchChannelsLast):
+    cudnn_benchmark = True
+
+
 class TorchCudaGraph(TorchEager):
     cuda_graph = True
 
 
 class TorchChannelsLastCudaGraph(TorchCudaGraph):
+    channels_last = True
+
+
+class TorchCudaGraphCudnnBenchmark(TorchCudaGraph):
+    """The CUDA graph captured after warm-up forwards in which cudnn.benchmark timed cuDNN's algorithms and kept the
+    fastest (what a GPU engineer tries first); the graph replays those."""
+
+    cudnn_benchmark = True
+
+
+class TorchChannelsLastCudaGraphCudnnBenchmark(TorchCudaGraphCudnnBenchmark):
     channels_last = True
 
 

@@ -55,6 +55,21 @@ def test_the_cache_keeps_each_layer_once_per_gpu_and_the_floor_sums_the_fastest_
     assert "only" not in columns["library_floor_method"]
 
 
+def test_float32_floors_are_ieee_and_a_cached_one_from_before_is_measured_again(tmp_path):
+    from convbench.library_floor import plan_math
+
+    fp32, tf32 = SeedStack("conv3x3", 8, layers=2, batch=2, image=8), SeedStack("conv3x3", 8, 2, 2, 8, dtype="tf32")
+    assert layer_shapes(fp32)[0].id != layer_shapes(tf32)[0].id  # floors per math mode
+    assert "TENSOR_CORE" in plan_math("float32") and "TF32" in plan_math("tf32")
+    old = [{**row, "dtype": "float32"} for row in _rows(layer_shapes(fp32)[0], "fprop", NHWC=20.0)]  # no plan_math
+    append_floors(tmp_path, old + [{**row, "dtype": "tf32", "plan_math": plan_math("tf32")}
+                                   for row in _rows(layer_shapes(tf32)[0], "fprop", NHWC=10.0)])
+    floors = read_floors(tmp_path)
+    assert missing(floors, wanted([fp32, tf32], "cuda"), "GPU") == wanted([fp32], "cuda")
+    method = case_floor(tf32, "cuda", Floors(best_by_layer(floors, "GPU")))["library_floor_method"]
+    assert "; every plan (TF32 tensor-core plans included);" in method
+
+
 def test_a_floor_measured_in_one_layout_says_so(monkeypatch):
     from convbench.library_floor import floor_layouts
 

@@ -34,14 +34,17 @@ def test_floor_is_the_larger_of_compute_and_memory_time():
     assert arithmetic_intensity(spec) == pytest.approx(spec.flops / stack_bytes(spec))
 
 
-def test_roofline_columns_use_the_tf32_peak_only_where_tf32_ran():
-    case = Case(SeedStack("conv3x3", 64), "torch", "torch", "cuda")
+def test_roofline_columns_use_the_peak_of_the_dtypes_math_mode():
+    fp32_case = Case(SeedStack("conv3x3", 64), "torch", "torch", "cuda")
+    tf32_case = Case(SeedStack("conv3x3", 64, dtype="tf32"), "torch", "torch", "cuda")
     ceilings = {"peak_gflop_per_s": 50_000.0, "peak_tf32_gflop_per_s": 400_000.0, "bandwidth_gb_per_s": 3000.0}
-    fp32 = roofline_columns(case, 2.0, False, ceilings)
-    tf32 = roofline_columns(case, 2.0, True, ceilings)
-    assert fp32["floor_ms"] == pytest.approx(case.workload.flops / 50e12 * 1e3)
+    fp32 = roofline_columns(fp32_case, 2.0, ceilings)
+    tf32 = roofline_columns(tf32_case, 2.0, ceilings)
+    assert fp32["floor_ms"] == pytest.approx(fp32_case.workload.flops / 50e12 * 1e3)
+    assert fp32["peak_used"] == "peak_gflop_per_s" and tf32["peak_used"] == "peak_tf32_gflop_per_s"
     # at 400 TFLOP/s the 38.65 GFLOP take 0.0966 ms, still just above the 270.8 MB at 3 TB/s (0.0903 ms)
-    assert tf32["floor_ms"] == pytest.approx(case.workload.flops / 400e12 * 1e3)
-    assert tf32["floor_ms"] > stack_bytes(case.workload) / 3000e9 * 1e3
+    assert tf32["floor_ms"] == pytest.approx(tf32_case.workload.flops / 400e12 * 1e3)
+    assert tf32["floor_ms"] > stack_bytes(tf32_case.workload) / 3000e9 * 1e3
     assert fp32["efficiency"] == pytest.approx(fp32["floor_ms"] / 2.0)
-    assert "floor_ms" not in roofline_columns(case, 2.0, False, None)
+    assert fp32["largest_layer_mb"] == pytest.approx((2 * 32 * 64 * 32 * 32 + 64 * 64 * 9) * 4 / 1e6)
+    assert "floor_ms" not in roofline_columns(fp32_case, 2.0, None)

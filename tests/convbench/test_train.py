@@ -50,7 +50,7 @@ def test_a_train_step_counts_three_forwards_of_flops():
     forward, train = SeedStack("conv3x3", 64), SeedStack("conv3x3", 64, pass_="train")
     assert train.flops == 3 * forward.flops
     assert train.stack_id == "conv3x3-c64-l16-b32-i32-train" and train.reference == forward
-    assert train.as_forward == forward and train.columns()["pass"] == "train"
+    assert train.as_file == forward and train.columns()["pass"] == "train"
     network = NetworkConvs("mobilenet_v2", 1, pass_="train")
     assert network.flops == 3 * NetworkConvs("mobilenet_v2", 1).flops
     assert [s.pass_ for s in expand_specs(["conv1x1"], [8], passes=["forward", "train"])] == ["forward", "train"]

@@ -151,14 +151,19 @@ def test_gpu_idle_time_between_kernels_on_known_intervals():
 
 
 def test_host_timed_kernels_that_are_most_of_the_profiled_run_take_their_share_of_the_timed_median():
-    """Node times that overlap (OpenVINO's, seen summing to 104-110% of the wall) cannot make overhead negative."""
+    """Node times that overlap (OpenVINO's, seen summing to 104-110% of the wall) are not capped: the kernel time
+    passes the timed median, and the overhead is then not given (never a clamp's zero, never negative)."""
     from convbench.runners.profilers import KernelTime
 
     assert KernelTime(5.0, 10.0, 16, "m").kernel_ms_for(8.0) == 4.0
     assert "share of the profiled run applied" in KernelTime(5.0, 10.0, 16, "m").applied(8.0)
     overlapping = KernelTime(kernel_ms=11.0, profiled_wall_ms=10.0, conv_events=16, method="m")
-    assert overlapping.share == pytest.approx(1.1) and overlapping.kernel_ms_for(8.0) == 8.0
-    assert "taken as all of it" in overlapping.applied(8.0)
+    assert overlapping.share == pytest.approx(1.1) and overlapping.kernel_ms_for(8.0) == pytest.approx(8.8)
+    assert "summed to 110% of the profiled wall: they overlap" in overlapping.applied(8.0)
+    from convbench.derived import profiled_overhead
+
+    overhead, why = profiled_overhead(8.0, overlapping.kernel_ms_for(8.0), host_timed=True)
+    assert overhead != overhead and "add up to 1.100x the timed median (their node times overlap" in why
 
 
 def test_host_timed_kernels_under_half_the_profiled_run_are_taken_as_profiled():
@@ -168,7 +173,7 @@ def test_host_timed_kernels_under_half_the_profiled_run_are_taken_as_profiled():
     predict_like = KernelTime(kernel_ms=2.0, profiled_wall_ms=10.0, conv_events=16, method="m")
     assert predict_like.kernel_ms_for(30.0) == 2.0  # not 30 * 0.2 = 6
     assert predict_like.applied(30.0).startswith(", as profiled (the kernels were 20% of the profiled wall")
-    assert predict_like.kernel_ms_for(1.5) == 1.5 and "capped at the timed median" in predict_like.applied(1.5)
+    assert predict_like.kernel_ms_for(1.5) == 2.0 and "capped" not in predict_like.applied(1.5)
 
 
 def test_device_timed_kernels_are_taken_as_the_device_timed_them():
@@ -183,7 +188,9 @@ def test_kernels_well_over_the_timed_median_give_no_overhead_and_say_why():
     from convbench.derived import profiled_overhead
 
     assert profiled_overhead(5.0, 4.0) == (pytest.approx(1.0), "")
-    assert profiled_overhead(1.0, 1.02) == (pytest.approx(-0.02), "")  # within noise between processes
+    assert profiled_overhead(1.0, 1.0) == (0.0, "")  # kernels are the whole forward: zero, measured
+    within_noise, why = profiled_overhead(1.0, 1.02)  # not -0.02: no negative overhead
+    assert within_noise != within_noise and "1.020x the timed median" in why and "no overhead is left" in why
     overhead, why = profiled_overhead(5.46, 8.2)
     assert overhead != overhead and "1.50x the timed median" in why and why.startswith("; overhead not given")
     assert profiled_overhead(5.0, float("nan"))[1] == ""
@@ -195,13 +202,17 @@ def test_reading_an_older_run_drops_the_overhead_of_kernels_that_disagree(tmp_pa
 
     from convbench.results import read_results
 
-    rows = pd.DataFrame({"stack_id": ["a", "b"], "runtime": "torch", "source": "torch", "device": "cuda",
-                         "machine": "m", "ms_per_forward": [5.46, 1.0], "kernel_ms_per_forward": [8.2, 0.9],
-                         "overhead_ms_per_forward": [-2.74, 0.1], "kernel_method": "CUPTI"})
+    rows = pd.DataFrame({"stack_id": ["a", "b", "c", "d"], "runtime": "torch", "source": "torch", "device": "cuda",
+                         "machine": "m", "ms_per_forward": [5.46, 1.0, 1.0, 2.0],
+                         "kernel_ms_per_forward": [8.2, 0.9, 1.041, 2.0],
+                         "overhead_ms_per_forward": [-2.74, 0.1, -0.041, 0.0],
+                         "kernel_method": ["CUPTI", "CUPTI", "CUPTI", "m, as profiled, capped at the timed median"],
+                         })
     rows.to_csv(tmp_path / "results.csv", index=False)
     table = read_results(tmp_path / "results.csv")
-    assert table["overhead_ms_per_forward"].isna().tolist() == [True, False]
+    assert table["overhead_ms_per_forward"].isna().tolist() == [True, False, True, True]  # no negative, no clamp
     assert "overhead not given" in table.at[0, "kernel_method"] and table.at[1, "kernel_method"] == "CUPTI"
+    assert "the zero was a cap" in table.at[3, "kernel_method"]
 
 
 def test_settle_runs_at_least_the_forwards_and_the_seconds_asked_for():
