@@ -90,6 +90,8 @@ class Measurement:
     iterations: int  # forwards per throughput sample
     warmup_forwards: int
     latency_ms: tuple[float, ...]  # single forwards, each synchronised
+    energy_mj: float = math.nan  # the meter's difference over the throughput samples (where a meter was given)
+    energy_seconds: float = math.nan  # the throughput samples' wall time, over which energy_mj was spent
 
     @property
     def samples(self) -> int:
@@ -135,9 +137,12 @@ def _synced(forward: Callable[[], Any], sync: Sync | None) -> float:
 
 
 def measure(forward: Callable[[], Any], config: TimingConfig, sync: Sync | None = None,
-            clock: Clock | None = None, budget_seconds: float | None = None) -> Measurement:
+            clock: Clock | None = None, budget_seconds: float | None = None,
+            meter: Callable[[], float] | None = None) -> Measurement:
     """Warm up, calibrate forwards per sample from the last warm-up forward, time throughput samples, then
-    latencies. `budget_seconds` (default: the config's per-process share) is what the timed phases aim at."""
+    latencies. `budget_seconds` (default: the config's per-process share) is what the timed phases aim at.
+    `meter`: a cumulative energy counter (millijoules, convbench.energy) read just before the first throughput
+    sample and just after the last one, the device done."""
     budget = config.process_budget_seconds if budget_seconds is None else budget_seconds
     warmup_forwards = 0
     start = time.perf_counter()
@@ -154,6 +159,7 @@ def measure(forward: Callable[[], Any], config: TimingConfig, sync: Sync | None 
 
     samples: list[float] = []
     laps: list[float] = []
+    energy_start, wall_start = (meter() if meter else math.nan), time.perf_counter()
     if sync is None:  # synchronous forwards: every lap of a sample is one forward's latency
         for _ in range(n_samples):
             t0 = previous = time.perf_counter()
@@ -163,6 +169,7 @@ def measure(forward: Callable[[], Any], config: TimingConfig, sync: Sync | None 
                 laps.append(now - previous)
                 previous = now
             samples.append((previous - t0) / iterations)
+        energy_mj, energy_seconds = (meter() if meter else math.nan) - energy_start, time.perf_counter() - wall_start
     else:
         timer = clock or HostClock(sync)
         for _ in range(n_samples):
@@ -171,7 +178,9 @@ def measure(forward: Callable[[], Any], config: TimingConfig, sync: Sync | None 
             for _ in range(iterations):
                 out = forward()
             samples.append(timer.stop(token, out) / iterations)
+        energy_mj, energy_seconds = (meter() if meter else math.nan) - energy_start, time.perf_counter() - wall_start
         wanted_latencies = int(latency_budget / per_forward_s)
         n_latencies = min(config.max_latency_forwards, max(config.min_latency_forwards, wanted_latencies))
         laps = [_synced(forward, sync) for _ in range(n_latencies)]
-    return Measurement(tuple(s * 1e3 for s in samples), iterations, warmup_forwards, tuple(x * 1e3 for x in laps))
+    return Measurement(tuple(s * 1e3 for s in samples), iterations, warmup_forwards, tuple(x * 1e3 for x in laps),
+                       energy_mj, energy_seconds)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from convbench import host_memory, passes
+from convbench import device_memory, energy, host_memory, passes
 from convbench.artifacts import ONNX_EXPORTERS, Artifacts
 from convbench.derived import profiled_overhead
 from convbench.errors import Skip, one_line
@@ -62,6 +62,8 @@ def run_case(task: CaseTask, config: TimingConfig, artifacts_root: str) -> dict[
             row["memory_method"] = host_memory.METHOD
         except Skip as why:
             memory_before, row["memory_method"] = None, f"not measured: {why.reason}"
+        device_before = device_memory.start(case.device)
+        meter, energy_method = energy.meter_for(case.device)
         start = time.perf_counter()
         passes.check_pass(task.runtime, case)
         prepared = passes.prepare(runner, case, artifacts)
@@ -82,9 +84,12 @@ def run_case(task: CaseTask, config: TimingConfig, artifacts_root: str) -> dict[
             return {**row, "status": "failed",
                     "reason": f"parity: relative error {error:.2e}{what} > {limit:.0e} ({spec.dtype} {spec.pass_}); "
                               "not timed"}
-        m = measure(prepared.forward, config, prepared.sync, prepared.clock)
+        m = measure(prepared.forward, config, prepared.sync, prepared.clock, meter=meter)
         if memory_before is not None:
             row["host_peak_mb"] = host_memory.added_mb(memory_before)
+        row.update(device_memory.added(device_before))
+        row.update(energy.energy_columns(m.energy_mj, m.energy_seconds, m.samples * m.iterations, energy_method)
+                   if meter else {"energy_method": energy_method})
     except Skip as skip:
         return {**row, "status": "skipped", "reason": str(skip)}
     except Exception as error:  # a runtime's failure (GPU out of memory included) is a row; the worker goes on

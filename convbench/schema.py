@@ -149,6 +149,21 @@ _add("memory",
                                           "needs; results: the most any process added (each process runs its cases "
                                           "in another order)", R, P, combine="max"),
      _col("memory_method", "text", "", "how the memory columns were measured, or why they were not", R, P,
+          combine="first"),
+     _col("device_peak_mb", "number", "MB", "CUDA: the peak device memory the case added (torch's allocator: its peak "
+                                            "allocation above before the case; otherwise NVML: the process's device "
+                                            "memory after the timing above before the case); results: the most of "
+                                            "any process", R, P, combine="max"),
+     _col("device_memory_method", "text", "", "how device_peak_mb was measured, or why it was not", R, P,
+          combine="first"))
+_add("energy",
+     _col("energy_mj_per_forward", "number", "mJ", "energy per forward over the throughput samples, from the "
+                                                   "hardware's counter (CUDA: NVML's, the whole GPU; CPU: RAPL's, the "
+                                                   "package) read around them; results: the median of the processes",
+          R, P, combine="median"),
+     _col("mean_watts", "number", "W", "mean power over the throughput samples (their energy over their wall time)",
+          R, P, combine="median"),
+     _col("energy_method", "text", "", "how the energy was measured, or why it was not (no counter here)", R, P,
           combine="first"))
 _add("work and accuracy",
      _col("gflop", "number", "GFLOP", "per forward of the whole workload (2*B*H*W*C_out*C_in/groups*kh*kw per conv "

@@ -69,6 +69,17 @@ def test_every_timed_row_says_how_much_host_memory_its_case_added(results):
     assert ok["memory_method"].str.startswith("VmHWM").all()
 
 
+def test_on_the_cpu_device_memory_is_empty_and_energy_says_why_it_was_not_measured(results):
+    from pathlib import Path
+
+    ok = results[results["status"] == "ok"]
+    assert ok["device_peak_mb"].isna().all() and ok["device_memory_method"].isna().all()
+    if list(Path("/sys/class/powercap").glob("intel-rapl:*")):
+        pytest.skip("this machine exposes RAPL: tests/convbench/test_energy.py reads it")
+    assert ok["energy_mj_per_forward"].isna().all()
+    assert ok["energy_method"].str.startswith("not measured: no RAPL counter here").all()
+
+
 def test_results_have_the_contract_columns(results):
     assert set(CONTRACT) <= set(results.columns)
     assert list(results.columns) == COLUMNS
