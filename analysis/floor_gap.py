@@ -12,7 +12,7 @@ AT = "at the floor (within 5%: the floor's few profiled calls per plan and the r
 MARGIN = 0.05  # kernel / floor within 1 +- this is "at the floor", below 1 - MARGIN it beat it
 
 
-def _workload(rows: pd.DataFrame) -> pd.Series:
+def workload_names(rows: pd.DataFrame) -> pd.Series:
     """The seed stack's conv type, or the network with its batch."""
     if "network" not in rows:
         return rows["variant"]
@@ -43,7 +43,7 @@ def floor_table(results: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     kernel = rows["kernel_vs_library_floor"] if "kernel_vs_library_floor" in rows else float("nan")
     table = pd.DataFrame({
-        "device": rows["device"], "dtype": rows["dtype"], "pass": rows["pass"], "workload": _workload(rows),
+        "device": rows["device"], "dtype": rows["dtype"], "pass": rows["pass"], "workload": workload_names(rows),
         "C": rows["channels"], "runtime": rows["runtime"] + "[" + rows["source"] + "]",
         "ms": rows["ms_per_forward"], "floor ms": rows["library_floor_ms"],
         "time / floor": rows["ms_per_forward"] / rows["library_floor_ms"], "kernel / floor": kernel,
@@ -114,7 +114,7 @@ def gap_table(results: pd.DataFrame, kernels: pd.DataFrame) -> pd.DataFrame:
     rows = floor_rows(results)
     if rows.empty:
         return pd.DataFrame()
-    rows = rows.assign(workload=_workload(rows), over=rows["ms_per_forward"] / rows["library_floor_ms"])
+    rows = rows.assign(workload=workload_names(rows), over=rows["ms_per_forward"] / rows["library_floor_ms"])
     fastest = rows.loc[rows.groupby(["device", "dtype", "pass", "workload"])["over"].idxmin()]
     far = fastest[fastest["over"] > GAP]
     return pd.DataFrame({"device": far["device"], "dtype": far["dtype"], "pass": far["pass"],

@@ -19,6 +19,7 @@ from convbench.analysis.floor_gap import floor_lines as library_floor_lines
 from convbench.analysis.floor_gap import floor_table as library_floor_table
 from convbench.analysis.kernels import launch_view, read_kernels, what_ran
 from convbench.analysis.machines_side_by_side import machines_answer, machines_table, one_machine_per_device
+from convbench.analysis.memory_energy import memory_energy_lines, memory_energy_table
 from convbench.analysis.native_vs_onnx import native_vs_onnx
 from convbench.analysis.networks import (
     depthwise_verdicts,
@@ -127,6 +128,7 @@ def write_report(run_dir: Path) -> Path:
         out += _seed_sections(results, env, run_dir, rounds)
     out += _training_section(train, forward, rounds)
     out += _library_floor_section(every_row, read_kernels(run_dir))
+    out += _memory_energy_section(every_row)
     out += _trust_section(every_row, run_dir, env)
     out += _graphs_section(run_dir)
     out += _problems_section(every_row)
@@ -251,6 +253,25 @@ def _library_floor_section(results: pd.DataFrame, kernels: pd.DataFrame) -> Line
             + _narrowed_floor(results),
             "", *[f"- {line}" for line in library_floor_lines(results)], "", *gap_lines,
             _md(table, ".3g", index=False), ""]
+
+
+def _memory_energy_section(results: pd.DataFrame) -> Lines:
+    """Peak memory and energy per forward of each runtime, per workload, and time against memory."""
+    table = memory_energy_table(results)
+    if table.empty:
+        return []
+    out: Lines = ["## Memory and energy", "",
+                  "What each case added at its most, above what its worker held before it (host: the peak resident "
+                  "set; device: the framework's allocator, or NVML), and the energy its throughput samples spent (the "
+                  "hardware's counter: NVML on CUDA, RAPL on the CPU where exposed). Memory a worker's earlier case "
+                  "kept counts as there before, so these are lower bounds; the most of any process is kept. Seed "
+                  "stacks at each runtime's largest channel count.", "",
+                  *memory_energy_lines(table, results), "", _md(table, ".3g", index=False), ""]
+    for (device, dtype, pass_), group in table.groupby(["device", "dtype", "pass"], sort=False):
+        if group["workload"].nunique() * group["runtime"].nunique() > 1:
+            out += [Figure("memory", group.reset_index(drop=True), f"time against memory ({device} {dtype} {pass_})",
+                           _file_name("memory", device, dtype, pass_), f"time against memory, {device} {dtype}"), ""]
+    return out
 
 
 def _narrowed_floor(results: pd.DataFrame) -> str:

@@ -18,10 +18,20 @@ import pandas as pd
 import plotly.io
 import plotly.offline
 
-from convbench.analysis.pictures import fastest, kernel, kinds, native_vs_onnx, precision, roofline, seed
+from convbench.analysis.pictures import (
+    fastest,
+    kernel,
+    kinds,
+    memory,
+    native_vs_onnx,
+    precision,
+    roofline,
+    seed,
+)
 
 KINDS: dict[str, ModuleType] = {"seed": seed, "fastest": fastest, "native_vs_onnx": native_vs_onnx,
-                                "precision": precision, "kernel": kernel, "roofline": roofline, "kinds": kinds}
+                                "precision": precision, "kernel": kernel, "roofline": roofline, "kinds": kinds,
+                                "memory": memory}
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: its data is a DataFrame
