@@ -80,8 +80,9 @@ def measure_ceilings(device: str, threads: int) -> dict[str, float | str]:
     out["bandwidth_gb_per_s"] = 2 * src.numel() * 4 / best_seconds(lambda: dst.copy_(src), sync=sync) / 1e9
     out["matmul_n"] = n
     if dev.type == "cuda":
-        l2_bytes = torch.cuda.get_device_properties(dev).L2_cache_size
-        out.update(cache_mb=l2_bytes / 1e6, cache_source=f"torch: the GPU's L2, {l2_bytes / 2**20:g} MiB")
+        l2_bytes = getattr(torch.cuda.get_device_properties(dev), "L2_cache_size", None)
+        out.update({"cache_mb": l2_bytes / 1e6, "cache_source": f"torch: the GPU's L2, {l2_bytes / 2**20:g} MiB"}
+                   if l2_bytes else {"cache_source": "not known: torch reports no L2 size for this GPU"})
     if dev.type == "cpu":
         out["gemm_gflop_per_s_torch"] = out["peak_gflop_per_s"]
     return out
