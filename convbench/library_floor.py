@@ -200,15 +200,15 @@ def _time_plans(graph, pack: dict, handle) -> list[dict]:
 
     plans = []
     for index in range(int(graph.get_execution_plan_count())):
-        workspace = torch.empty(max(int(graph.get_workspace_size_plan_at_index(index)), 1), device="cuda",
-                                dtype=torch.uint8)
-        plan = {"index": index, "plan": str(graph.get_plan_name_at_index(index)),
-                "workspace_bytes": int(graph.get_workspace_size_plan_at_index(index)), "workspace": workspace}
-        try:
-            graph.execute_plan_at_index(pack, workspace, index=index, handle=handle)  # warm-up; fails if unfit
+        plan: dict = {"index": index}
+        try:  # a plan deselected by its numerical notes (IEEE float32) is listed but not built: "did not build"
+            plan.update(plan=str(graph.get_plan_name_at_index(index)),
+                        workspace_bytes=int(graph.get_workspace_size_plan_at_index(index)))
+            plan["workspace"] = torch.empty(max(plan["workspace_bytes"], 1), device="cuda", dtype=torch.uint8)
+            graph.execute_plan_at_index(pack, plan["workspace"], index=index, handle=handle)  # warm-up; fails if unfit
             torch.cuda.synchronize()
             plans.append(plan)
-        except Exception as error:  # a built plan may still refuse this shape: it is no candidate
+        except Exception as error:  # not built, or a built plan that refuses this shape: no candidate
             plan["error"] = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         for plan in plans:
