@@ -82,7 +82,10 @@ def test_the_clock_chain_is_the_machine_code_it_claims_and_measures_a_plausible_
     assert code.count(bytes.fromhex("4801ca")) == 3 and code.endswith(bytes.fromhex("4889d0c3"))
     with pytest.raises(ValueError):
         chain_code(42)
-    clocks = measure_clock_ghz(2, iterations=200_000, repeats=3)
+    try:
+        clocks = measure_clock_ghz(2, iterations=200_000, repeats=3)
+    except OSError as error:  # not x86-64 Linux, or no executable pages allowed: the ceiling then says why
+        pytest.skip(f"the add chain cannot run here: {error}")
     assert len(clocks) == 2 and all(0.5 < clock < 7.0 for clock in clocks)  # GHz: any x86-64 core of today
 
 
