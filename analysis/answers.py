@@ -47,7 +47,8 @@ def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame,
     seed = seed_rows(forward)
     out: list[str | Figure] = ["## The answers", "",
            "What this run found, per device and dtype; the evidence for every line is in the sections below.", ""]
-    out += [*unexplained_lines(every_row), ""] if unexplained_lines(every_row) else []
+    unexplained = unexplained_lines(every_row)
+    out += [*unexplained, ""] if unexplained else []
     out += _fastest(seed, rounds)
     out += _verdicts(seed, rounds)
     out += _native_vs_onnx(seed)

@@ -25,14 +25,18 @@ def floor_rows(results: pd.DataFrame) -> pd.DataFrame:
     """The ok rows with a library floor, seed stacks at each runtime's largest channel count."""
     if "library_floor_ms" not in results:
         return pd.DataFrame()
-    rows = results[(results["status"] == "ok") & results["library_floor_ms"].notna()]
+    return networks_and_largest_stacks(results[(results["status"] == "ok") & results["library_floor_ms"].notna()])
+
+
+def networks_and_largest_stacks(rows: pd.DataFrame) -> pd.DataFrame:
+    """Every network row, and the seed stacks' rows at each runtime's (and device's, dtype's, pass's) largest
+    channel count."""
     if rows.empty:
         return rows
-    seed = rows["variant"].notna() & rows["variant"].ne("") if "variant" in rows else pd.Series(False, rows.index)
-    group = ["runtime", "source", "device", "dtype", "pass"]
-    largest = rows[seed].groupby(group)["channels"].transform("max")
-    keep = (~seed) | (rows["channels"] == largest.reindex(rows.index))
-    return rows[keep]
+    seed = rows["variant"].notna() & rows["variant"].astype(str).ne("") if "variant" in rows else pd.Series(
+        False, rows.index)
+    largest = rows[seed].groupby(["runtime", "source", "device", "dtype", "pass"])["channels"].transform("max")
+    return rows[(~seed) | (rows["channels"] == largest.reindex(rows.index))]
 
 
 def floor_table(results: pd.DataFrame) -> pd.DataFrame:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from convbench.analysis.floor_gap import workload_names
+from convbench.analysis.floor_gap import networks_and_largest_stacks, workload_names
 
 COLUMNS = {"ms_per_forward": "ms", "host_peak_mb": "host MB", "device_peak_mb": "device MB",
            "energy_mj_per_forward": "mJ per forward", "mean_watts": "W"}
@@ -17,12 +17,9 @@ def memory_energy_table(results: pd.DataFrame) -> pd.DataFrame:
     energy per forward (mJ) and mean power (W) where measured; empty where no row has a memory figure."""
     if "host_peak_mb" not in results:
         return pd.DataFrame()
-    ok = results[(results["status"] == "ok") & results["host_peak_mb"].notna()]
+    ok = networks_and_largest_stacks(results[(results["status"] == "ok") & results["host_peak_mb"].notna()])
     if ok.empty:
         return pd.DataFrame()
-    seed = ok["variant"].notna() & ok["variant"].astype(str).ne("") if "variant" in ok else pd.Series(False, ok.index)
-    largest = ok[seed].groupby(["runtime", "source", "device", "dtype", "pass"])["channels"].transform("max")
-    ok = ok[(~seed) | (ok["channels"] == largest.reindex(ok.index))]
     table = pd.DataFrame({"device": ok["device"], "dtype": ok["dtype"], "pass": ok["pass"],
                           "workload": workload_names(ok), "runtime": ok["runtime"] + "[" + ok["source"] + "]",
                           **{label: ok[column] if column in ok else float("nan")

@@ -106,7 +106,8 @@ def write_report(run_dir: Path) -> Path:
     """Write run_dir/report.md and its PNGs; return the report's path."""
     run_dir = Path(run_dir)
     env = read_env(run_dir)
-    all_rows = with_ceiling_flags(read_results(run_dir / "results.csv"), env, read_kernels(run_dir))
+    kernels = read_kernels(run_dir)
+    all_rows = with_ceiling_flags(read_results(run_dir / "results.csv"), env, kernels)
     every_row, left_out = one_machine_per_device(all_rows)
     forward, train = pass_rows(every_row, "forward"), pass_rows(every_row, "train")
     results, networks = seed_rows(forward), network_rows(forward)
@@ -127,7 +128,7 @@ def write_report(run_dir: Path) -> Path:
     if not results.empty:
         out += _seed_sections(results, env, run_dir, rounds)
     out += _training_section(train, forward, rounds)
-    out += _library_floor_section(every_row, read_kernels(run_dir))
+    out += _library_floor_section(every_row, kernels)
     out += _memory_energy_section(every_row)
     out += _trust_section(every_row, run_dir, env)
     out += _graphs_section(run_dir)

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from convbench.cpu_clock import measured_clock
+
 CPU_GEMM_N = 2048
 # Fresh processes the CPU ceilings are measured in, the best kept (CONVBENCH_CEILING_PROCESSES overrides: the test
 # suite, which starts many short runs, measures them in one).
@@ -242,8 +244,6 @@ def physical_cpu_peak(cores: int, cpuinfo: str | None = None, clock: dict[str, f
     per_cycle = flops_per_cycle(vendor, int(family) if family and family.isdigit() else None,
                                 int(model) if model and model.isdigit() else None, flags)
     if clock is None:
-        from convbench.cpu_clock import measured_clock
-
         clock = measured_clock(cores)
     out: dict[str, float | str] = dict(clock)
     if per_cycle is None:

@@ -16,7 +16,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from convbench.energy import nvml_index
+from convbench.energy import nvml_handle
 
 TORCH_METHOD = "torch.cuda.max_memory_allocated during the case, above what was allocated before it"
 NVML_METHOD = "NVML: this process's device memory after the timing, above before the case"
@@ -43,8 +43,7 @@ def _nvml_bytes() -> tuple[int | None, str]:
     try:
         import pynvml
 
-        pynvml.nvmlInit()
-        handle = pynvml.nvmlDeviceGetHandleByIndex(nvml_index())
+        handle = nvml_handle()
         mine = [p.usedGpuMemory for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
                 if p.pid == os.getpid() and p.usedGpuMemory is not None]
         if mine:
@@ -77,6 +76,9 @@ def added(before: Start | None) -> dict[str, object]:
         return {"device_peak_mb": (torch.cuda.max_memory_allocated() - (before.torch_bytes or 0)) / 1e6,
                 "device_memory_method": TORCH_METHOD}
     after, method = _nvml_bytes()
-    if before.nvml_bytes is None or after is None or method != before.nvml_method:
+    if before.nvml_bytes is None or after is None:
         return {"device_memory_method": method if after is None else before.nvml_method}
+    if method != before.nvml_method:
+        return {"device_memory_method": f"not measured: NVML read one way before the case ({before.nvml_method}) "
+                                        f"and another after it ({method})"}
     return {"device_peak_mb": max(after - before.nvml_bytes, 0) / 1e6, "device_memory_method": method}

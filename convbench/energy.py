@@ -12,6 +12,7 @@ forwards between them into the results' columns."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,16 @@ def nvml_index() -> int:
     return int(first) if first.isdigit() else 0
 
 
+@functools.cache
+def nvml_handle():  # -> pynvml's device handle
+    """NVML, started once per process, and the handle of this process's GPU (nvml_index). Raises ImportError where
+    pynvml is not installed, pynvml.NVMLError where NVML cannot start (a failure is not cached)."""
+    import pynvml
+
+    pynvml.nvmlInit()
+    return pynvml.nvmlDeviceGetHandleByIndex(nvml_index())
+
+
 def nvml_meter() -> tuple[Meter, str]:
     """The GPU's energy counter; Skip saying why where NVML or the counter is missing."""
     try:
@@ -37,8 +48,7 @@ def nvml_meter() -> tuple[Meter, str]:
     except ImportError:
         raise Skip("not measured: pynvml (nvidia-ml-py) is not installed") from None
     try:
-        pynvml.nvmlInit()
-        handle = pynvml.nvmlDeviceGetHandleByIndex(nvml_index())
+        handle = nvml_handle()
         pynvml.nvmlDeviceGetTotalEnergyConsumption(handle)
     except pynvml.NVMLError as error:
         raise Skip(f"not measured: NVML has no energy counter here ({error})") from None

@@ -169,7 +169,6 @@ def measure(forward: Callable[[], Any], config: TimingConfig, sync: Sync | None 
                 laps.append(now - previous)
                 previous = now
             samples.append((previous - t0) / iterations)
-        energy_mj, energy_seconds = (meter() if meter else math.nan) - energy_start, time.perf_counter() - wall_start
     else:
         timer = clock or HostClock(sync)
         for _ in range(n_samples):
@@ -178,7 +177,8 @@ def measure(forward: Callable[[], Any], config: TimingConfig, sync: Sync | None 
             for _ in range(iterations):
                 out = forward()
             samples.append(timer.stop(token, out) / iterations)
-        energy_mj, energy_seconds = (meter() if meter else math.nan) - energy_start, time.perf_counter() - wall_start
+    energy_mj, energy_seconds = (meter() if meter else math.nan) - energy_start, time.perf_counter() - wall_start
+    if sync is not None:  # forwards that return early: a separate phase of single, synchronised forwards
         wanted_latencies = int(latency_budget / per_forward_s)
         n_latencies = min(config.max_latency_forwards, max(config.min_latency_forwards, wanted_latencies))
         laps = [_synced(forward, sync) for _ in range(n_latencies)]

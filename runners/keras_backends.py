@@ -51,10 +51,11 @@ class KerasJax(_KerasBackend):
         import jax
 
         with keras.device(KERAS_DEVICE[case.device]):
-            model = build_keras_stack(keras_spec(case))
+            spec = keras_spec(case)
+            model = build_keras_stack(spec)
             trainable = [v.value for v in model.trainable_variables]
             non_trainable = [v.value for v in model.non_trainable_variables]
-            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.workload)), dtype=keras_spec(case).dtype)
+            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(spec)), dtype=spec.dtype)
         start = time.perf_counter()  # XLA compiles ahead of time here, not inside the first forward
         compiled = jax.jit(lambda t, n, inputs: model.stateless_call(t, n, inputs, training=False)[0]).lower(
             trainable, non_trainable, x).compile()
@@ -133,8 +134,9 @@ class KerasTorch(_KerasBackend):
 
         torch.set_num_threads(self.threads)
         with keras.device(KERAS_DEVICE[case.device]):
-            model = build_keras_stack(keras_spec(case))
-            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(case.workload)), dtype=keras_spec(case).dtype)
+            spec = keras_spec(case)
+            model = build_keras_stack(spec)
+            x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(spec)), dtype=spec.dtype)
         cuda = case.device == "cuda"
 
         def forward():

@@ -87,8 +87,9 @@ class KerasTFFunction(_KerasOnTensorFlow):
 
     def prepare(self, case: Case, artifacts: Artifacts) -> Prepared:
         with tf.device(self._device_name(case.device)):
-            model = build_keras_stack(keras_spec(case))
-            x = tf.cast(tf.constant(nchw_to_nhwc(make_input(case.workload))), keras_spec(case).dtype)
+            spec = keras_spec(case)
+            model = build_keras_stack(spec)
+            x = tf.cast(tf.constant(nchw_to_nhwc(make_input(spec))), spec.dtype)
             start = time.perf_counter()
             compiled = tf.function(lambda inputs: model(inputs, training=False)).get_concrete_function(x)
             trace_ms = (time.perf_counter() - start) * 1e3
