@@ -9,6 +9,14 @@ ARGS ?=
 BENCH_ARGS ?=
 EXPORT_ARGS ?=
 DEVICE ?= cpu
+# WHOLE=1: the named sweep of whole networks in place of the seed's stacks (torchvision's and keras.applications'
+# MobileNetV2, ResNet-50, EfficientNet-B0 at batch 1 and 32, 224x224; LiteRT included; the forward and, where the
+# runtime is native, the training step); WHOLE_MODELS names others,
+# e.g. WHOLE_MODELS="resnet50 torchvision:convnext_tiny keras:Xception"
+WHOLE ?=
+WHOLE_MODELS ?= mobilenet_v2 resnet50 efficientnet_b0
+WHOLE_FLAGS = $(if $(WHOLE),--models $(WHOLE_MODELS))
+WHOLE_BENCH_FLAGS = $(if $(WHOLE),--pass forward train)
 # bench's time in minutes: what its first 3 rounds leave goes to more rounds of the cases whose ranking is undecided
 # (TIME_BUDGET= : the first rounds only)
 TIME_BUDGET ?= 11
@@ -45,11 +53,11 @@ $(CLUSTER_STAMP): $(STAMP)
 	@touch $@
 
 export: $(STAMP)
-	$(VENV)/bin/convbench export $(ARGS) $(EXPORT_ARGS)
+	$(VENV)/bin/convbench export $(WHOLE_FLAGS) $(if $(WHOLE),--sources torch.onnx tf2onnx tflite) $(ARGS) $(EXPORT_ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/convbench bench --profile --device $(DEVICE) $(if $(filter cuda,$(DEVICE)),--floor) \
-		$(if $(TIME_BUDGET),--time-budget $(TIME_BUDGET)) $(ARGS) $(BENCH_ARGS)
+		$(if $(TIME_BUDGET),--time-budget $(TIME_BUDGET)) $(WHOLE_FLAGS) $(WHOLE_BENCH_FLAGS) $(ARGS) $(BENCH_ARGS)
 
 report: $(STAMP)
 	$(VENV)/bin/convbench report $(RUN)

@@ -13,12 +13,15 @@ MARGIN = 0.05  # kernel / floor within 1 +- this is "at the floor", below 1 - MA
 
 
 def workload_names(rows: pd.DataFrame) -> pd.Series:
-    """The seed stack's conv type, or the network with its batch."""
-    if "network" not in rows:
-        return rows["variant"]
-    network = rows["network"].astype("string")
-    is_network = network.notna() & network.ne("")
-    return rows["variant"].where(~is_network, network + " b" + rows["batch"].astype("Int64").astype("string"))
+    """The seed stack's conv type, the network with its batch ("resnet50 b32": its conv layers), or the whole model
+    with its batch ("resnet50 whole b32")."""
+    names = rows["variant"]
+    batch = " b" + rows["batch"].astype("Int64").astype("string") if "batch" in rows else ""
+    for column, word in (("network", ""), ("model", " whole")):
+        if column in rows:
+            value = rows[column].astype("string")
+            names = names.where(~(value.notna() & value.ne("")), value + word + batch)
+    return names
 
 
 def floor_rows(results: pd.DataFrame) -> pd.DataFrame:

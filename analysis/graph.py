@@ -14,10 +14,11 @@ from pathlib import Path
 import onnx
 import pandas as pd
 from google.protobuf.message import DecodeError
-from onnx import helper, shape_inference
+from onnx import helper
 
 from convbench.artifacts import Artifacts, export_files
 from convbench.errors import BadInput
+from convbench.exporters.macs import node_macs, tensor_shapes
 
 LAYOUT_OPS = ("Transpose", "Reshape")
 
@@ -104,11 +105,9 @@ def _dims(value_info: onnx.ValueInfoProto) -> list[int | str]:
 
 def inspect_onnx(path: Path) -> GraphSummary:
     model = load_checked(path)
-    inferred = shape_inference.infer_shapes(model)
-    graph = inferred.graph
+    graph = model.graph
     initializers = {init.name: init for init in graph.initializer}
-    shapes = {vi.name: _dims(vi) for vi in [*graph.input, *graph.value_info, *graph.output]}
-    shapes.update({name: list(init.dims) for name, init in initializers.items()})
+    shapes = tensor_shapes(model)
     producers = {out: node for node in graph.node for out in node.output}
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in graph.node:
@@ -136,7 +135,7 @@ def inspect_onnx(path: Path) -> GraphSummary:
             strides=_ints(attrs.get("strides")), pads=_ints(attrs.get("pads")),
             dilations=_ints(attrs.get("dilations")), group=attrs.get("group", 1 if node.op_type == "Conv" else None),
             input_shape=in_shape, output_shape=out_shape, params=params,
-            macs=_conv_macs(node, shapes) if node.op_type == "Conv" else 0,
+            macs=node_macs(node, shapes),
             layout=node.op_type in LAYOUT_OPS,
             inputs=[name for name in node.input if name and name not in initializers],
             outputs=list(node.output),
@@ -152,16 +151,6 @@ def inspect_onnx(path: Path) -> GraphSummary:
 
 def _ints(value: object) -> list[int] | None:
     return [int(v) for v in value] if value is not None else None
-
-
-def _conv_macs(node: onnx.NodeProto, shapes: dict[str, list[int | str]]) -> int:
-    """Output elements x (C_in / group) x kh x kw, from the weight shape (C_out, C_in / group, kh, kw)."""
-    out_shape = shapes.get(node.output[0])
-    weight_shape = shapes.get(node.input[1])
-    if not out_shape or not weight_shape or not all(isinstance(d, int) for d in [*out_shape, *weight_shape]):
-        return 0
-    return math.prod(out_shape) * math.prod(weight_shape[1:])
-
 
 
 def compare(a: GraphSummary, b: GraphSummary) -> dict[str, object]:

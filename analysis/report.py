@@ -45,10 +45,12 @@ from convbench.analysis.trust import (
     unfinished_cases,
     unstable_cases,
 )
-from convbench.analysis.workloads import network_rows, pass_rows, seed_rows
+from convbench.analysis.whole_models import KINDS, fastest_lines, kernel_shares, whole_model_table
+from convbench.analysis.workloads import is_whole_model, network_rows, pass_rows, seed_rows, whole_model_rows
 from convbench.csvfile import read_csv_checked, replace_text
 from convbench.malloc_settings import ENVIRONMENT as MALLOC_ENVIRONMENT
 from convbench.models.variants import VARIANTS
+from convbench.models.whole import WHOLE_MODELS
 from convbench.ranking import Rounds, round_values
 from convbench.results import GRAPHS_FILE, read_env, read_if_present, read_results
 
@@ -124,10 +126,11 @@ def write_report(run_dir: Path) -> Path:
                    unfinished_cases(all_rows, processes), rounds)
     out += _machines_section(all_rows, left_out)
     out += _environment(env)
+    out += _whole_models_section(every_row, run_dir, kernels, rounds)
     out += _networks_section(networks, run_dir)
     if not results.empty:
         out += _seed_sections(results, env, run_dir, rounds)
-    out += _training_section(train, forward, rounds)
+    out += _training_section(train[~is_whole_model(train)], forward, rounds)
     out += _library_floor_section(every_row, kernels)
     out += _memory_energy_section(every_row)
     out += _trust_section(every_row, run_dir, env)
@@ -284,6 +287,41 @@ def _narrowed_floor(results: pd.DataFrame) -> str:
     return (f" In {len(narrowed)} case(s) some layers were measured in one layout only (CONVBENCH_FLOOR_LAYOUTS; "
             "each case's library_floor_method says how many): their floor is the best of that layout, a looser "
             "bound than the best of both.")
+
+
+def _whole_models_section(results: pd.DataFrame, run_dir: Path, kernels: pd.DataFrame | None,
+                          rounds: Mapping[tuple[str, ...], Rounds]) -> Lines:
+    """Whole networks as deployed: the fastest runtime end to end, native vs ONNX, multiply-adds, the conv share,
+    memory and energy."""
+    if whole_model_rows(results).empty:
+        return []
+    graphs = read_csv_checked(run_dir / GRAPHS_FILE) if (run_dir / GRAPHS_FILE).exists() else None
+    table = whole_model_table(results, graphs, kernels)
+    out: Lines = ["## Whole networks", "",
+                  "Each network with every layer as its library defines it (batch norm, activations, pooling, the "
+                  "classifier; weights=None, initialised from the seed, batch norms' statistics taken from one seeded "
+                  "batch, eval mode): torchvision's model for the torch sources, keras.applications' for keras, "
+                  "tf2onnx and tflite. Each is checked against its own library's float32 output, never the other's: "
+                  "the two libraries' models are not the same network. GMACs: the multiply-adds of the row's model, "
+                  "counted from its exported ONNX graph (convolutions and matrix products). conv-only: the same "
+                  "network's `--networks` case (its conv layers alone) in the same runtime, where the run has it. "
+                  "conv kernel share: convolution kernels (fused ones included) over all the profiled kernel time.",
+                  ""]
+    differences = [f"- {name}: {d.differences}" for name, d in WHOLE_MODELS.items()
+                   if d.differences and (table["model"] == name).any()]
+    if differences:
+        out += ["Where the two libraries' definitions differ:", "", *differences, ""]
+    out += [*fastest_lines(results, table, rounds), ""]
+    if not table.empty:
+        out += [_md(table, ".3g", index=False), ""]
+    shares = kernel_shares(kernels)
+    if not shares.empty:
+        out += ["### Where a whole network's kernel time goes, by op kind", "",
+                "Each profiled row's kernel time split by what its kernels' names say they are (CPU runtimes: "
+                "operator times; a fused kernel counts as fused conv where its name says so, and OpenVINO names its "
+                "fused convolutions Convolution). Fractions of the row's kernel time.", "",
+                _md(shares[["stack_id", "runtime", "source", "device", *KINDS]], ".2f", index=False), ""]
+    return out
 
 
 def _networks_section(networks: pd.DataFrame, run_dir: Path) -> Lines:

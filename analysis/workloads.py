@@ -1,5 +1,5 @@
-"""Which rows of a results table time the seed's stacks and which a real network's conv layers; which the forward
-and which the training step."""
+"""Which rows of a results table time the seed's stacks, which a real network's conv layers and which a whole model
+(convbench.models.whole); which the forward and which the training step."""
 
 from __future__ import annotations
 
@@ -13,12 +13,23 @@ def is_network(results: pd.DataFrame) -> pd.Series:
     return results["network"].fillna("").astype(str) != ""
 
 
+def is_whole_model(results: pd.DataFrame) -> pd.Series:
+    """True for the rows of a whole model (runs made before whole models existed have no `model` column)."""
+    if "model" not in results:
+        return pd.Series(False, index=results.index)
+    return results["model"].fillna("").astype(str) != ""
+
+
 def seed_rows(results: pd.DataFrame) -> pd.DataFrame:
-    return results[~is_network(results)]
+    return results[~is_network(results) & ~is_whole_model(results)]
 
 
 def network_rows(results: pd.DataFrame) -> pd.DataFrame:
     return results[is_network(results)]
+
+
+def whole_model_rows(results: pd.DataFrame) -> pd.DataFrame:
+    return results[is_whole_model(results)]
 
 
 def pass_rows(results: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -123,10 +123,16 @@ class Artifacts:
         row = self.manifest_row(framework, stack_id)
         return row["reason"] or None if row and row["status"] != "ok" else None
 
-    def reference_path(self, spec: Workload) -> Path:
-        """The PyTorch float32 CPU output of the stack on its seeded input (NCHW .npy): every runtime's reference,
-        whatever dtype it runs the stack in."""
-        return self.root / "reference" / f"{spec.reference.stack_id}.npy"
+    def reference_path(self, spec: Workload, framework: str = "torch") -> Path:
+        """The float32 CPU output of `framework`'s model of the workload on its seeded input (NCHW .npy): the
+        reference of every runtime and dtype whose rows it is (`Workload.reference_framework`: PyTorch's for every
+        conv stack, each framework's own for a whole model)."""
+        suffix = "" if framework == "torch" else f".{framework}"
+        return self.root / "reference" / f"{spec.reference.stack_id}{suffix}.npy"
+
+    def source_reference_path(self, spec: Workload, source: str) -> Path:
+        """The reference of `spec`'s rows from `source` (a runtime's model source or an exporter's name)."""
+        return self.reference_path(spec, spec.reference_framework(source))
 
     def gradient_reference_path(self, spec: Workload) -> Path:
         """The PyTorch float32 CPU gradients of a training step on the stack (the input's and every conv weight's,

@@ -269,9 +269,13 @@ def _why_not_run(case: Case, no_reference: dict[str, str]) -> tuple[str, str] | 
 
 
 def not_runnable(case: Case) -> str | None:
-    """Why the case is a skipped row without starting a worker: a runtime or a dtype (tf32) that runs on CUDA only
-    on another device, a runtime with no training step in the train pass, or one whose packages are not installed."""
+    """Why the case is a skipped row without starting a worker: a whole model its source's framework does not have
+    (or cannot check a step of), a runtime or a dtype (tf32) that runs on CUDA only on another device, a runtime with
+    no training step in the train pass, or one whose packages are not installed."""
     info = RUNTIMES[case.runtime]
+    not_from_source = case.workload.not_from(case.source)
+    if not_from_source:
+        return not_from_source
     if case.device != "cuda" and info.cuda_only:
         return info.cuda_only
     if case.device != "cuda" and case.workload.dtype in CUDA_ONLY_DTYPES:

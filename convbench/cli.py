@@ -27,6 +27,7 @@ from convbench.harness import TimingConfig
 from convbench.machines import usable_cores
 from convbench.models.networks import NETWORK_IMAGE, NETWORKS
 from convbench.models.variants import VARIANTS
+from convbench.models.whole import WHOLE_BATCHES, WHOLE_IMAGE, WHOLE_MODELS
 from convbench.request import TIMING_FIELDS, BenchRequest, Sweep
 from convbench.spec import (
     DEFAULT_IMAGE,
@@ -107,8 +108,15 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"time these real networks' conv layers (at {NETWORK_IMAGE}x{NETWORK_IMAGE} unless --image "
                             f"says otherwise) instead of the seed's stacks, of: {' '.join(NETWORKS)} (--variants, "
                             "--channels and --layers then do not apply)")
+    sweep.add_argument("--models", nargs="+", metavar="MODEL",
+                       help=f"time whole networks as their libraries define them (torchvision's for the torch "
+                            f"sources, keras.applications' for the Keras ones; every layer, eval mode), of: "
+                            f"{' '.join(WHOLE_MODELS)}, or a library's own as torchvision:<name> or keras:<Name> "
+                            f"(batch {' and '.join(map(str, WHOLE_BATCHES))} at {WHOLE_IMAGE}x{WHOLE_IMAGE} unless "
+                            "--batch and --image say otherwise; LiteRT joins the CPU runtimes)")
     sweep.add_argument("--image", type=_positive_int,
-                       help=f"image height = width (default: {DEFAULT_IMAGE}; with --networks {NETWORK_IMAGE})")
+                       help=f"image height = width (default: {DEFAULT_IMAGE}; with --networks {NETWORK_IMAGE}, with "
+                            f"--models {WHOLE_IMAGE})")
     sweep.add_argument("--dtype", nargs="+", metavar="DTYPE",
                        help=f"precisions, of: {' '.join(DTYPES)} (default: float32 on the CPU; float32 and tf32 on "
                             "cuda). float32 is IEEE float32 in every runtime; tf32 is float32 tensors with TF32 math "
@@ -141,6 +149,7 @@ def _sweep(args: argparse.Namespace, runtimes: bool = False) -> Sweep:
         batch=tuple(unique(args.batch)) if args.batch is not None else None,
         image=args.image,
         networks=names(args.networks, "--networks", NETWORKS),
+        models=tuple(unique(args.models)) if args.models is not None else None,
         dtypes=names(args.dtype, "--dtype", DTYPES),
         passes=names(args.passes, "--pass", PASSES),
         runtimes=names(args.runtimes, "--runtimes", list(RUNTIMES)) if runtimes else None,

@@ -43,7 +43,10 @@ def profiled_overhead(timed_ms: float, kernel_ms: float, host_timed: bool = Fals
 
 def roofline_columns(case: Case, ms_per_forward: float | None, ceilings: dict | None) -> dict[str, object]:
     """Floor and efficiency of a case from the machine's ceilings: the peak of its dtype's math mode (IEEE float32,
-    TF32, float16...; float32's where the dtype has none measured, named in `peak_used`)."""
+    TF32, float16...; float32's where the dtype has none measured, named in `peak_used`). None for a workload without
+    conv layers of its own (a whole model: its layers are its library's)."""
+    if not convs(case.workload.nodes):
+        return {}
     columns: dict[str, object] = {"arithmetic_intensity": arithmetic_intensity(case.workload),
                                   "largest_layer_mb": largest_layer_mb(case.workload)}
     if not ceilings:
@@ -74,7 +77,7 @@ def layer_floor_columns(case: Case, row: dict[str, object], ceilings: dict | Non
 
 def floor_columns(case: Case, ms_per_forward: float | None, library_floors: Floors | None) -> dict[str, object]:
     """The case's library floor (convbench.library_floor) and its time over it; nothing where no floor was asked."""
-    if library_floors is None:
+    if library_floors is None or not convs(case.workload.nodes):
         return {}
     columns = case_floor(case.workload, case.device, library_floors)
     if ms_per_forward and "library_floor_ms" in columns:

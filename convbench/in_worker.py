@@ -78,8 +78,8 @@ def run_case(task: CaseTask, config: TimingConfig, artifacts_root: str) -> dict[
         row.update(options=prepared.options, parity_rel_err=error, setup_ms=setup_ms, compile_ms=prepared.compile_ms,
                    compile_cache=prepared.compile_cache, first_forward_ms=first_forward_ms)
         spec = case.workload
-        if not parity_ok(error, spec.dtype, case.device, spec.pass_):
-            limit = tolerance(spec.dtype, case.device, spec.pass_)
+        if not parity_ok(error, spec.dtype, case.device, spec.pass_, spec.whole_model):
+            limit = tolerance(spec.dtype, case.device, spec.pass_, spec.whole_model)
             what = "" if worst == "output" else f" in the gradient of {worst}"
             return {**row, "status": "failed",
                     "reason": f"parity: relative error {error:.2e}{what} > {limit:.0e} ({spec.dtype} {spec.pass_}); "

@@ -26,15 +26,16 @@ TOLERANCE = {
 }
 
 
-def relative_error(output: np.ndarray, reference: np.ndarray) -> float:
-    """Frobenius-norm relative error in float64; NaN or Inf anywhere gives inf, never a pass."""
+def relative_error(output: np.ndarray, reference: np.ndarray, floor: float = 0.0) -> float:
+    """Frobenius-norm relative error in float64, ||out - ref|| / max(||ref||, floor); NaN or Inf anywhere gives inf,
+    never a pass."""
     if output.shape != reference.shape:
         raise ValueError(f"output shape {output.shape} differs from reference shape {reference.shape}")
     out = np.asarray(output, dtype=np.float64)
     ref = np.asarray(reference, dtype=np.float64)
     if not np.all(np.isfinite(out)):
         return float("inf")
-    return float(np.linalg.norm(out - ref) / np.linalg.norm(ref))
+    return float(np.linalg.norm(out - ref) / max(float(np.linalg.norm(ref)), floor))
 
 
 # Gradients of a training step (convbench.passes), each against PyTorch float32's on the CPU, the worst of them
@@ -55,9 +56,18 @@ GRADIENT_TOLERANCE = {
 }
 
 
-def tolerance(dtype: str, device: str, pass_: str = "forward") -> float:
-    return (GRADIENT_TOLERANCE if pass_ == "train" else TOLERANCE)[(dtype, device)]
+# A whole network (convbench.models.whole) against its own framework's float32 CPU output: 50 to 150 layers with
+# batch norms, ending in a 1000-class output. Kernels that sum in another order drift further than over 16 convs:
+# float32 ResNet-50 at 64x64, Keras' model in LiteRT's XNNPACK against TensorFlow, 1.2e-4; float16 in PyTorch on
+# the CPU 0.6-3.1% (MobileNetV2, ResNet-50, EfficientNet-B0; 2026-12-07). Each limit stays below what the next
+# looser math gives, and far below a broken model's 1.0.
+WHOLE_MODEL_FACTOR = {"float32": 10, "tf32": 10, "float16": 5, "bfloat16": 3, "int8": 1}
 
 
-def parity_ok(error: float, dtype: str, device: str, pass_: str = "forward") -> bool:
-    return bool(error <= tolerance(dtype, device, pass_))
+def tolerance(dtype: str, device: str, pass_: str = "forward", whole_model: bool = False) -> float:
+    limit = (GRADIENT_TOLERANCE if pass_ == "train" else TOLERANCE)[(dtype, device)]
+    return limit * WHOLE_MODEL_FACTOR[dtype] if whole_model else limit
+
+
+def parity_ok(error: float, dtype: str, device: str, pass_: str = "forward", whole_model: bool = False) -> bool:
+    return bool(error <= tolerance(dtype, device, pass_, whole_model))

@@ -27,6 +27,7 @@ from convbench.errors import BadInput, check_known
 from convbench.harness import TimingConfig
 from convbench.models.networks import NETWORK_IMAGE, NETWORKS
 from convbench.models.variants import VARIANTS
+from convbench.models.whole import WHOLE_BATCHES, WHOLE_IMAGE, definition
 from convbench.spec import (
     DEFAULT_BATCH,
     DEFAULT_CHANNELS,
@@ -40,15 +41,16 @@ from convbench.spec import (
     Workload,
     expand_networks,
     expand_specs,
+    expand_whole_models,
     unique,
 )
 
 REQUEST_FILE = "request.json"
 REQUEST_VERSION = 1
-SEED_ONLY = ("variants", "channels", "layers")  # sweep fields that do not apply to --networks
+SEED_ONLY = ("variants", "channels", "layers")  # sweep fields that do not apply to --networks or --models
 TIMING_FIELDS = ("warmup_seconds", "sample_seconds", "budget_seconds", "min_samples", "max_samples", "processes")
 FLAG = {"variants": "--variants", "channels": "--channels", "layers": "--layers", "batch": "--batch",
-        "image": "--image", "networks": "--networks", "dtypes": "--dtype", "passes": "--pass",
+        "image": "--image", "networks": "--networks", "models": "--models", "dtypes": "--dtype", "passes": "--pass",
         "runtimes": "--runtimes", "sources": "--sources", "device": "--device", "threads": "--threads",
         "warmup_seconds": "--warmup-seconds", "sample_seconds": "--sample-seconds",
         "budget_seconds": "--budget-seconds", "min_samples": "--min-samples", "max_samples": "--max-samples",
@@ -68,6 +70,7 @@ class Sweep:
     batch: tuple[int, ...] | None = None
     image: int | None = None
     networks: tuple[str, ...] | None = None  # real networks' conv layers instead of the seed's stacks
+    models: tuple[str, ...] | None = None  # whole networks as their libraries define them (convbench.models.whole)
     dtypes: tuple[str, ...] | None = None
     passes: tuple[str, ...] | None = None
     runtimes: tuple[str, ...] | None = None  # None: the device's default runtimes
@@ -78,14 +81,20 @@ class Sweep:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
     def check(self) -> None:
-        """BadInput for a sweep that cannot be planned: an unknown name, or seed-stack sizes with --networks."""
+        """BadInput for a sweep that cannot be planned: an unknown name, or seed-stack sizes with --networks or
+        --models, or both of those."""
+        if self.networks is not None and self.models is not None:
+            raise BadInput("--networks and --models in one sweep: --networks times networks' conv layers, --models "
+                           "whole networks; run one, then the other into the same --run-dir")
         if self.networks is not None:
             check_known(list(self.networks), list(NETWORKS), "network")
+        for name in self.models or ():
+            definition(name)
+        for flag, given in (("--networks", self.networks), ("--models", self.models)):
             ignored = [FLAG[name] for name in SEED_ONLY if getattr(self, name) is not None]
-            if ignored:
-                raise BadInput(f"{' and '.join(ignored)} with --networks: a network's conv layers have their own "
-                                 "types, channels and depth; leave them out, or time the seed's stacks without "
-                                 "--networks")
+            if given is not None and ignored:
+                raise BadInput(f"{' and '.join(ignored)} with {flag}: a network's layers have their own types, "
+                               f"channels and depth; leave them out, or time the seed's stacks without {flag}")
         for name, valid, what in (("variants", VARIANTS, "conv type"), ("dtypes", DTYPES, "dtype"),
                                   ("passes", PASSES, "pass")):
             values = getattr(self, name)
@@ -105,17 +114,19 @@ class Sweep:
         from convbench.runners import default_runtimes
 
         self.check()
-        networks = self.networks is not None
+        networks, whole = self.networks is not None, self.models is not None
+        seed = not (networks or whole)
         return Sweep(
-            variants=None if networks else self.variants or tuple(VARIANTS),
-            channels=None if networks else self.channels or DEFAULT_CHANNELS,
-            layers=None if networks else self.layers or DEFAULT_LAYERS,
-            batch=self.batch or (DEFAULT_BATCH,),
-            image=self.image or (NETWORK_IMAGE if networks else DEFAULT_IMAGE),
+            variants=self.variants or tuple(VARIANTS) if seed else None,
+            channels=self.channels or DEFAULT_CHANNELS if seed else None,
+            layers=self.layers or DEFAULT_LAYERS if seed else None,
+            batch=self.batch or (WHOLE_BATCHES if whole else (DEFAULT_BATCH,)),
+            image=self.image or (NETWORK_IMAGE if networks else WHOLE_IMAGE if whole else DEFAULT_IMAGE),
             networks=self.networks,
+            models=self.models,
             dtypes=self.dtypes or DEFAULT_DTYPES[device],
             passes=self.passes or ("forward",),
-            runtimes=self.runtimes or tuple(default_runtimes(device)),
+            runtimes=self.runtimes or tuple(default_runtimes(device, whole_models=whole)),
             sources=self.sources,
         )
 
@@ -127,6 +138,9 @@ class Sweep:
         if with_reference:
             dtypes = [REFERENCE_DTYPE, *(d for d in dtypes if d != REFERENCE_DTYPE)]
         batches = unique(sweep.batch or ())
+        if sweep.models is not None:
+            return expand_whole_models(list(sweep.models), batches, dtypes, sweep.image or WHOLE_IMAGE,
+                                       list(sweep.passes or ()))
         if sweep.networks is not None:
             return expand_networks(list(sweep.networks), batches, dtypes, sweep.image or NETWORK_IMAGE,
                                    list(sweep.passes or ()))

@@ -219,9 +219,14 @@ def _check_here(request: BenchRequest, cases: Sequence[Case]) -> None:
     if request.device == "cuda" and not request.cluster and not gpus():
         raise BadInput("--device cuda: no NVIDIA GPU here (nvidia-smi is missing or lists none); use --device cpu")
     artifacts = Artifacts(request.artifacts_or_default)
-    specs = list(dict.fromkeys(case.workload for case in cases))
-    # a train case's reference is PyTorch's gradients, made by bench itself (convbench.bench), not an export
-    missing = [s.stack_id for s in specs if s.pass_ == "forward" and not artifacts.reference_path(s).exists()]
+    # a train case's reference is PyTorch's gradients, made by bench itself (convbench.bench), not an export; a whole
+    # model's forward has one per framework, and a framework without that model skips its rows (not a missing file);
+    # where the export failed, its rows fail with the manifest's reason
+    missing = list(dict.fromkeys(
+        c.workload.stack_id for c in cases
+        if c.workload.pass_ == "forward" and not not_runnable(c)
+        and not artifacts.source_reference_path(c.workload, c.source).exists()
+        and not artifacts.manifest_reason(c.workload.reference_framework(c.source), c.workload.reference.stack_id)))
     if missing:
         raise BadInput(f"no exported reference for {first_of(missing)} under {artifacts.root}/: run "
                          "`convbench export` with the same sweep flags first")

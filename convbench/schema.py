@@ -77,7 +77,11 @@ _add("the workload",
      _col("pass", "text", "", "forward, or train: one training step (forward, loss = the output's sum, gradients of "
                               "the input and every conv weight; no optimizer), counted as 3x the forward's FLOPs", R,
           attr="pass_"),
-     _col("network", "text", "", "the real network whose conv layers the row times (empty: the seed's stack)", R))
+     _col("network", "text", "", "the real network whose conv layers the row times (empty: the seed's stack)", R),
+     _col("model", "text", "", "the whole network the row times, every layer as its library defines it: "
+                               "torchvision's for the torch sources, keras.applications' for keras, tf2onnx and "
+                               "tflite (convbench.models.whole; torchvision:NAME and keras:NAME: a user's choice); "
+                               "empty: conv layers only", R))
 _add("the key: which workload, timed by which runtime on which model source, device and machine",
      _col("stack_id", "text", "", "the workload's file-name-safe id (conv type or network, sizes, dtype other than "
                                   "float32, -train in the train pass)", R, P, K, L, S, B, key=True),

@@ -1,8 +1,10 @@
 """What is measured: a workload, and a case = workload x runtime x source x device.
 
-A workload is either the seed's uniform stack of one conv type (SeedStack) or a real network's conv layers
-(NetworkConvs). Both offer the same face: an id, their conv skeleton (`nodes`, convbench.skeleton), FLOPs, input
-shape, dtype, pass and seed, and their result columns; builders, exporters and runners take either.
+A workload is the seed's uniform stack of one conv type (SeedStack), a real network's conv layers (NetworkConvs), or
+a whole network as its library defines it (WholeModel: torchvision's or keras.applications'). All offer the same
+face: an id, their conv skeleton (`nodes`, convbench.skeleton; a whole model's is empty: its layers are its
+library's), FLOPs, input shape, dtype, pass and seed, and their result columns; builders, exporters and runners take
+any.
 
 The pass says what one timed call does (convbench.passes): "forward", or "train", one training step without an
 optimizer (forward, loss = sum of the output, gradients of every weight and of the input), whose FLOPs count 3x
@@ -21,6 +23,7 @@ from typing import TypeVar
 from convbench.errors import BadInput
 from convbench.models.networks import NETWORK_IMAGE, NETWORKS
 from convbench.models.variants import VARIANTS
+from convbench.models.whole import KERAS_STEP_NOT_CHECKED, WHOLE_IMAGE, definition, framework_of_source, missing_in
 from convbench.schema import KEY_COLUMNS, WORKLOAD_COLUMNS
 from convbench.skeleton import INPUT, ConvNode, Node, check, convs
 
@@ -54,6 +57,7 @@ class _Workload:
 
     dtype: str
     pass_: str
+    whole_model = False  # a whole network as its library defines it (WholeModel), not conv layers of convbench's
 
     @property
     def sizes_id(self) -> str:
@@ -77,6 +81,15 @@ class _Workload:
         """The workload whose exported files this one runs: the forward pass (a train case has no file of its own)
         in its storage dtype (a tf32 case runs float32's files)."""
         return replace(self, pass_="forward", dtype=storage_dtype(self.dtype))
+
+    def reference_framework(self, source: str) -> str:
+        """The framework whose float32 CPU output is the reference of a row of `source`: PyTorch's for a conv stack
+        (both frameworks build it from the same weights)."""
+        return "torch"
+
+    def not_from(self, source: str) -> str | None:
+        """Why rows of `source` (a runtime's model source) cannot time this workload; None where they can."""
+        return None
 
     @property
     def tf32(self) -> bool:
@@ -200,7 +213,67 @@ class NetworkConvs(_Workload):
 
 
 
-Workload = SeedStack | NetworkConvs
+@dataclass(frozen=True)
+class WholeModel(_Workload):
+    """A whole network as its library defines it (convbench.models.whole): torchvision's model for the torch
+    sources, keras.applications' for the Keras ones, on `batch` x 3 x `image` x `image` input. Its FLOPs are counted
+    per exported file, from the ONNX graph (the manifest's `macs`), not here."""
+
+    model: str
+    batch: int = 1
+    image: int = WHOLE_IMAGE
+    whole_model = True
+    dtype: str = "float32"
+    seed: int = 0
+    pass_: str = "forward"  # the column "pass"
+
+    def __post_init__(self) -> None:
+        definition(self.model)
+        _check_sizes_dtype_memory(self, ("batch", "image"))
+
+    @property
+    def sizes_id(self) -> str:
+        """The model, "whole" and its sizes, e.g. resnet50-whole-b32-i224, torchvision.convnext_tiny-whole-b1-i224."""
+        return f"{self.model.replace(':', '.')}-whole-b{self.batch}-i{self.image}"
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """None of its own: its layers are its library's (no roofline, library floor or layer attribution)."""
+        return ()
+
+    @property
+    def layers(self) -> float:
+        """Conv layers: its library's, not counted here (NaN)."""
+        return math.nan
+
+    @property
+    def flops(self) -> float:
+        """Unknown before export: each file's multiply-adds are counted from its ONNX graph (the manifest)."""
+        return math.nan
+
+    @property
+    def memory_bytes(self) -> int:
+        """Not known before the library builds it: the memory check passes it (a model too large fails its rows)."""
+        return 0
+
+    @property
+    def input_shape_nchw(self) -> tuple[int, int, int, int]:
+        return (self.batch, 3, self.image, self.image)
+
+    def reference_framework(self, source: str) -> str:
+        """Each framework's own: a Keras model (keras, tf2onnx, tflite) against Keras' output, a torchvision one
+        against PyTorch's."""
+        return framework_of_source(source)
+
+    def not_from(self, source: str) -> str | None:
+        """A user's model that the source's framework does not have, or a Keras model's training step (its
+        reference gradients would have to be Keras' own; convbench makes them with PyTorch)."""
+        framework = framework_of_source(source)
+        return missing_in(self.model, framework) or (KERAS_STEP_NOT_CHECKED if self.pass_ == "train"
+                                                      and framework == "keras" else None)
+
+
+Workload = SeedStack | NetworkConvs | WholeModel
 
 
 def _check_sizes_dtype_memory(spec: Workload, sizes: tuple[str, ...]) -> None:
@@ -270,6 +343,13 @@ def expand_networks(networks: Sequence[str], batches: Sequence[int], dtypes: Seq
     """Every network workload of the sweep, pass-major, then dtype, then network, then batch."""
     return [NetworkConvs(n, b, image, dtype, pass_=p)
             for p, dtype, n, b in itertools.product(passes, dtypes, networks, batches)]
+
+
+def expand_whole_models(models: Sequence[str], batches: Sequence[int], dtypes: Sequence[str] = (REFERENCE_DTYPE,),
+                        image: int = WHOLE_IMAGE, passes: Sequence[str] = ("forward",)) -> list[WholeModel]:
+    """Every whole-model workload of the sweep, pass-major, then dtype, then model, then batch."""
+    return [WholeModel(m, b, image, dtype, pass_=p)
+            for p, dtype, m, b in itertools.product(passes, dtypes, models, batches)]
 
 
 def host_memory_bytes() -> int:

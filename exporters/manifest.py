@@ -11,6 +11,7 @@ import pandas as pd
 
 from convbench.artifacts import combined_sha256, file_hashes
 from convbench.csvfile import replace_text
+from convbench.exporters.macs import graph_macs
 
 
 def describe_onnx(path: Path) -> dict[str, object]:
@@ -20,11 +21,14 @@ def describe_onnx(path: Path) -> dict[str, object]:
     model = onnx.load(str(path))
     counts = Counter(node.op_type for node in model.graph.node)
     hashes = file_hashes(path)
+    macs = graph_macs(model)
     return {
         "opset": next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None),
         "producer": f"{model.producer_name} {model.producer_version}".strip(),
         "nodes": sum(counts.values()),
         "node_counts": json.dumps(dict(sorted(counts.items()))),
+        "macs": sum(macs.values()),  # multiply-adds of one forward, from the graph's shapes (exporters.macs)
+        "macs_by_op": json.dumps(dict(sorted(macs.items()))),
         "bytes": sum((path.parent / name).stat().st_size for name in hashes),
         "sha256": combined_sha256(hashes),
         "files": json.dumps(hashes, sort_keys=True),

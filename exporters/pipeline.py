@@ -17,9 +17,10 @@ import pandas as pd
 
 from convbench.artifacts import FRAMEWORK_EXPORTER, FRAMEWORK_LAYOUT, Artifacts
 from convbench.envinfo import PACKAGES, package_version
-from convbench.errors import BadInput, check_known, first_of, one_line
+from convbench.errors import BadInput, Skip, check_known, first_of, one_line
 from convbench.exporters import OPSET
 from convbench.exporters.manifest import describe_onnx, read_manifest, upsert
+from convbench.models.weights import nhwc_to_nchw
 from convbench.parity import relative_error, tolerance
 from convbench.request import Sweep
 from convbench.runners import FAMILY_ENV
@@ -92,18 +93,23 @@ def export_torch_task(spec: Workload, artifacts_root: str) -> dict[str, object]:
 
 
 def export_keras_task(spec: Workload, artifacts_root: str) -> dict[str, object]:
-    """Worker side (tensorflow family): Keras output vs the reference, ONNX file, checker, parity."""
+    """Worker side (tensorflow family): Keras output vs the reference (a whole model's: Keras' own float32 output,
+    saved here), ONNX file, checker, parity."""
     from convbench.exporters.keras_onnx import export_keras
     from convbench.models.keras_stack import build_keras_stack
-    from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
+    from convbench.models.weights import make_input, nchw_to_nhwc
 
     artifacts = Artifacts(Path(artifacts_root))
     if spec.dtype == "int8" or spec.dtype in UNEXPORTABLE:
         return _int8_or_skip(spec, "keras", artifacts, nchw_to_nhwc(make_input(spec)))
-    reference = np.load(artifacts.reference_path(spec))
     model = build_keras_stack(spec)
     x = nchw_to_nhwc(make_input(spec)).astype(spec.dtype)
     native = np.asarray(model(x, training=False), dtype=np.float32)
+    reference_path = artifacts.source_reference_path(spec, "tf2onnx")
+    if spec.reference_framework("tf2onnx") == "keras" and spec.dtype == REFERENCE_DTYPE:  # a whole model: its own
+        reference_path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(reference_path, nhwc_to_nchw(native))
+    reference = np.load(reference_path)
 
     path = artifacts.onnx_path("keras", spec)
     start = time.perf_counter()
@@ -119,14 +125,18 @@ def export_litert_task(spec: Workload, artifacts_root: str) -> dict[str, object]
     quantised), its operators and hash, and LiteRT's output on it against the PyTorch float32 reference."""
     from convbench.exporters.litert import convert, describe_tflite, run_tflite
     from convbench.models.keras_stack import build_keras_stack
-    from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
+    from convbench.models.weights import make_input, nchw_to_nhwc
 
     artifacts = Artifacts(Path(artifacts_root))
     if spec.dtype not in LITERT_DTYPES:
         return {**failed_row("litert", spec, f"convbench converts to LiteRT in {' and '.join(LITERT_DTYPES)} only "
                                              f"(a {spec.dtype} .tflite would change the math on the CPU)"),
                 "status": "skipped"}
-    reference = np.load(artifacts.reference_path(spec))
+    reference_path = artifacts.source_reference_path(spec, "tflite")
+    if not reference_path.exists():
+        return failed_row("litert", spec, f"no reference output {reference_path}: the Keras model's export makes it "
+                                          "(export tf2onnx too, and see its row)")
+    reference = np.load(reference_path)
     x = nchw_to_nhwc(make_input(spec))
     path = artifacts.tflite_path(spec)
     start = time.perf_counter()
@@ -152,10 +162,10 @@ def _int8_or_skip(spec: Workload, source: str, artifacts: Artifacts, x: np.ndarr
     start = time.perf_counter()
     version = quantize_int8(artifacts.verified_path(source, spec.reference), path, x.shape, spec.seed)
     export_s = time.perf_counter() - start
-    reference = np.load(artifacts.reference_path(spec))
+    reference = np.load(artifacts.source_reference_path(spec, source))
     onnx_out = _ort_output(path, x)
     if FRAMEWORK_LAYOUT[source] == "NHWC":
-        onnx_out = onnx_out.transpose(0, 3, 1, 2)
+        onnx_out = nhwc_to_nchw(onnx_out)
     return {**_manifest_row(spec, source, version, path, export_s, native_rel_err=float("nan"),
                             onnx_rel_err=relative_error(onnx_out, reference), artifacts=artifacts),
             "exporter": f"{FRAMEWORK_EXPORTER[source]} + onnxruntime.quantization (QDQ int8)"}
@@ -166,7 +176,7 @@ def _manifest_row(spec: Workload, source: str, version: str, path: Path, export_
                   describe: Callable[[Path], dict[str, object]] = describe_onnx) -> dict[str, object]:
     """The manifest row of one exported file: what made it, what it holds (`describe`), and its parity (for litert,
     `onnx_rel_err` is the .tflite file's error against the reference)."""
-    limit = tolerance(spec.dtype, "cpu")
+    limit = tolerance(spec.dtype, "cpu", whole_model=spec.whole_model)
     ok = bool(np.nanmax([native_rel_err, onnx_rel_err]) <= limit)
     return {
         **_key(spec, source),
@@ -191,7 +201,12 @@ def _key(spec: Workload, source: str) -> dict[str, object]:
 def _guarded(task: Callable[[Workload, str], dict[str, object]], source: str, spec: Workload,
              artifacts_root: str) -> dict[str, object]:
     try:
+        not_from = spec.not_from(source)
+        if not_from:
+            raise Skip(not_from)
         return task(spec, artifacts_root)
+    except Skip as skip:  # a whole model its framework does not have, a framework not installed
+        return {**failed_row(source, spec, skip.reason), "status": "skipped"}
     except Exception as error:  # one stack's failure is a manifest row, not the end of the export
         return failed_row(source, spec, one_line(error))
 
@@ -211,7 +226,7 @@ def up_to_date(artifacts: Artifacts, manifest: pd.DataFrame, spec: Workload, sou
         return False
     rows = manifest[(manifest["source"] == source) & (manifest["stack_id"] == spec.stack_id)]
     path = artifacts.model_path(source, spec)
-    if rows.empty or not path.exists() or not artifacts.reference_path(spec).exists():
+    if rows.empty or not path.exists() or not artifacts.source_reference_path(spec, source).exists():
         return False
     row = rows.iloc[-1]
     installed = package_version(EXPORTER_DISTRIBUTION[source] if spec.dtype != "int8" or source == "litert"
@@ -241,7 +256,8 @@ def check_export(specs: Sequence[Workload], sources: Sequence[str], artifacts: A
             raise BadInput(f"exporting from {source} needs {', '.join(missing)}, not installed; install them or "
                              f"pass --sources {' '.join(others)}")
     if {"keras", "litert"} & set(sources) and "torch" not in sources:
-        missing_reference = [s.stack_id for s in specs if not artifacts.reference_path(s).exists()]
+        missing_reference = [s.stack_id for s in specs if s.reference_framework("tf2onnx") == "torch"
+                             and not artifacts.reference_path(s).exists()]
         if missing_reference:
             raise BadInput(f"keras export compares with the PyTorch reference, missing for "
                              f"{first_of(missing_reference)}; export with --sources torch.onnx tf2onnx")

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import keras
 
-from convbench.models.weights import make_weights, to_keras_kernel
+from convbench.models.weights import make_calibration_input, make_weights, nchw_to_nhwc, to_keras_kernel
 from convbench.skeleton import INPUT, AddNode, ConvNode, PoolNode, convs
-from convbench.spec import Workload
+from convbench.spec import WholeModel, Workload
 
 # tf32: built in float32 (a math mode); int8 exists only as the quantised ONNX export
 KERAS_DTYPES = ("float32", "tf32", "float16", "bfloat16")
@@ -58,10 +58,16 @@ def max_pool(node: PoolNode, x):
 
 def build_keras_stack(spec: Workload) -> keras.Model:
     """A functional model taking NHWC input of a fixed batch size, every layer computing in the spec's dtype
-    (its dtype policy; the float32 weights are cast when set)."""
+    (its dtype policy; the float32 weights are cast when set); a whole model is keras.applications'
+    (convbench.models.keras_whole)."""
     if spec.dtype not in KERAS_DTYPES:
         raise ValueError(f"no Keras model in {spec.dtype}: {spec.dtype} exists only as the quantised ONNX export "
                          "(timed by ort and openvino)")
+    if isinstance(spec, WholeModel):
+        from convbench.models.keras_whole import build_keras_whole
+
+        return build_keras_whole(spec.model, spec.seed, spec.dtype, spec.batch, spec.image,
+                                 nchw_to_nhwc(make_calibration_input(spec)))
     batch, channels, height, width = spec.input_shape_nchw
     inputs = keras.Input((height, width, channels), batch_size=batch, name="input", dtype=spec.dtype)
     tensors = {INPUT: inputs}

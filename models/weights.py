@@ -32,12 +32,23 @@ def make_input(spec: Workload) -> np.ndarray:
     return rng.standard_normal(spec.input_shape_nchw).astype(np.float32)
 
 
+CALIBRATION_BATCH = 8  # images a whole model's batch norms take their statistics from
+
+
+def make_calibration_input(spec: Workload) -> np.ndarray:
+    """A whole model's calibration batch (convbench.models.whole): CALIBRATION_BATCH standard-normal float32 images
+    in NCHW at the workload's size, drawn from its seed apart from the timed input."""
+    rng = np.random.default_rng([spec.seed, 3])
+    return rng.standard_normal((CALIBRATION_BATCH, *spec.input_shape_nchw[1:])).astype(np.float32)
+
+
 def nchw_to_nhwc(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array.transpose(0, 2, 3, 1))
 
 
 def nhwc_to_nchw(array: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(array.transpose(0, 3, 1, 2))
+    """An NHWC image tensor in NCHW; any other (a whole model's logits, batch x classes) as it is: it has no layout."""
+    return np.ascontiguousarray(array.transpose(0, 3, 1, 2) if array.ndim == 4 else array)
 
 
 KERAS_KERNEL_AXES = {False: (2, 3, 1, 0), True: (2, 3, 0, 1)}  # by depthwise: OIHW -> Keras's kernel layout

@@ -25,6 +25,7 @@ class RuntimeInfo:
     cuda_only: str | None = None  # why it runs on a CUDA device only (its cases elsewhere are skipped rows), if so
     own_workers: bool = False  # its cases get worker rounds of their own, after the rest of its family's (see
     # convbench.bench.worker_groups): a runtime that compiles for minutes per case holds back no other's results
+    whole_models_on: tuple[str, ...] | None = None  # the same for a sweep of whole models (None: default_on)
 
     @property
     def passes(self) -> tuple[str, ...]:
@@ -102,10 +103,12 @@ RUNTIMES: dict[str, RuntimeInfo] = {
                     "Keras on its torch backend, eager model(x)", CUDA),
         RuntimeInfo("litert", "litert", ("tflite",), "litert_runner:LiteRT", ("ai_edge_litert",),
                     "LiteRT Interpreter with XNNPACK (its default CPU delegate) on the .tflite converted from Keras",
-                    default_on=(), inference_only=LITERT_INFERENCE, no_profiler=LITERT_NO_PROFILER),
+                    default_on=(), whole_models_on=("cpu",), inference_only=LITERT_INFERENCE,
+                    no_profiler=LITERT_NO_PROFILER),
         RuntimeInfo("litert-builtin", "litert", ("tflite",), "litert_runner:LiteRTBuiltin", ("ai_edge_litert",),
                     "LiteRT Interpreter on its built-in kernels, default delegates off (what XNNPACK buys)",
-                    default_on=(), inference_only=LITERT_INFERENCE, no_profiler=LITERT_NO_PROFILER),
+                    default_on=(), whole_models_on=("cpu",), inference_only=LITERT_INFERENCE,
+                    no_profiler=LITERT_NO_PROFILER),
         RuntimeInfo("ort", "onnxruntime", ("torch.onnx", "tf2onnx"), "ort_runner:OrtRunner",
                     ("onnxruntime",), "onnxruntime InferenceSession.run, numpy in and out, on each ONNX export",
                     inference_only=f"onnxruntime {ONNX_INFERENCE}"),
@@ -132,9 +135,12 @@ RUNTIMES: dict[str, RuntimeInfo] = {
 MODEL_SOURCES = list(dict.fromkeys(source for r in RUNTIMES.values() for source in r.sources))  # results' source column
 
 
-def default_runtimes(device: str) -> list[str]:
-    """The runtimes a sweep on `device` times when --runtimes is not given."""
-    return [name for name, info in RUNTIMES.items() if device in info.default_on]
+def default_runtimes(device: str, whole_models: bool = False) -> list[str]:
+    """The runtimes a sweep on `device` times when --runtimes is not given (`whole_models`: a sweep of --models, which
+    LiteRT joins on the CPU: a deployed network is what it is for)."""
+    return [name for name, info in RUNTIMES.items()
+            if device in (info.whole_models_on if whole_models and info.whole_models_on is not None
+                          else info.default_on)]
 
 
 # Runner instances of this (worker) process, made on first use.

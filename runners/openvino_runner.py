@@ -14,6 +14,7 @@ import openvino.properties.hint as hints
 
 from convbench.artifacts import Artifacts
 from convbench.errors import Skip
+from convbench.models.weights import nhwc_to_nchw
 from convbench.runners.base import Prepared, Runner
 from convbench.runners.onnx_files import onnx_file_and_input
 from convbench.runners.profile_openvino import openvino_kernel_time
@@ -55,7 +56,7 @@ class OpenVinoCpu(Runner):
 
         def to_nchw(out: np.ndarray) -> np.ndarray:
             out = np.array(out, dtype=np.float32)
-            return out.transpose(0, 3, 1, 2) if channels_last else out
+            return nhwc_to_nchw(out) if channels_last else out
 
         options = {"device": "CPU", "openvino": ov.get_version(), "inference_num_threads": self.threads,
                    "num_streams": 1, "inference_precision": str(compiled.get_property(hints.inference_precision)),

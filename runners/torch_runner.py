@@ -14,14 +14,14 @@ import torch
 from convbench import passes
 from convbench.artifacts import Artifacts
 from convbench.errors import Skip
-from convbench.models.torch_stack import TORCH_DTYPES, build_torch_stack
+from convbench.models.torch_stack import TORCH_DTYPES, build_torch_stack, trained_tensors
 from convbench.models.weights import make_input
-from convbench.passes import gradient_names
+from convbench.passes import INPUT_GRADIENT
 from convbench.runners.base import Prepared, Runner, no_output
 from convbench.runners.cuda_clock import CudaEventClock
 from convbench.runners.profile_torch import torch_kernel_time
 from convbench.runners.profilers import KernelTime
-from convbench.spec import Case
+from convbench.spec import Case, WholeModel
 
 Forward = Callable[[], torch.Tensor]
 Step = Callable[[], tuple[torch.Tensor, ...]]  # one training step: the input's gradient, then each conv weight's
@@ -61,9 +61,10 @@ class TorchEager(Runner):
         to the input and every conv weight; nothing accumulates into .grad, and there is no optimizer."""
         model, x, options = self._build(case)
         x.requires_grad_(True)
-        weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-        names = gradient_names(case.workload)
-        options.update(inference_mode=False, step="autograd.grad(output.sum(), [input, *conv weights])")
+        trained = trained_tensors(model, case.workload)
+        weights, names = list(trained.values()), [INPUT_GRADIENT, *trained]
+        what = "every parameter" if isinstance(case.workload, WholeModel) else "conv weights"
+        options.update(inference_mode=False, step=f"autograd.grad(output.sum(), [input, *{what}])")
         start = time.perf_counter()
         step = self.make_step(model, x, weights, options)
         return self._prepared(step, x, options, start, to_nchw=no_output,

@@ -161,3 +161,17 @@ def test_export_of_a_train_sweep_makes_the_forwards_files_once(tmp_path):
                     "torch", "--artifacts", str(tmp_path))
     assert run.returncode == 0, run.stdout + run.stderr
     assert sorted(p.name for p in (tmp_path / "onnx" / "torch").glob("*.onnx")) == ["conv1x1-c8-l2-b2-i8.onnx"]
+
+
+def test_a_gradient_that_is_zero_by_construction_is_judged_against_the_largest_not_its_own_noise():
+    import numpy as np
+
+    from convbench.passes import worst_error
+
+    rng = np.random.default_rng(0)
+    expected = {"input": rng.standard_normal(100), "bias": rng.standard_normal(8) * 1e-9}  # 1e-9: rounding noise
+    got = {"input": expected["input"] * (1 + 1e-7), "bias": rng.standard_normal(8) * 1e-9}
+    error, name = worst_error(got, expected)
+    assert error < 1e-5  # 1e-9 of noise against 1e-4 of the input gradient's norm (about 10)
+    got["input"] = expected["input"] * 1.01
+    assert worst_error(got, expected) == (pytest.approx(0.01), "input")

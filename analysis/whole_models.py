@@ -1,0 +1,150 @@
+"""Whole networks as deployed (convbench.models.whole): per network, batch, dtype, device and pass, each runtime's
+time end to end, its model's multiply-adds, native against ONNX, the conv share (the conv-only `--networks` case of
+the same network beside it, and the profiled kernel time by op kind), peak memory and energy per forward. Reads the
+results, the graphs (multiply-adds per exported file) and the kernels; runs nothing."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+
+import pandas as pd
+
+from convbench.analysis.workloads import network_rows, whole_model_rows
+from convbench.models.whole import framework_of_source
+from convbench.ranking import Rounds, rank
+
+# A profiled kernel's op kind, by its name (cuDNN's and cuBLAS's kernels, PyTorch's aten ops, onnxruntime's and
+# OpenVINO's node types), the first pattern that matches: a fused conv names the fusion, a conv its algorithm.
+OP_KINDS: tuple[tuple[str, str], ...] = (
+    ("fused conv", r"fusedconv|fused_conv|conv.*(relu|bias|add|swish|sigmoid|clip)|(relu|bias|add).*conv"),
+    ("conv", r"conv|wgrad|dgrad|fprop|winograd|implicit_gemm|implicit_convolve|depthwise|dw_"),
+    ("norm", r"norm|batchnorm|\bbn_"),
+    ("activation", r"relu|clamp|clip|hardtanh|sigmoid|silu|swish|gelu|tanh|hardswish|threshold|\belu|softmax"),
+    ("pooling", r"pool|reducemean|\bmean\b|avg"),
+    ("matmul/gemm", r"gemm|matmul|addmm|aten::mm\b|aten::bmm|fullyconnected|linear|cublas|sgemm"),
+)
+OTHER = "other"
+KINDS = (*(kind for kind, _ in OP_KINDS), OTHER)
+GROUP = ["model", "batch", "dtype", "device", "pass"]
+
+
+def op_kind(kernel: str) -> str:
+    """The op kind of a profiled kernel's name (OP_KINDS), or "other"."""
+    name = kernel.lower()
+    return next((kind for kind, pattern in OP_KINDS if re.search(pattern, name)), OTHER)
+
+
+def kernel_shares(kernels: pd.DataFrame | None) -> pd.DataFrame:
+    """Per profiled whole-model row (stack id, runtime, source, device, machine), each op kind's share of its kernel
+    time (kernels, not copies), as a fraction; empty where no whole model was profiled."""
+    if kernels is None or kernels.empty or "stack_id" not in kernels:
+        return pd.DataFrame()
+    rows = kernels[kernels["stack_id"].astype(str).str.contains("-whole-") & (kernels["kind"] == "kernel")]
+    if rows.empty:
+        return pd.DataFrame()
+    rows = rows.assign(op_kind=rows["kernel"].astype(str).map(op_kind))
+    key = ["stack_id", "runtime", "source", "device", "machine"]
+    per_kind = rows.pivot_table(index=key, columns="op_kind", values="ms_per_forward", aggfunc="sum", fill_value=0.0)
+    per_kind = per_kind.reindex(columns=list(KINDS), fill_value=0.0)
+    return per_kind.div(per_kind.sum(axis=1), axis=0).reset_index()
+
+
+def whole_model_table(results: pd.DataFrame, graphs: pd.DataFrame | None = None,
+                      kernels: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per whole-model case that ran: its group (model, batch, dtype, device, pass), runtime[source], the
+    library that defined its model, ms (and the spread between processes), GMACs of its model (from its exported
+    file's graph), GMAC/s, the conv-only case of the same network, runtime and source (ms, and whole / conv only),
+    the conv kernels' share of the profiled kernel time, peak memory added and energy per forward."""
+    whole = whole_model_rows(results)
+    whole = whole[whole["status"] == "ok"]
+    if whole.empty:
+        return pd.DataFrame()
+    macs = _macs_by_file(graphs)
+    convs = _conv_only_ms(results)
+    shares = kernel_shares(kernels)
+    share_of = ({tuple(r[:5]): r[5] + r[6] for r in shares[["stack_id", "runtime", "source", "device", "machine",
+                                                             "fused conv", "conv"]].itertuples(index=False)}
+                if not shares.empty else {})
+    rows = []
+    for _, row in whole.iterrows():
+        file_stack = re.sub(r"-train$", "", str(row["stack_id"]))
+        gmacs = macs.get((_exporter_framework(str(row["source"])), _file_stack_id(file_stack, str(row["dtype"]))),
+                         math.nan) / 1e9
+        conv_ms = convs.get((str(row["model"]), int(row["batch"]), str(row["dtype"]), str(row["device"]),
+                             str(row["pass"]), str(row["runtime"]), str(row["source"])), math.nan)
+        ms = float(row["ms_per_forward"])
+        rows.append({
+            **{c: row[c] for c in GROUP},
+            "runtime": f"{row['runtime']}[{row['source']}]",
+            "library": "torchvision" if framework_of_source(str(row["source"])) == "torch" else "keras.applications",
+            "ms": ms,
+            "spread": row.get("process_spread", math.nan),
+            "GMACs": gmacs,
+            "GMAC/s": gmacs / (ms / 1e3) if ms > 0 else math.nan,
+            "conv-only ms": conv_ms,
+            "whole / conv-only": ms / conv_ms if conv_ms > 0 else math.nan,
+            "conv kernel share": share_of.get((str(row["stack_id"]), str(row["runtime"]), str(row["source"]),
+                                               str(row["device"]), str(row.get("machine", ""))), math.nan),
+            "host MB": row.get("host_peak_mb", math.nan),
+            "device MB": row.get("device_peak_mb", math.nan),
+            "mJ per forward": row.get("energy_mj_per_forward", math.nan),
+        })
+    return pd.DataFrame(rows).sort_values([*GROUP, "ms"], kind="stable").reset_index(drop=True)
+
+
+def fastest_lines(results: pd.DataFrame, table: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> list[str]:
+    """Per model, batch, dtype, device and pass: the fastest runtime end to end with the runtimes tied with it (the
+    rankings' rule, convbench.ranking), and native against its own ONNX export for each library."""
+    lines = []
+    whole = whole_model_rows(results)
+    for group_key, group in whole.groupby(GROUP, sort=False):
+        if not (group["status"] == "ok").any():
+            continue
+        ranking = rank(group, rounds)
+        model, batch, dtype, device, pass_ = group_key
+        best = ranking.best
+        lines.append(f"- **{model}, batch {batch}, {dtype} on {device} ({pass_})**: fastest {ranking.fastest_text()}"
+                     f", {float(best['ms_per_forward']):.3g} ms")
+        shown = table[(table[GROUP] == pd.Series(dict(zip(GROUP, group_key, strict=True)))).all(axis=1)]
+        for library, native, exported in (("torchvision", "[torch]", "[torch.onnx]"),
+                                          ("keras.applications", "[keras]", "[tf2onnx]")):
+            mine = shown[shown["library"] == library]
+            natives = mine[mine["runtime"].str.endswith(native)]
+            onnx = mine[mine["runtime"].str.endswith(exported)]
+            if natives.empty or onnx.empty:
+                continue
+            fast_native, fast_onnx = natives.iloc[0], onnx.iloc[0]  # the table is sorted by ms
+            lines.append(f"  - {library}: fastest native {fast_native['runtime']} {fast_native['ms']:.3g} ms, "
+                         f"fastest on its ONNX file {fast_onnx['runtime']} {fast_onnx['ms']:.3g} ms "
+                         f"({fast_native['ms'] / fast_onnx['ms']:.2f}x)")
+    return lines
+
+
+def _macs_by_file(graphs: pd.DataFrame | None) -> dict[tuple[str, str], float]:
+    """Multiply-adds by (exporter framework, file stack id) from graphs.csv."""
+    if graphs is None or graphs.empty or "macs" not in graphs:
+        return {}
+    stacks = graphs["file"].astype(str).str.extract(r"([^/]+)\.onnx$")[0]
+    return {(str(source), str(stack)): float(m) for source, stack, m in zip(graphs["source"], stacks, graphs["macs"],
+                                                                             strict=True) if pd.notna(m)}
+
+
+def _exporter_framework(source: str) -> str:
+    """The framework whose ONNX export holds a row's model (graphs.csv's source): LiteRT's .tflite and Keras run
+    Keras' model, whose multiply-adds its tf2onnx file counts."""
+    return framework_of_source(source)
+
+
+def _file_stack_id(stack_id: str, dtype: str) -> str:
+    """The stack id of the file a row's model was exported as: tf32 runs float32's file."""
+    return stack_id.replace("-tf32", "") if dtype == "tf32" else stack_id
+
+
+def _conv_only_ms(results: pd.DataFrame) -> dict[tuple[object, ...], float]:
+    """The ok conv-only network rows' ms by (network, batch, dtype, device, pass, runtime, source)."""
+    networks = network_rows(results)
+    networks = networks[networks["status"] == "ok"]
+    return {(str(r["network"]), int(r["batch"]), str(r["dtype"]), str(r["device"]), str(r["pass"]), str(r["runtime"]),
+             str(r["source"])): float(r["ms_per_forward"]) for _, r in networks.iterrows()}
