@@ -10,6 +10,7 @@ import onnx
 import tensorflow as tf
 import tf2onnx
 from onnx import TensorProto, numpy_helper
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from convbench.exporters import OPSET
 
@@ -19,7 +20,16 @@ def export_keras(model: keras.Model, input_shape: tuple[int, ...], path: Path, d
     path.parent.mkdir(parents=True, exist_ok=True)
     forward = tf.function(lambda inputs: model(inputs, training=False))
     signature = [tf.TensorSpec(input_shape, tf.as_dtype(dtype), name="input")]
-    proto, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=OPSET)
+    concrete = forward.get_concrete_function(*signature)
+    if any(t.dtype != tf.resource for t in concrete.captured_inputs):
+        # The model holds constants as tensors, not variables (keras.applications' EfficientNet: its Normalization
+        # layer's mean and variance): tf2onnx would leave them as graph inputs. Freeze every capture first.
+        frozen = convert_variables_to_constants_v2(concrete)
+        proto, _ = tf2onnx.convert.from_graph_def(frozen.graph.as_graph_def(),
+                                                  input_names=[t.name for t in frozen.inputs],
+                                                  output_names=[t.name for t in frozen.outputs], opset=OPSET)
+    else:
+        proto, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=OPSET)
     onnx.save(float_pad_values(proto), str(path))
     return tf2onnx.__version__
 
