@@ -303,9 +303,10 @@ def _whole_models_section(results: pd.DataFrame, run_dir: Path, kernels: pd.Data
                   "batch, eval mode): torchvision's model for the torch sources, keras.applications' for keras, "
                   "tf2onnx and tflite. Each is checked against its own library's float32 output, never the other's: "
                   "the two libraries' models are not the same network. GMACs: the multiply-adds of the row's model, "
-                  "counted from its exported ONNX graph (convolutions and matrix products). conv-only: the same "
-                  "network's `--networks` case (its conv layers alone) in the same runtime, where the run has it. "
-                  "conv kernel share: convolution kernels (fused ones included) over all the profiled kernel time.",
+                  "counted from its exported ONNX graph (convolutions and matrix products; GMAC/s counts a training "
+                  "step as 3x them). conv-only: the same network's `--networks` case (its conv layers alone) in the "
+                  "same runtime, where the run has it. conv kernel share: convolution kernels (fused ones included) "
+                  "over all the profiled kernel time.",
                   ""]
     differences = [f"- {name}: {d.differences}" for name, d in WHOLE_MODELS.items()
                    if d.differences and (table["model"] == name).any()]

@@ -14,6 +14,7 @@ import pandas as pd
 from convbench.analysis.workloads import network_rows, whole_model_rows
 from convbench.models.whole import framework_of_source
 from convbench.ranking import Rounds, rank
+from convbench.spec import PASS_FLOP_FACTOR
 
 # A profiled kernel's op kind, by its name (cuDNN's and cuBLAS's kernels, PyTorch's aten ops, onnxruntime's and
 # OpenVINO's node types), the first pattern that matches: a fused conv names the fusion, a conv its algorithm.
@@ -54,9 +55,10 @@ def kernel_shares(kernels: pd.DataFrame | None) -> pd.DataFrame:
 def whole_model_table(results: pd.DataFrame, graphs: pd.DataFrame | None = None,
                       kernels: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per whole-model case that ran: its group (model, batch, dtype, device, pass), runtime[source], the
-    library that defined its model, ms (and the spread between processes), GMACs of its model (from its exported
-    file's graph), GMAC/s, the conv-only case of the same network, runtime and source (ms, and whole / conv only),
-    the conv kernels' share of the profiled kernel time, peak memory added and energy per forward."""
+    library that defined its model, ms (and the spread between processes), GMACs of its model's forward (from its
+    exported file's graph), GMAC/s (a training step's: 3x the forward's multiply-adds), the conv-only case of the
+    same network, runtime and source (ms, and whole / conv only), the conv kernels' share of the profiled kernel
+    time, peak memory added and energy per forward."""
     whole = whole_model_rows(results)
     whole = whole[whole["status"] == "ok"]
     if whole.empty:
@@ -82,7 +84,7 @@ def whole_model_table(results: pd.DataFrame, graphs: pd.DataFrame | None = None,
             "ms": ms,
             "spread": row.get("process_spread", math.nan),
             "GMACs": gmacs,
-            "GMAC/s": gmacs / (ms / 1e3) if ms > 0 else math.nan,
+            "GMAC/s": PASS_FLOP_FACTOR[str(row["pass"])] * gmacs / (ms / 1e3) if ms > 0 else math.nan,
             "conv-only ms": conv_ms,
             "whole / conv-only": ms / conv_ms if conv_ms > 0 else math.nan,
             "conv kernel share": share_of.get((str(row["stack_id"]), str(row["runtime"]), str(row["source"]),

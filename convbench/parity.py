@@ -64,7 +64,19 @@ GRADIENT_TOLERANCE = {
 WHOLE_MODEL_FACTOR = {"float32": 10, "tf32": 10, "float16": 5, "bfloat16": 3, "int8": 1}
 
 
+# A whole network's training step (batch norms in training mode) against float64 gradients on the CPU: float32 itself
+# is far off in some tensors, the batch norms' biases and weights, whose gradients are sums that mostly cancel. The
+# worst tensor of float32 against float64, 2026-12-07 on the 2-core CPU: NCHW 2.8e-2 (ResNet-50, batch 32),
+# channels_last 8.0e-2 (ResNet-50) and 5.9e-2 (MobileNetV2), EfficientNet-B0 1.3e-4. The lower precisions' limits are
+# float32's scaled as their forward tolerances are, not yet measured on a step. Below about 64x64 a batch norm's
+# statistics come from a handful of values and the step is no longer defined in float32 (MobileNetV2 at 32x32, batch
+# 2: float32 140% off float64; at 64x64 2e-4).
+WHOLE_MODEL_GRADIENT_TOLERANCE = {"float32": 1e-1, "tf32": 2e-1, "float16": 3e-1, "bfloat16": 5e-1}
+
+
 def tolerance(dtype: str, device: str, pass_: str = "forward", whole_model: bool = False) -> float:
+    if whole_model and pass_ == "train":
+        return WHOLE_MODEL_GRADIENT_TOLERANCE[dtype]
     limit = (GRADIENT_TOLERANCE if pass_ == "train" else TOLERANCE)[(dtype, device)]
     return limit * WHOLE_MODEL_FACTOR[dtype] if whole_model else limit
 

@@ -85,8 +85,9 @@ def worst_error(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> 
 
 
 def compute_gradient_reference(spec: Workload, artifacts_root: str, threads: int) -> dict[str, object]:
-    """Worker side (torch family): PyTorch float32's training-step gradients on the CPU for `spec`, saved as the
-    reference of every runtime and dtype of its train cases: {"path": the file}, or {"error": why not}."""
+    """Worker side (torch family): PyTorch float32's training-step gradients on the CPU for `spec` (a whole model's
+    in float64), saved as the reference of every runtime and dtype of its train cases: {"path": the file}, or
+    {"error": why not}."""
     try:
         return {"path": _save_gradient_reference(spec, artifacts_root, threads)}
     except Exception as error:  # out of memory, say: the parent fails the workload's train cases with this
@@ -103,8 +104,10 @@ def _save_gradient_reference(spec: Workload, artifacts_root: str, threads: int) 
 
     torch.set_num_threads(threads)
     reference_spec = replace(spec, dtype=REFERENCE_DTYPE)  # a whole model's step runs in train mode
-    model = build_torch_stack(reference_spec)
-    x = torch.from_numpy(make_input(reference_spec)).requires_grad_(True)
+    # a whole model's step in float64: its float32 gradients are themselves up to 8% off in some tensors (parity.py)
+    precision = torch.float64 if spec.whole_model else torch.float32
+    model = build_torch_stack(reference_spec).to(precision)
+    x = torch.from_numpy(make_input(reference_spec)).to(precision).requires_grad_(True)
     trained = trained_tensors(model, reference_spec)
     gradients = torch.autograd.grad(model(x).sum(), [x, *trained.values()])
     path = Artifacts(Path(artifacts_root)).gradient_reference_path(spec)
