@@ -296,7 +296,8 @@ def gradient_references(cases: Sequence[Case], artifacts: Artifacts, options: Ru
         return {}
     if missing_requirement(RUNTIMES["torch"]):
         return dict.fromkeys(needed, "no reference gradients: PyTorch, which makes them, is not installed")
-    log.warning(f"computing PyTorch float32 reference gradients for {len(needed)} workload(s) (once; kept in "
+    log.warning(f"computing PyTorch reference gradients (float32; float64 for whole models) for {len(needed)} "
+                f"workload(s) (once; kept in "
                 f"{artifacts.gradient_reference_path(next(iter(needed.values()))).parent})")
     failed: dict[str, str] = {}
 
