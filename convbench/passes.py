@@ -50,8 +50,8 @@ def arrays(prepared: Prepared, out: Any) -> dict[str, np.ndarray]:
 
 
 def reference(case: Case, artifacts: Artifacts) -> dict[str, np.ndarray]:
-    """The reference arrays of the case's pass (as `arrays` names them): float32's on the CPU in PyTorch (every conv
-    stack) or in the case's own framework (a whole model's forward)."""
+    """The reference arrays of the case's pass (as `arrays` names them), on the CPU: PyTorch float32's for a conv
+    stack; for a whole model its own framework's float32 output, and PyTorch's float64 gradients of its step."""
     if case.workload.pass_ == "train":
         with np.load(artifacts.gradient_reference_path(case.workload)) as stored:
             return {name: stored[name] for name in stored.files}

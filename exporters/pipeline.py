@@ -122,7 +122,8 @@ def export_keras_task(spec: Workload, artifacts_root: str) -> dict[str, object]:
 
 def export_litert_task(spec: Workload, artifacts_root: str) -> dict[str, object]:
     """Worker side (tensorflow family): the float32 Keras model converted to .tflite (int8: full-integer
-    quantised), its operators and hash, and LiteRT's output on it against the PyTorch float32 reference."""
+    quantised), its operators and hash, and LiteRT's output on it against the float32 reference (PyTorch's for a
+    conv stack, Keras' own for a whole model)."""
     from convbench.exporters.litert import convert, describe_tflite, run_tflite
     from convbench.models.keras_stack import build_keras_stack
     from convbench.models.weights import make_input, nchw_to_nhwc
@@ -134,8 +135,9 @@ def export_litert_task(spec: Workload, artifacts_root: str) -> dict[str, object]
                 "status": "skipped"}
     reference_path = artifacts.source_reference_path(spec, "tflite")
     if not reference_path.exists():
-        return failed_row("litert", spec, f"no reference output {reference_path}: the Keras model's export makes it "
-                                          "(export tf2onnx too, and see its row)")
+        framework = spec.reference_framework("tflite")
+        return failed_row("litert", spec, f"no reference output {reference_path}: the {framework} model's export "
+                                          f"makes it (export {FRAMEWORK_EXPORTER[framework]} too, and see its row)")
     reference = np.load(reference_path)
     x = nchw_to_nhwc(make_input(spec))
     path = artifacts.tflite_path(spec)
