@@ -296,7 +296,8 @@ def _whole_models_section(results: pd.DataFrame, run_dir: Path, kernels: pd.Data
     if whole_model_rows(results).empty:
         return []
     graphs = read_csv_checked(run_dir / GRAPHS_FILE) if (run_dir / GRAPHS_FILE).exists() else None
-    table = whole_model_table(results, graphs, kernels)
+    shares = kernel_shares(kernels)
+    table = whole_model_table(results, graphs, shares)
     out: Lines = ["## Whole networks", "",
                   "Each network with every layer as its library defines it (batch norm, activations, pooling, the "
                   "classifier; weights=None, initialised from the seed, batch norms' statistics taken from one seeded "
@@ -315,7 +316,6 @@ def _whole_models_section(results: pd.DataFrame, run_dir: Path, kernels: pd.Data
     out += [*fastest_lines(results, table, rounds), ""]
     if not table.empty:
         out += [_md(table, ".3g", index=False), ""]
-    shares = kernel_shares(kernels)
     if not shares.empty:
         out += ["### Where a whole network's kernel time goes, by op kind", "",
                 "Each profiled row's kernel time split by what its kernels' names say they are (CPU runtimes: "

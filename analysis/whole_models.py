@@ -53,26 +53,25 @@ def kernel_shares(kernels: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def whole_model_table(results: pd.DataFrame, graphs: pd.DataFrame | None = None,
-                      kernels: pd.DataFrame | None = None) -> pd.DataFrame:
+                      shares: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per whole-model case that ran: its group (model, batch, dtype, device, pass), runtime[source], the
     library that defined its model, ms (and the spread between processes), GMACs of its model's forward (from its
     exported file's graph), GMAC/s (a training step's: 3x the forward's multiply-adds), the conv-only case of the
     same network, runtime and source (ms, and whole / conv only), the conv kernels' share of the profiled kernel
-    time, peak memory added and energy per forward."""
+    time (from `shares`: kernel_shares' table), peak memory added and energy per forward."""
     whole = whole_model_rows(results)
     whole = whole[whole["status"] == "ok"]
     if whole.empty:
         return pd.DataFrame()
-    macs = _macs_by_file(graphs)
+    macs = _macs_by_file(graphs)  # by (exporter framework, file): a tflite or keras row's model is tf2onnx's file's
     convs = _conv_only_ms(results)
-    shares = kernel_shares(kernels)
     share_of = ({tuple(r[:5]): r[5] + r[6] for r in shares[["stack_id", "runtime", "source", "device", "machine",
                                                              "fused conv", "conv"]].itertuples(index=False)}
-                if not shares.empty else {})
+                if shares is not None and not shares.empty else {})
     rows = []
     for _, row in whole.iterrows():
         file_stack = re.sub(r"-train$", "", str(row["stack_id"]))
-        gmacs = macs.get((_exporter_framework(str(row["source"])), _file_stack_id(file_stack, str(row["dtype"]))),
+        gmacs = macs.get((framework_of_source(str(row["source"])), _file_stack_id(file_stack, str(row["dtype"]))),
                          math.nan) / 1e9
         conv_ms = convs.get((str(row["model"]), int(row["batch"]), str(row["dtype"]), str(row["device"]),
                              str(row["pass"]), str(row["runtime"]), str(row["source"])), math.nan)
@@ -131,12 +130,6 @@ def _macs_by_file(graphs: pd.DataFrame | None) -> dict[tuple[str, str], float]:
     stacks = graphs["file"].astype(str).str.extract(r"([^/]+)\.onnx$")[0]
     return {(str(source), str(stack)): float(m) for source, stack, m in zip(graphs["source"], stacks, graphs["macs"],
                                                                              strict=True) if pd.notna(m)}
-
-
-def _exporter_framework(source: str) -> str:
-    """The framework whose ONNX export holds a row's model (graphs.csv's source): LiteRT's .tflite and Keras run
-    Keras' model, whose multiply-adds its tf2onnx file counts."""
-    return framework_of_source(source)
 
 
 def _file_stack_id(stack_id: str, dtype: str) -> str:

@@ -219,21 +219,21 @@ def _check_here(request: BenchRequest, cases: Sequence[Case]) -> None:
     if request.device == "cuda" and not request.cluster and not gpus():
         raise BadInput("--device cuda: no NVIDIA GPU here (nvidia-smi is missing or lists none); use --device cpu")
     artifacts = Artifacts(request.artifacts_or_default)
+    skipped = {case.key: why for case in cases if (why := not_runnable(case))}
     # a train case's reference is PyTorch's gradients, made by bench itself (convbench.bench), not an export; a whole
     # model's forward has one per framework, and a framework without that model skips its rows (not a missing file);
     # where the export failed, its rows fail with the manifest's reason
     missing = list(dict.fromkeys(
         c.workload.stack_id for c in cases
-        if c.workload.pass_ == "forward" and not not_runnable(c)
+        if c.workload.pass_ == "forward" and c.key not in skipped
         and not artifacts.source_reference_path(c.workload, c.source).exists()
         and not artifacts.manifest_reason(c.workload.reference_framework(c.source), c.workload.reference.stack_id)))
     if missing:
         raise BadInput(f"no exported reference for {first_of(missing)} under {artifacts.root}/: run "
                          "`convbench export` with the same sweep flags first")
-    reasons = [why for case in cases if (why := not_runnable(case))]
-    if cases and len(reasons) == len(cases):
-        raise BadInput(f"every case of this sweep would be skipped ({'; '.join(dict.fromkeys(reasons))}); nothing "
-                         "to time: change --runtimes, --device, --dtype or --pass")
+    if cases and len(skipped) == len(cases):
+        raise BadInput(f"every case of this sweep would be skipped ({'; '.join(dict.fromkeys(skipped.values()))}); "
+                       "nothing to time: change --runtimes, --device, --dtype or --pass")
 
 
 BARE_REFERENCES = (("torch", "torch"), ("ort", "torch.onnx"))  # what a user's own script is timed as, each round
