@@ -13,7 +13,7 @@ import pandas as pd
 
 from convbench.analysis.workloads import network_rows, whole_model_rows
 from convbench.models.whole import framework_of_source
-from convbench.ranking import Rounds, rank
+from convbench.ranking import CONFIDENCE, Rounds, rank, versus
 from convbench.spec import PASS_FLOP_FACTOR
 
 # A profiled kernel's op kind, by its name (cuDNN's and cuBLAS's kernels, PyTorch's aten ops, onnxruntime's and
@@ -97,7 +97,8 @@ def whole_model_table(results: pd.DataFrame, graphs: pd.DataFrame | None = None,
 
 def fastest_lines(results: pd.DataFrame, table: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> list[str]:
     """Per model, batch, dtype, device and pass: the fastest runtime end to end with the runtimes tied with it (the
-    rankings' rule, convbench.ranking), and native against its own ONNX export for each library."""
+    rankings' rule, convbench.ranking), and native against its own ONNX export for each library (their ratio paired
+    by round, with its interval)."""
     lines = []
     whole = whole_model_rows(results)
     for group_key, group in whole.groupby(GROUP, sort=False):
@@ -109,6 +110,7 @@ def fastest_lines(results: pd.DataFrame, table: pd.DataFrame, rounds: Mapping[tu
         lines.append(f"- **{model}, batch {batch}, {dtype} on {device} ({pass_})**: fastest {ranking.fastest_text()}"
                      f", {float(best['ms_per_forward']):.3g} ms")
         shown = table[(table[GROUP] == pd.Series(dict(zip(GROUP, group_key, strict=True)))).all(axis=1)]
+        by_label = {f"{r['runtime']}[{r['source']}]": r for _, r in group.iterrows()}
         for library, native, exported in (("torchvision", "[torch]", "[torch.onnx]"),
                                           ("keras.applications", "[keras]", "[tf2onnx]")):
             mine = shown[shown["library"] == library]
@@ -117,9 +119,10 @@ def fastest_lines(results: pd.DataFrame, table: pd.DataFrame, rounds: Mapping[tu
             if natives.empty or onnx.empty:
                 continue
             fast_native, fast_onnx = natives.iloc[0], onnx.iloc[0]  # the table is sorted by ms
+            ratio = versus(rounds, by_label[fast_native["runtime"]], by_label[fast_onnx["runtime"]])
             lines.append(f"  - {library}: fastest native {fast_native['runtime']} {fast_native['ms']:.3g} ms, "
-                         f"fastest on its ONNX file {fast_onnx['runtime']} {fast_onnx['ms']:.3g} ms "
-                         f"({fast_native['ms'] / fast_onnx['ms']:.2f}x)")
+                         f"fastest on its ONNX file {fast_onnx['runtime']} {fast_onnx['ms']:.3g} ms: native / ONNX "
+                         f"{ratio.speedup_text()}, paired by round at {CONFIDENCE:.0%}")
     return lines
 
 
