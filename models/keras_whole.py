@@ -1,7 +1,13 @@
 """keras.applications' whole models (convbench.models.whole), built from the workload's seed (import after
-KERAS_BACKEND is set, as convbench.models.keras_stack)."""
+KERAS_BACKEND is set, as convbench.models.keras_stack).
+
+Keras draws its initial weights with its backend's own random numbers (TensorFlow's, JAX's, torch's differ for one
+seed), so the weights are drawn again with numpy from each variable's own initializer: the same model in every
+backend, held to the one reference that TensorFlow's Keras makes at export."""
 
 from __future__ import annotations
+
+import math
 
 import keras
 import numpy as np
@@ -32,6 +38,7 @@ def build_keras_whole(name: str, seed: int, dtype: str, batch: int, image: int, 
 
     keras.utils.set_random_seed(seed)
     model = build()
+    draw_weights(model, seed)
     _calibrate(model, calibration_nhwc)
     if dtype in ("float32", "tf32"):
         return model
@@ -60,3 +67,79 @@ def _calibrate(model: keras.Model, batch_nhwc: np.ndarray) -> None:
         norm.momentum = momentum
     for dropout, rate in zip(dropouts, rates, strict=True):
         dropout.rate = rate
+
+
+# A layer's variable and the initializer attribute that made it (Keras 3's Conv, DepthwiseConv, SeparableConv, Dense,
+# BatchNormalization, Embedding).
+_INITIALIZED_BY = (("kernel", "kernel_initializer"), ("kernel", "depthwise_initializer"),
+                   ("depthwise_kernel", "depthwise_initializer"), ("pointwise_kernel", "pointwise_initializer"),
+                   ("bias", "bias_initializer"), ("gamma", "gamma_initializer"), ("beta", "beta_initializer"),
+                   ("embeddings", "embeddings_initializer"))
+_TRUNCATED_STDDEV = 0.87962566103423978  # Keras' VarianceScaling: the stddev of N(0, 1) truncated at 2
+
+
+def draw_weights(model: keras.Model, seed: int) -> None:
+    """Every variable Keras initialised at random drawn again with numpy, from the seed and the variable's position,
+    by its initializer's own rule (VarianceScaling and its Glorot/He/LeCun forms, RandomNormal, RandomUniform,
+    TruncatedNormal); constant ones (zeros, ones) stay. Skip for a model with a random initializer of another kind
+    (its weights would differ from backend to backend)."""
+    drawn: dict[int, tuple[str, keras.initializers.Initializer]] = {}
+    for layer in model._flatten_layers(include_self=False):
+        for variable_attr, initializer_attr in _INITIALIZED_BY:
+            variable, initializer = getattr(layer, variable_attr, None), getattr(layer, initializer_attr, None)
+            if isinstance(variable, keras.Variable) and isinstance(initializer, keras.initializers.Initializer):
+                drawn[id(variable)] = (f"{layer.name}.{variable_attr}", initializer)
+    for position, variable in enumerate(model.weights):
+        value = keras.ops.convert_to_numpy(variable.value)
+        if value.size < 2 or np.all(value == value.flat[0]):
+            continue  # a constant initializer: the same in every backend
+        if id(variable) not in drawn:
+            raise Skip(f"{model.name}'s variable {variable.path} is initialised at random by a rule convbench cannot "
+                       "draw the same in every Keras backend")
+        name, initializer = drawn[id(variable)]
+        rng = np.random.default_rng([seed, 4, position])
+        variable.assign(_draw(initializer, value.shape, rng, name).astype(value.dtype))
+
+
+def _draw(initializer: keras.initializers.Initializer, shape: tuple[int, ...], rng: np.random.Generator,
+          name: str) -> np.ndarray:
+    config = initializer.get_config()
+    if isinstance(initializer, keras.initializers.VarianceScaling):
+        fan_in, fan_out = _fans(shape, getattr(initializer, "input_axes", None),
+                                getattr(initializer, "output_axes", None))
+        fan = {"fan_in": fan_in, "fan_out": fan_out}.get(config["mode"], (fan_in + fan_out) / 2.0)
+        scale = config["scale"] / max(1.0, fan)
+        if config["distribution"] == "truncated_normal":
+            return _truncated_normal(rng, shape, 0.0, math.sqrt(scale) / _TRUNCATED_STDDEV)
+        if config["distribution"] == "untruncated_normal":
+            return rng.normal(0.0, math.sqrt(scale), shape)
+        limit = math.sqrt(3.0 * scale)
+        return rng.uniform(-limit, limit, shape)
+    if isinstance(initializer, keras.initializers.TruncatedNormal):
+        return _truncated_normal(rng, shape, config["mean"], config["stddev"])
+    if isinstance(initializer, keras.initializers.RandomNormal):
+        return rng.normal(config["mean"], config["stddev"], shape)
+    if isinstance(initializer, keras.initializers.RandomUniform):
+        return rng.uniform(config["minval"], config["maxval"], shape)
+    raise Skip(f"{name} is initialised by {type(initializer).__name__}, which convbench cannot draw the same in every "
+               "Keras backend")
+
+
+def _fans(shape: tuple[int, ...], input_axes: list[int] | None, output_axes: list[int] | None) -> tuple[int, int]:
+    """Keras' compute_fans: fan in and out of a weight shape (a conv kernel: receptive field x input / output depth)."""
+    if input_axes is not None and output_axes is not None:
+        return math.prod(shape[a] for a in input_axes), math.prod(shape[a] for a in output_axes)
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def _truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], mean: float, stddev: float) -> np.ndarray:
+    """N(mean, stddev) with every draw beyond 2 stddevs drawn again (Keras' truncated_normal)."""
+    values = rng.standard_normal(shape)
+    outside = np.abs(values) > 2
+    while outside.any():
+        values[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(values) > 2
+    return mean + stddev * values

@@ -70,3 +70,44 @@ def test_torchvision_models_build_seeded_calibrated_and_in_train_mode_without_th
     assert random and not any(m.training for m in random) and all(m.training for m in norms)
     with pytest.raises(ValueError, match="torchvision .* has no classification model 'no_such_net'"):
         build_torch_whole("torchvision:no_such_net", 0, False, calibration)
+
+
+_BUILD_IN_BACKEND = """
+import os, sys
+os.environ["KERAS_BACKEND"] = sys.argv[1]
+import keras, numpy as np
+from convbench.models.keras_whole import build_keras_whole
+rng = np.random.default_rng(0)
+calibration, x = rng.standard_normal((4, 32, 32, 3), np.float32), rng.standard_normal((2, 32, 32, 3), np.float32)
+model = build_keras_whole("efficientnet_b0", 0, "float32", 2, 32, calibration)
+output = keras.ops.convert_to_numpy(model(x, training=False))
+np.savez(sys.argv[2], output, *model.get_weights())
+"""
+
+
+def test_a_keras_model_has_the_same_weights_and_output_in_every_keras_backend(tmp_path):
+    """Keras draws its initial weights with its backend's random numbers; convbench draws them with numpy by each
+    variable's initializer, so keras-jax and keras-torch run the model whose reference TensorFlow's Keras made.
+    EfficientNetB0 has VarianceScaling with a truncated normal (convs, fan_out) and a uniform (its Dense)."""
+    import subprocess
+    import sys
+
+    built = {}
+    for backend in ("tensorflow", "torch"):
+        path = tmp_path / f"{backend}.npz"
+        run = subprocess.run([sys.executable, "-c", _BUILD_IN_BACKEND, backend, str(path)], capture_output=True,
+                             text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+        with np.load(path) as arrays:
+            built[backend] = [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+    tf_arrays, torch_arrays = built["tensorflow"], built["torch"]
+    assert len(tf_arrays) == len(torch_arrays) > 200
+    for tf_array, torch_array in zip(tf_arrays[1:], torch_arrays[1:], strict=True):
+        if tf_array.ndim >= 2:  # kernels: drawn, the same numbers
+            np.testing.assert_array_equal(torch_array, tf_array)
+        else:  # biases, scales (constants) and the batch norms' statistics, calibrated by each backend: rounding
+            np.testing.assert_allclose(torch_array, tf_array, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(torch_arrays[0], tf_arrays[0], rtol=1e-3, atol=1e-6)  # the output
+    kernels = [a for a in tf_arrays[1:] if a.ndim == 4 and a.shape[2] > 1 and a.shape[3] > 1 and a.shape[:2] == (1, 1)]
+    fan_out = kernels[0].shape[3]  # a 1x1 conv: Keras' EfficientNet draws N(0, 2 / fan_out) truncated at 2 sigma
+    assert kernels[0].std() == pytest.approx(np.sqrt(2 / fan_out), rel=0.1)
