@@ -19,6 +19,7 @@ from onnx import helper
 from convbench.artifacts import Artifacts, export_files
 from convbench.errors import BadInput
 from convbench.exporters.macs import node_macs, tensor_shapes
+from convbench.schema import table_columns
 
 LAYOUT_OPS = ("Transpose", "Reshape")
 
@@ -227,7 +228,7 @@ def inventory(artifacts: Artifacts) -> pd.DataFrame:
             "macs": summary.macs,
             "parity_rel_err": max(entry["native_rel_err"], entry["onnx_rel_err"]),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=table_columns("graphs"))  # a header, even empty
 
 
 def updated_inventory(previous: pd.DataFrame | None, current: pd.DataFrame) -> pd.DataFrame:

@@ -293,7 +293,8 @@ def _whole_models_section(results: pd.DataFrame, run_dir: Path, kernels: pd.Data
                           rounds: Mapping[tuple[str, ...], Rounds]) -> Lines:
     """Whole networks as deployed: the fastest runtime end to end, native vs ONNX, multiply-adds, the conv share,
     memory and energy."""
-    if whole_model_rows(results).empty:
+    models = set(whole_model_rows(results)["model"])
+    if not models:
         return []
     graphs = read_csv_checked(run_dir / GRAPHS_FILE) if (run_dir / GRAPHS_FILE).exists() else None
     shares = kernel_shares(kernels)
@@ -309,8 +310,7 @@ def _whole_models_section(results: pd.DataFrame, run_dir: Path, kernels: pd.Data
                   "same runtime, where the run has it. conv kernel share: convolution kernels (fused ones included) "
                   "over all the profiled kernel time.",
                   ""]
-    differences = [f"- {name}: {d.differences}" for name, d in WHOLE_MODELS.items()
-                   if d.differences and (table["model"] == name).any()]
+    differences = [f"- {name}: {d.differences}" for name, d in WHOLE_MODELS.items() if d.differences and name in models]
     if differences:
         out += ["Where the two libraries' definitions differ:", "", *differences, ""]
     out += [*fastest_lines(results, table, rounds), ""]
@@ -624,6 +624,8 @@ def _graphs_section(run_dir: Path) -> list[str]:
     if not path.exists():
         return []
     graphs = read_csv_checked(path)
+    if graphs.empty:
+        return ["## Exported graphs", "", "No good ONNX file in the export manifest when this run ended.", ""]
     return ["## Exported graphs", "", "What each ONNX file holds (`convbench inspect FILE` shows one in full):", "",
             _md(graphs, ".1e", index=False), ""]
 

@@ -103,18 +103,18 @@ def draw_weights(model: keras.Model, seed: int) -> None:
 
 def _draw(initializer: keras.initializers.Initializer, shape: tuple[int, ...], rng: np.random.Generator,
           name: str) -> np.ndarray:
-    config = initializer.get_config()
-    if isinstance(initializer, keras.initializers.VarianceScaling):
+    if isinstance(initializer, keras.initializers.VarianceScaling):  # GlorotUniform & co. keep their rule unconfigured
         fan_in, fan_out = _fans(shape, getattr(initializer, "input_axes", None),
                                 getattr(initializer, "output_axes", None))
-        fan = {"fan_in": fan_in, "fan_out": fan_out}.get(config["mode"], (fan_in + fan_out) / 2.0)
-        scale = config["scale"] / max(1.0, fan)
-        if config["distribution"] == "truncated_normal":
+        fan = {"fan_in": fan_in, "fan_out": fan_out}.get(initializer.mode, (fan_in + fan_out) / 2.0)
+        scale = initializer.scale / max(1.0, fan)
+        if initializer.distribution == "truncated_normal":
             return _truncated_normal(rng, shape, 0.0, math.sqrt(scale) / _TRUNCATED_STDDEV)
-        if config["distribution"] == "untruncated_normal":
+        if initializer.distribution == "untruncated_normal":
             return rng.normal(0.0, math.sqrt(scale), shape)
         limit = math.sqrt(3.0 * scale)
         return rng.uniform(-limit, limit, shape)
+    config = initializer.get_config()
     if isinstance(initializer, keras.initializers.TruncatedNormal):
         return _truncated_normal(rng, shape, config["mean"], config["stddev"])
     if isinstance(initializer, keras.initializers.RandomNormal):

@@ -19,7 +19,8 @@ from tests.conftest import QUICK_TIMING, convbench
 USER_MODEL = "torchvision:resnet18"
 # 64x64: below it a training step's batch norms take their statistics from a handful of values (convbench.parity)
 SWEEP = ["--models", "mobilenet_v2", USER_MODEL, "--image", "64", "--batch", "2"]
-RUNTIMES = ["torch", "keras-tf", "ort", "openvino", "litert"]
+# keras-torch: Keras' torch backend on the model TensorFlow's Keras made the reference of (the weights drawn with numpy)
+RUNTIMES = ["torch", "keras-tf", "keras-torch", "ort", "openvino", "litert"]
 MOBILENET = WholeModel("mobilenet_v2", 2, 64)
 
 
@@ -72,7 +73,7 @@ def test_every_runtime_timed_the_whole_model_and_pytorch_its_training_step(whole
     forward = mobilenet[mobilenet["pass"] == "forward"]
     assert (forward["status"] == "ok").all(), forward[["runtime", "source", "reason"]]
     assert set(zip(forward["runtime"], forward["source"], strict=True)) == {
-        ("torch", "torch"), ("keras-tf", "keras"), ("ort", "torch.onnx"), ("ort", "tf2onnx"),
+        ("torch", "torch"), ("keras-tf", "keras"), ("keras-torch", "keras"), ("ort", "torch.onnx"), ("ort", "tf2onnx"),
         ("openvino", "torch.onnx"), ("openvino", "tf2onnx"), ("litert", "tflite")}
     step = mobilenet[mobilenet["pass"] == "train"].set_index("runtime")
     assert step.loc["torch", "status"] == "ok", step.loc["torch", "reason"]
@@ -118,3 +119,25 @@ def test_a_larger_batch_adds_more_host_memory(workdir, artifacts):
         added[batch] = float(read_results(run_dir / "results.csv")["host_peak_mb"].iloc[0])
     # MobileNetV2's largest activations at 64x64: 96 x 32 x 32 float32 = 393 kB an image, live two at a time or more
     assert added[16] > added[1] + 15 * 0.39, added
+
+
+def test_a_run_whose_every_case_failed_still_reports_each_reason(workdir, artifacts):
+    """An export whose Keras model failed (its manifest row failed, no reference): the runs fail saying so, and the
+    run still gets its tables and its report (graphs.csv with its header and no file; no whole-network table)."""
+    import shutil
+
+    broken = workdir / "whole-artifacts-failed"
+    shutil.copytree(artifacts.root, broken)
+    manifest = pd.read_csv(broken / "onnx" / "manifest.csv")
+    manifest["status"], manifest["reason"], manifest["path"] = "failed", "KeyError: 'mode'", ""
+    manifest.to_csv(broken / "onnx" / "manifest.csv", index=False)
+    Artifacts(broken).reference_path(MOBILENET, "keras").unlink()
+    run_dir = workdir / "whole-run-failed"
+    bench = convbench("bench", "--models", "mobilenet_v2", "--image", "64", "--batch", "2", *QUICK_TIMING,
+                      "--runtimes", "keras-tf", "--artifacts", str(broken), "--run-dir", str(run_dir))
+    assert bench.returncode == 1, bench.stdout + bench.stderr
+    results = read_results(run_dir / "results.csv")
+    assert (results["status"] == "failed").all() and results["reason"].str.contains("KeyError: 'mode'").all()
+    assert list(pd.read_csv(run_dir / "graphs.csv").columns)[:3] == ["source", "parity_rel_err", "file"]
+    report = (run_dir / "report.md").read_text()
+    assert "No good ONNX file in the export manifest" in report and "KeyError: 'mode'" in report

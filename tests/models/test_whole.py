@@ -79,23 +79,27 @@ import keras, numpy as np
 from convbench.models.keras_whole import build_keras_whole
 rng = np.random.default_rng(0)
 calibration, x = rng.standard_normal((4, 32, 32, 3), np.float32), rng.standard_normal((2, 32, 32, 3), np.float32)
-model = build_keras_whole("efficientnet_b0", 0, "float32", 2, 32, calibration)
+model = build_keras_whole(sys.argv[3], 0, "float32", 2, 32, calibration)
 output = keras.ops.convert_to_numpy(model(x, training=False))
 np.savez(sys.argv[2], output, *model.get_weights())
 """
 
 
-def test_a_keras_model_has_the_same_weights_and_output_in_every_keras_backend(tmp_path):
+@pytest.mark.parametrize("name", ["efficientnet_b0", "mobilenet_v2"])
+
+
+def test_a_keras_model_has_the_same_weights_and_output_in_every_keras_backend(tmp_path, name):
     """Keras draws its initial weights with its backend's random numbers; convbench draws them with numpy by each
     variable's initializer, so keras-jax and keras-torch run the model whose reference TensorFlow's Keras made.
-    EfficientNetB0 has VarianceScaling with a truncated normal (convs, fan_out) and a uniform (its Dense)."""
+    EfficientNetB0 has VarianceScaling with a truncated normal (convs, fan_out) and a uniform (its Dense);
+    MobileNetV2 Keras' default GlorotUniform (a VarianceScaling whose config names no rule)."""
     import subprocess
     import sys
 
     built = {}
     for backend in ("tensorflow", "torch"):
         path = tmp_path / f"{backend}.npz"
-        run = subprocess.run([sys.executable, "-c", _BUILD_IN_BACKEND, backend, str(path)], capture_output=True,
+        run = subprocess.run([sys.executable, "-c", _BUILD_IN_BACKEND, backend, str(path), name], capture_output=True,
                              text=True, timeout=600)
         assert run.returncode == 0, run.stderr[-3000:]
         with np.load(path) as arrays:
@@ -107,7 +111,9 @@ def test_a_keras_model_has_the_same_weights_and_output_in_every_keras_backend(tm
             np.testing.assert_array_equal(torch_array, tf_array)
         else:  # biases, scales (constants) and the batch norms' statistics, calibrated by each backend: rounding
             np.testing.assert_allclose(torch_array, tf_array, rtol=1e-3, atol=1e-4)
-    np.testing.assert_allclose(torch_arrays[0], tf_arrays[0], rtol=1e-3, atol=1e-6)  # the output
-    kernels = [a for a in tf_arrays[1:] if a.ndim == 4 and a.shape[2] > 1 and a.shape[3] > 1 and a.shape[:2] == (1, 1)]
-    fan_out = kernels[0].shape[3]  # a 1x1 conv: Keras' EfficientNet draws N(0, 2 / fan_out) truncated at 2 sigma
-    assert kernels[0].std() == pytest.approx(np.sqrt(2 / fan_out), rel=0.1)
+    from convbench.parity import relative_error, tolerance  # the output: within its parity, as a runtime's
+    assert relative_error(torch_arrays[0], tf_arrays[0]) < tolerance("float32", "cpu", whole_model=True)
+    pointwise = next(a for a in tf_arrays[1:] if a.ndim == 4 and a.shape[:2] == (1, 1) and min(a.shape[2:]) > 1)
+    fan_in, fan_out = pointwise.shape[2:]  # EfficientNet: N(0, 2 / fan_out) truncated; Glorot: var 2 / (in + out)
+    expected = 2 / fan_out if name == "efficientnet_b0" else 2 / (fan_in + fan_out)
+    assert pointwise.std() == pytest.approx(np.sqrt(expected), rel=0.1)
