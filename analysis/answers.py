@@ -1,7 +1,7 @@
 """The report's first screen: what this run answers, per device and dtype, before any evidence.
 
 - the fastest way to run each conv type (runtime, ms with the spread between processes, and how much faster than
-  each framework's default);
+  each framework's default), and each whole network (with its memory, energy and native over ONNX);
 - the five 2017 conclusions as verdicts, per device, on the frameworks' defaults and on the fastest configurations;
 - native vs ONNX, one line per framework, device and dtype;
 - the headline of each other part the run measured (networks, training step, precision, roofline);
@@ -28,6 +28,7 @@ from convbench.analysis.precision import precision_speedups
 from convbench.analysis.training import cheapest_lines, train_vs_deploy
 from convbench.analysis.trust import conditions_lines
 from convbench.analysis.verdicts import verdict_rows
+from convbench.analysis.whole_models import answer_table, whole_model_table
 from convbench.analysis.workloads import network_rows, seed_rows
 from convbench.models.variants import VARIANTS
 from convbench.ranking import CONFIDENCE, MODE_GAP, TIE_MARGIN, Rounds, modes, modes_text, rank, versus
@@ -50,6 +51,7 @@ def answers(forward: pd.DataFrame, train: pd.DataFrame, every_row: pd.DataFrame,
     unexplained = unexplained_lines(every_row)
     out += [*unexplained, ""] if unexplained else []
     out += _fastest(seed, rounds)
+    out += _whole_networks(every_row, rounds)
     out += _verdicts(seed, rounds)
     out += _native_vs_onnx(seed)
     out += _headlines(forward, train, layers, every_row)
@@ -146,6 +148,22 @@ def _fastest(seed: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> li
                "tight clusters):", "", *two_modes, ""] if two_modes else []),
             Figure("fastest", best, "the fastest way to run each conv type (largest channel count)", "fastest.png",
                    "the fastest way to run each conv type"), ""]
+
+
+def _whole_networks(every_row: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]) -> list[str]:
+    """Whole networks: per network, batch, dtype, device and pass, the fastest runtime end to end, its peak memory
+    and energy, and native over ONNX per library (the evidence: "Whole networks" below)."""
+    table = answer_table(every_row, whole_model_table(every_row), rounds)
+    if table.empty:
+        return []
+    return ["### The fastest way to run each whole network", "",
+            "ms per forward (per training step where the pass says train) of the whole network, every layer: the "
+            f"fastest runtime[source] with those tied with it (within {TIE_MARGIN:.0%}) or not yet told apart from it "
+            f"(undecided), paired by round at {CONFIDENCE:.0%}; the peak memory its case added (the GPU's on cuda, "
+            "the host's on the CPU, MB) and its energy (mJ per forward, empty where no counter); each library's "
+            "fastest native runtime over the fastest on its own ONNX export, with the interval. The two libraries' "
+            "models differ (\"Whole networks\" below says where).", "",
+            table.to_markdown(index=False, disable_numparse=True), ""]
 
 
 def _rounds_of(rounds: Mapping[tuple[str, ...], Rounds], row: pd.Series) -> Rounds:

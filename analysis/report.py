@@ -293,9 +293,10 @@ def _whole_models_section(results: pd.DataFrame, run_dir: Path, kernels: pd.Data
                           rounds: Mapping[tuple[str, ...], Rounds]) -> Lines:
     """Whole networks as deployed: the fastest runtime end to end, native vs ONNX, multiply-adds, the conv share,
     memory and energy."""
-    models = set(whole_model_rows(results)["model"])
-    if not models:
+    whole = whole_model_rows(results)
+    if whole.empty:
         return []
+    models = set(whole["model"])
     graphs = read_csv_checked(run_dir / GRAPHS_FILE) if (run_dir / GRAPHS_FILE).exists() else None
     shares = kernel_shares(kernels)
     table = whole_model_table(results, graphs, shares)

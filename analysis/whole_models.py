@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import pandas as pd
 
 from convbench.analysis.workloads import network_rows, whole_model_rows
 from convbench.models.whole import framework_of_source
-from convbench.ranking import CONFIDENCE, Rounds, rank, versus
+from convbench.ranking import CONFIDENCE, Ranking, Ratio, Rounds, rank, versus
 from convbench.spec import PASS_FLOP_FACTOR
 
 # A profiled kernel's op kind, by its name (cuDNN's and cuBLAS's kernels, PyTorch's aten ops, onnxruntime's and
@@ -100,30 +100,78 @@ def fastest_lines(results: pd.DataFrame, table: pd.DataFrame, rounds: Mapping[tu
     rankings' rule, convbench.ranking), and native against its own ONNX export for each library (their ratio paired
     by round, with its interval)."""
     lines = []
-    whole = whole_model_rows(results)
-    for group_key, group in whole.groupby(GROUP, sort=False):
-        if not (group["status"] == "ok").any():
-            continue
-        ranking = rank(group, rounds)
+    for group_key, group, ranking in _ranked_groups(results, rounds):
         model, batch, dtype, device, pass_ = group_key
-        best = ranking.best
         lines.append(f"- **{model}, batch {batch}, {dtype} on {device} ({pass_})**: fastest {ranking.fastest_text()}"
-                     f", {float(best['ms_per_forward']):.3g} ms")
-        shown = table[(table[GROUP] == pd.Series(dict(zip(GROUP, group_key, strict=True)))).all(axis=1)]
-        by_label = {f"{r['runtime']}[{r['source']}]": r for _, r in group.iterrows()}
-        for library, native, exported in (("torchvision", "[torch]", "[torch.onnx]"),
-                                          ("keras.applications", "[keras]", "[tf2onnx]")):
-            mine = shown[shown["library"] == library]
-            natives = mine[mine["runtime"].str.endswith(native)]
-            onnx = mine[mine["runtime"].str.endswith(exported)]
-            if natives.empty or onnx.empty:
-                continue
-            fast_native, fast_onnx = natives.iloc[0], onnx.iloc[0]  # the table is sorted by ms
-            ratio = versus(rounds, by_label[fast_native["runtime"]], by_label[fast_onnx["runtime"]])
-            lines.append(f"  - {library}: fastest native {fast_native['runtime']} {fast_native['ms']:.3g} ms, "
-                         f"fastest on its ONNX file {fast_onnx['runtime']} {fast_onnx['ms']:.3g} ms: native / ONNX "
+                     f", {float(ranking.best['ms_per_forward']):.3g} ms")
+        for library, native, onnx, ratio in native_over_onnx(group_key, group, table, rounds):
+            lines.append(f"  - {library}: fastest native {native['runtime']} {native['ms']:.3g} ms, "
+                         f"fastest on its ONNX file {onnx['runtime']} {onnx['ms']:.3g} ms: native / ONNX "
                          f"{ratio.speedup_text()}, paired by round at {CONFIDENCE:.0%}")
     return lines
+
+
+def answer_table(results: pd.DataFrame, table: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]
+                 ) -> pd.DataFrame:
+    """The report's first screen for whole networks: per model, batch, dtype, device and pass, the fastest runtime (with
+    those tied or undecided against it), its ms, the peak memory its case added (the device's on CUDA, the host's
+    on the CPU) and its energy per forward; and each library's native / ONNX (paired by round, with its interval)."""
+    rows = []
+    for group_key, group, ranking in _ranked_groups(results, rounds):
+        best = ranking.best
+        memory = "device_peak_mb" if group_key[3] == "cuda" else "host_peak_mb"
+        ratios = {library: ratio.speedup_text() for library, _, _, ratio in native_over_onnx(group_key, group, table,
+                                                                                             rounds)}
+        rows.append({**dict(zip(GROUP, group_key, strict=True)), "fastest": ranking.fastest_text(),
+                     "ms": _figure(best["ms_per_forward"]), "peak MB": _figure(best.get(memory, math.nan)),
+                     "mJ / forward": _figure(best.get("energy_mj_per_forward", math.nan)),
+                     "torchvision native / ONNX": ratios.get("torchvision", ""),
+                     "Keras native / ONNX": ratios.get("keras.applications", "")})
+    if not rows:
+        return pd.DataFrame()
+    order = {name: i for i, name in enumerate(dict.fromkeys(whole_model_rows(results)["model"]))}
+    return pd.DataFrame(rows).sort_values(["device", "pass", "model", "dtype", "batch"], kind="stable",
+                                          key=lambda c: c.map(order) if c.name == "model" else c
+                                          ).reset_index(drop=True)
+
+
+def _figure(value: object) -> str:
+    """3 significant figures without an exponent (1,020 not 1.02e+03); empty for NaN."""
+    number = float(value)  # type: ignore[arg-type]
+    if math.isnan(number):
+        return ""
+    return f"{number:,.0f}" if abs(number) >= 100 else f"{number:.3g}"
+
+
+def _ranked_groups(results: pd.DataFrame, rounds: Mapping[tuple[str, ...], Rounds]
+                   ) -> Iterator[tuple[tuple, pd.DataFrame, Ranking]]:
+    """(group key, its rows, their ranking) per whole-model group with an ok row."""
+    whole = whole_model_rows(results)
+    if whole.empty:  # also a run from before whole models, with no `model` column
+        return
+    for group_key, group in whole.groupby(GROUP, sort=False):
+        if (group["status"] == "ok").any():
+            yield group_key, group, rank(group, rounds)
+
+
+def native_over_onnx(group_key: tuple, group: pd.DataFrame, table: pd.DataFrame,
+                     rounds: Mapping[tuple[str, ...], Rounds]) -> list[tuple[str, pd.Series, pd.Series, Ratio]]:
+    """For each library with both: its fastest native row and its fastest row on its own ONNX export (whole_model_table
+    rows) and the native / ONNX ratio paired by round (convbench.ranking.versus)."""
+    shown = table[(table[GROUP] == pd.Series(dict(zip(GROUP, group_key, strict=True)))).all(axis=1)]
+    by_label = {f"{r['runtime']}[{r['source']}]": r for _, r in group.iterrows()}
+    out = []
+    for library, native, exported in (("torchvision", "[torch]", "[torch.onnx]"),
+                                      ("keras.applications", "[keras]", "[tf2onnx]")):
+        mine = shown[shown["library"] == library]
+        natives = mine[mine["runtime"].str.endswith(native)]
+        onnx = mine[mine["runtime"].str.endswith(exported)]
+        if natives.empty or onnx.empty:
+            continue
+        fast_native, fast_onnx = natives.iloc[0], onnx.iloc[0]  # the table is sorted by ms
+        out.append((library, fast_native, fast_onnx,
+                    versus(rounds, by_label[fast_native["runtime"]], by_label[fast_onnx["runtime"]])))
+    return out
 
 
 def _macs_by_file(graphs: pd.DataFrame | None) -> dict[tuple[str, str], float]:

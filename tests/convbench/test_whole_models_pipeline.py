@@ -96,6 +96,9 @@ def test_memory_is_measured_and_energy_says_why_not_without_a_counter(whole_run)
 
 def test_the_report_answers_per_network_with_its_macs_and_conv_share(whole_run):
     report = (whole_run / "report.md").read_text()
+    first_screen = report.split("## The answers", 1)[1].split("\n## ", 1)[0]
+    answer = first_screen.split("### The fastest way to run each whole network", 1)[1].split("\n### ", 1)[0]
+    assert "| mobilenet_v2 " in answer and "| torchvision:resnet18 " in answer and "Keras native / ONNX" in answer
     section = report.split("## Whole networks", 1)[1].split("\n## ", 1)[0]
     assert "**mobilenet_v2, batch 2, float32 on cpu (forward)**: fastest" in section
     assert "fastest native" in section and "fastest on its ONNX file" in section
