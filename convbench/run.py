@@ -187,8 +187,10 @@ def _resolved(asked: BenchRequest, run_dir: Path | None) -> tuple[BenchRequest, 
     `run_dir` (an existing folder), extended where `asked` adds to it (convbench.request.resume; refused where it
     would measure differently)."""
     env = collect_env(asked.threads or usable_cores())
-    machine = "cluster" if asked.cluster else machine_label(env, asked.device_or_default)
     recorded = read_request(run_dir) if run_dir is not None else None
+    # a resume without --device runs on the run's own device: this machine is labelled by that device
+    device = asked.device or (recorded.device if recorded is not None and recorded.device else None)
+    machine = "cluster" if asked.cluster else machine_label(env, device or asked.device_or_default)
     if recorded is None and run_dir is not None and is_run_dir(run_dir) and not any(s.given() for s in asked.sweeps):
         raise BadInput(f"{run_dir} records no request (begun before runs recorded theirs): resume it once with its "
                        "sweep's flags, which are then recorded")

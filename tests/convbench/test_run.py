@@ -101,3 +101,23 @@ def test_bad_input_found_on_this_machine_leaves_no_run_directory(exported, tmp_p
     with pytest.raises(BadInput, match="no exported reference for conv3x3-c24"):
         run(asked, Heard())
     assert not (tmp_path / "results").exists()
+
+
+def test_a_run_on_another_device_resumes_without_its_device_flag(tmp_path):
+    """A CUDA run resumed with the run directory alone is labelled by the run's device, not the CPU default: it was
+    refused as "another machine" (seen on the H100 on 2026-12-07). Here the recorded machine is what this machine
+    calls its CUDA device (e.g. "no GPU"), as a run begun here with --device cuda would record."""
+    from dataclasses import replace
+
+    from convbench.envinfo import collect_env
+    from convbench.machines import machine_label, usable_cores
+    from convbench.request import write_request
+    from convbench.run import _resolved
+
+    run_dir = tmp_path / "cuda-run"
+    run_dir.mkdir()
+    recorded = replace(BenchRequest(sweeps=(Sweep(**SMALL),), device="cuda", threads=1, timing=QUICK),
+                       machine=machine_label(collect_env(usable_cores()), "cuda"))
+    write_request(run_dir, recorded.resolved(1, recorded.machine))
+    resumed, _ = _resolved(BenchRequest(run_dir=run_dir, threads=1), run_dir)
+    assert resumed.device == "cuda" and resumed.machine == recorded.machine
