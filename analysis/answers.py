@@ -308,7 +308,10 @@ def _not_measured(every_row: pd.DataFrame, unfinished: pd.DataFrame) -> list[str
 def _general(reason: str) -> str:
     """A reason without the file or stack it names, so that one cause is one line."""
     reason = re.sub(r"[^\s:]*/[^\s:]+", "`FILE`", str(reason))
-    return re.sub(r"\b[a-z0-9_]+(-[a-z]?\d+)+(-(float16|bfloat16|int8|train))*\b", "`WORKLOAD`", reason)
+    # a stack id: a name, then its sizes (a whole model's "-whole" among them), then its dtype and pass; never a number
+    # such as 8.81e-01
+    return re.sub(r"\b[a-z][a-z0-9_]*(-(whole|[a-z]?\d+))+(-(tf32|float16|bfloat16|int8|train))*\b", "`WORKLOAD`",
+                  reason)
 
 
 def _names(values: pd.Series) -> str:

@@ -52,6 +52,8 @@ def test_a_finding_says_its_verdict_in_a_word():
     assert Finding("c", "t", 1, 2).verdict == "holds in 1 of 2"
     assert Finding("c", "t").verdict == "not measured"
     assert _general("parity of conv3x3-c64-l16-b32-i32-float16-train failed") == "parity of `WORKLOAD` failed"
+    assert _general("no mobilenet_v2-whole-b1-i224-tf32-train.keras.npy") == "no `WORKLOAD`.keras.npy"
+    assert _general("parity: relative error 8.81e-01 > 2e-01") == "parity: relative error 8.81e-01 > 2e-01"
 
 
 def test_a_networks_fastest_runtime_is_said_once_where_it_wins_every_case():
