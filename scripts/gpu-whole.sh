@@ -11,8 +11,9 @@
 #     --artifacts /tmp/kart`, then `tar cf - -C /tmp/kart onnx reference | xz -1 | split -b 44M - .gpu/k/part.`
 #     and its sha256 in .gpu/k.sha; each part travels as `.gpu/kN` (a folder holding that one part);
 #   - docs/results must not travel (see scripts/gpu-math-modes.sh).
-# The calls: `setup` (carry .gpu/kwheels), `ort-part N`, `keras-part N`, `install-ort`, `install-keras`, then the
-# bench steps, each resuming the same run directory (LIMIT_S bounds one call); `pack` writes the report's inputs.
+# The calls: `setup` (carry .gpu/kwheels), `restore` (carry .gpu/run.tgz: e.g. `tar czf .gpu/run.tgz -C docs/results
+# h100-whole-2026-12-07`), `ort-part N`, `keras-part N`, `install-ort`, `install-keras`, then the
+# bench steps, each resuming the same run directory (LIMIT_S bounds one call; no plotly there: report here).
 set -uo pipefail
 export PYTHONPATH=/tmp/site:${PYTHONPATH:-} PYTHONUNBUFFERED=1
 A=/tmp/a R=/tmp/r/${RUN:-gpu-whole}
@@ -33,6 +34,9 @@ case $1 in
     KERAS_BACKEND=jax python3 -c "import keras, jax; print('keras', keras.__version__, jax.devices())"
     [ -f $A/onnx/manifest.csv ] || timeout 500 convbench export $MODELS --sources torch.onnx --dtype float32 float16 \
       --artifacts $A 2>&1 | tail -3 ;;
+  restore)  # a run directory committed from an earlier session (carried as .gpu/run.tgz) resumed on a fresh machine
+    mkdir -p /tmp/r && tar xzf .gpu/run.tgz -C /tmp/r && mv /tmp/r/"$(tar tzf .gpu/run.tgz | head -1 | cut -d/ -f1)" $R \
+      && ls $R ;;
   ort-part) mkdir -p /tmp/gpu-parts && cp .gpu/o"$2"/part.* /tmp/gpu-parts/ && ls /tmp/gpu-parts ;;
   keras-part) mkdir -p /tmp/keras-parts && cp .gpu/k"$2"/part.* /tmp/keras-parts/ && ls /tmp/keras-parts ;;
   install-ort)
@@ -59,6 +63,6 @@ print(len(rows), 'Keras manifest rows added')" ;;
       --runtimes torch torch-channels-last-cuda-graph ort-iobinding ;;
   train) bench --dtype float32 tf32 --pass train --runtimes torch torch-channels-last torch-cuda-graph \
     torch-channels-last-cuda-graph ;;
-  *) echo "unknown step $1: setup | ort-part N | keras-part N | install-ort | install-keras | torch32 | keras | ort32 | modes | networks | train" >&2
+  *) echo "unknown step $1: setup | restore | ort-part N | keras-part N | install-ort | install-keras | torch32 | keras | ort32 | modes | networks | train" >&2
      exit 2 ;;
 esac

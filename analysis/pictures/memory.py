@@ -17,12 +17,19 @@ def _memory(table: pd.DataFrame) -> tuple[pd.Series, str]:
     return table["host MB"], "peak host memory added (MB)"
 
 
+# A marker per turn through the palette, so that no two runtimes share a colour and a marker (17 runtimes on CUDA)
+MARKERS = ("o", "s", "^", "D", "v", "P")
+PLOTLY_MARKERS = ("circle", "square", "triangle-up", "diamond", "triangle-down", "cross")
+
+
 def png(table: pd.DataFrame, title: str, path: Path) -> Path:
-    """One point per runtime and workload: x the memory, y ms per forward, both log; one colour per runtime."""
+    """One point per runtime and workload: x the memory, y ms per forward, both log; one colour and marker per
+    runtime."""
     memory, label = _memory(table)
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     for i, (runtime, rows) in enumerate(table.groupby("runtime", sort=False)):
-        ax.scatter(memory[rows.index], rows["ms"], label=runtime, color=PALETTE[i % len(PALETTE)], s=30)
+        ax.scatter(memory[rows.index], rows["ms"], label=runtime, color=PALETTE[i % len(PALETTE)], s=30,
+                   marker=MARKERS[(i // len(PALETTE)) % len(MARKERS)])
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(label)
@@ -38,7 +45,9 @@ def chart(table: pd.DataFrame, title: str) -> go.Figure:
     fig = go.Figure()
     for i, (runtime, rows) in enumerate(table.groupby("runtime", sort=False)):
         fig.add_scatter(x=memory[rows.index], y=rows["ms"], mode="markers", name=runtime,
-                        marker_color=PALETTE[i % len(PALETTE)], customdata=rows[["workload"]].to_numpy(),
+                        marker_color=PALETTE[i % len(PALETTE)],
+                        marker_symbol=PLOTLY_MARKERS[(i // len(PALETTE)) % len(PLOTLY_MARKERS)],
+                        customdata=rows[["workload"]].to_numpy(),
                         hovertemplate=f"{runtime}, %{{customdata[0]}}<br>%{{x:.4g}} MB, %{{y:.4g}} ms<extra></extra>")
     fig.update_xaxes(type="log")
     fig.update_yaxes(type="log")
