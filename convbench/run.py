@@ -105,7 +105,7 @@ def run(request: BenchRequest, observer: RunObserver | None = None) -> RunOutcom
     if existing is not None and is_run_dir(existing):
         _check_run_files(existing)
     resolved, notes = _resolved(request, existing)
-    _check_here(resolved, resolved.cases())
+    _check_here(resolved, _still_to_time(resolved, existing))
     existed = request.run_dir is not None and Path(request.run_dir).exists()
     run_dir = _run_dir(request)
     fresh = not existed or not is_run_dir(run_dir)  # a new or empty folder (a run's would be a resume)
@@ -209,6 +209,16 @@ def _check_run_files(run_dir: Path) -> None:
         path = run_dir / name
         if path.exists():
             (read_results if name in ("results.csv", "processes.csv") else read_csv_checked)(path)
+
+
+def _still_to_time(request: BenchRequest, existing: Path | None) -> list[Case]:
+    """The request's cases a bench would time: all of a new run's; of a resumed run, those without a row yet (a
+    resume that adds a sweep with other artifacts needs no reference for the cases it keeps)."""
+    cases = request.cases()
+    if existing is None or not is_run_dir(existing) or request.cluster or not request.machine:
+        return cases
+    done = ResultsStore(existing).done_keys()
+    return [case for case in cases if replace(case, machine=case.machine or str(request.machine)).key not in done]
 
 
 def _check_here(request: BenchRequest, cases: Sequence[Case]) -> None:

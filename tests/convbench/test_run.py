@@ -121,3 +121,18 @@ def test_a_run_on_another_device_resumes_without_its_device_flag(tmp_path):
     write_request(run_dir, recorded.resolved(1, recorded.machine))
     resumed, _ = _resolved(BenchRequest(run_dir=run_dir, threads=1), run_dir)
     assert resumed.device == "cuda" and resumed.machine == recorded.machine
+
+
+def test_a_resume_with_other_artifacts_needs_references_only_for_the_cases_it_adds(exported, tmp_path):
+    """A sweep added with another artifacts folder, which lacks the first sweep's exports: the kept cases need no
+    reference there (it was refused naming the first sweep's stack; seen adding conv-only networks to a whole-model
+    run on 2026-12-07)."""
+    import shutil
+
+    run(request(exported, tmp_path, variants=("conv1x1",), runtimes=("ort",)), Heard())
+    other = tmp_path / "other-artifacts"
+    shutil.copytree(exported, other)
+    (other / "reference" / "conv1x1-c8-l2-b2-i8.npy").unlink()
+    heard = Heard()
+    outcome = run(request(other, tmp_path, variants=("conv3x3",), runtimes=("ort",)), heard)
+    assert outcome.counts["ok"] == 4 and len(heard.rows) == 2
