@@ -307,8 +307,9 @@ def _whole_models_section(results: pd.DataFrame, run_dir: Path, kernels: pd.Data
                   "tf2onnx and tflite. Each is checked against its own library's float32 output, never the other's: "
                   "the two libraries' models are not the same network. GMACs: the multiply-adds of the row's model, "
                   "counted from its exported ONNX graph (convolutions and matrix products; GMAC/s counts a training "
-                  "step as 3x them). conv-only: the same network's `--networks` case (its conv layers alone) in the "
-                  "same runtime, where the run has it. conv kernel share: convolution kernels (fused ones included) "
+                  "step as 3x them). conv-only: the same network's `--networks` case (its conv layers alone, at "
+                  "torchvision's shapes also beside a Keras model: ResNet-50's v1.5) in the same runtime and source "
+                  "framework, where the run has it. conv kernel share: convolution kernels (fused ones included) "
                   "over all the profiled kernel time.",
                   ""]
     differences = [f"- {name}: {d.differences}" for name, d in WHOLE_MODELS.items() if d.differences and name in models]
