@@ -103,15 +103,24 @@ def test_ctrl_c_that_another_thread_receives_waits_until_the_worker_has_started(
 
     from convbench.workers import _ctrl_c_deferred
 
-    stop = threading.Event()
-    other = threading.Thread(target=lambda: stop.wait(30), daemon=True)  # a thread that does not block SIGINT
+    def unblocked_wait() -> None:  # a thread that does not block SIGINT, whatever mask it was started with
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        ready.set()
+        stop.wait(30)
+
+    # Python's own Ctrl-C handling, as a user's process has it: earlier tests of a shared test process may have left
+    # another (in a fresh clone's make test this test failed after 60 others in its xdist worker, never alone)
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    stop, ready = threading.Event(), threading.Event()
+    other = threading.Thread(target=unblocked_wait, daemon=True)
     other.start()
+    assert ready.wait(10)
     reached_the_end = []
     try:
         with pytest.raises(KeyboardInterrupt), _ctrl_c_deferred():
             subprocess.run(["kill", "-INT", str(os.getpid())], check=True)  # process-wide, like Ctrl-C
-            # until the kernel has handed the signal to the other thread (it leaves the process's pending set; on a
-            # loaded machine that took over 0.2 s once, in a fresh clone's make test), then a while more
+            # until the kernel has handed the signal to the other thread (it leaves the process's pending set), however
+            # loaded the machine, then a while more
             deadline = time.monotonic() + 10
             while _process_pending(signal.SIGINT) and time.monotonic() < deadline:
                 time.sleep(0.01)
@@ -120,5 +129,7 @@ def test_ctrl_c_that_another_thread_receives_waits_until_the_worker_has_started(
             reached_the_end.append(True)
     finally:
         stop.set()
+        restored = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, handler if handler is not None else signal.SIG_DFL)
     assert reached_the_end == [True]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert restored is signal.default_int_handler
