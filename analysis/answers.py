@@ -159,7 +159,8 @@ def _whole_networks(every_row: pd.DataFrame, rounds: Mapping[tuple[str, ...], Ro
     return ["### The fastest way to run each whole network", "",
             "ms per forward (per training step where the pass says train) of the whole network, every layer: the "
             f"fastest runtime[source] with those tied with it (within {TIE_MARGIN:.0%}) or not yet told apart from it "
-            f"(undecided), paired by round at {CONFIDENCE:.0%}; the peak memory its case added (the GPU's on cuda, "
+            f"(undecided), paired by round at {CONFIDENCE:.0%}; the best's ms with the range of its process medians; "
+            "the peak memory its case added (the GPU's on cuda, "
             "the host's on the CPU, MB) and its energy (mJ per forward, empty where no counter); each library's "
             "fastest native runtime over the fastest on its own ONNX export, with the interval. The two libraries' "
             "models differ (\"Whole networks\" below says where).", "",

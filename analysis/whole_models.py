@@ -123,7 +123,7 @@ def answer_table(results: pd.DataFrame, table: pd.DataFrame, rounds: Mapping[tup
         ratios = {library: ratio.speedup_text() for library, _, _, ratio in native_over_onnx(group_key, group, table,
                                                                                              rounds)}
         rows.append({**dict(zip(GROUP, group_key, strict=True)), "fastest": ranking.fastest_text(),
-                     "ms": _figure(best["ms_per_forward"]), "peak MB": _figure(best.get(memory, math.nan)),
+                     "ms (process range)": _with_range(best), "peak MB": _figure(best.get(memory, math.nan)),
                      "mJ / forward": _figure(best.get("energy_mj_per_forward", math.nan)),
                      "torchvision native / ONNX": ratios.get("torchvision", ""),
                      "Keras native / ONNX": ratios.get("keras.applications", "")})
@@ -133,6 +133,13 @@ def answer_table(results: pd.DataFrame, table: pd.DataFrame, rounds: Mapping[tup
     return pd.DataFrame(rows).sort_values(["device", "pass", "model", "dtype", "batch"], kind="stable",
                                           key=lambda c: c.map(order) if c.name == "model" else c
                                           ).reset_index(drop=True)
+
+
+def _with_range(row: pd.Series) -> str:
+    """The row's ms per forward and, where its processes differ, the range of their medians: "3.39 (3.37-3.42)"."""
+    low, high = row.get("ms_process_min", math.nan), row.get("ms_process_max", math.nan)
+    spread = f" ({_figure(low)}-{_figure(high)})" if pd.notna(low) and pd.notna(high) and low != high else ""
+    return _figure(row["ms_per_forward"]) + spread
 
 
 def _figure(value: object) -> str:
