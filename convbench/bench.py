@@ -70,7 +70,8 @@ def plan_cases(specs: Sequence[Workload], runtimes: Sequence[str], device: str,
 def default_case_timeout_s(config: TimingConfig, runtime: RuntimeInfo) -> float:
     """A generous limit for one case in one process: the runtime's set-up allowance plus ten times what the
     harness plans to spend (warm-up and the process's share of the budget)."""
-    return runtime.setup_allowance_s + 10 * (config.warmup_seconds + config.process_budget_seconds)
+    return runtime.setup_allowance_s + 10 * (config.warmup_seconds + config.process_budget_seconds
+                                             + config.energy_seconds)
 
 
 def measure_ceilings_in_worker(device: str, threads: int, log_path: Path | None = None

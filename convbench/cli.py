@@ -215,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"time the samples of one case aim at, all processes together ({defaults.budget_seconds})")
     timing.add_argument("--min-samples", type=_positive_int, help=f"per process ({defaults.min_samples})")
     timing.add_argument("--max-samples", type=_positive_int, help=f"per process ({defaults.max_samples})")
+    timing.add_argument("--energy-seconds", type=_positive_float,
+                        help="where an energy counter exists (NVML on CUDA, RAPL on the CPU): forwards back to back "
+                             f"after the timing, at least this long between two updates of the counter, per process "
+                             f"({defaults.energy_seconds})")
     timing.add_argument("--time-budget", type=_positive_float, metavar="MINUTES",
                         help="the bench's time: what the first --processes rounds leave goes to more rounds of the "
                              "cases whose ranking or 2017 verdict is still undecided, until decided or the time is "

@@ -1,5 +1,6 @@
-"""The energy a case's timed forwards spend, from the hardware's own cumulative energy counter, read around the
-throughput samples (convbench.harness.measure's `meter`).
+"""The energy a case's forwards spend, from the hardware's own cumulative energy counter, read in the harness's last
+phase: forwards back to back for at least --energy-seconds between two updates of the counter (convbench.harness's
+energy_window; a counter advances in steps, so a window that is not bounded by its updates is off by up to a step).
 
 - CUDA: NVML's total-energy counter of the GPU (`nvmlDeviceGetTotalEnergyConsumption`, millijoules since the driver
   loaded; Volta and later). It covers the whole GPU, so a case's figure is right only while nothing else runs on it.
@@ -21,8 +22,9 @@ from convbench.errors import Skip
 
 Meter = Callable[[], float]  # the cumulative counter now, in millijoules
 POWERCAP = Path("/sys/class/powercap")
-NVML_METHOD = "NVML nvmlDeviceGetTotalEnergyConsumption around the throughput samples (the whole GPU)"
-RAPL_METHOD = "RAPL package energy_uj around the throughput samples (every core of the package)"
+NVML_METHOD = ("NVML nvmlDeviceGetTotalEnergyConsumption between two of its updates, forwards back to back (the whole "
+               "GPU)")
+RAPL_METHOD = "RAPL package energy_uj between two of its updates, forwards back to back (every core of the package)"
 
 
 def nvml_index() -> int:
@@ -92,8 +94,9 @@ def meter_for(device: str) -> tuple[Meter | None, str]:
 
 def energy_columns(energy_mj: float, seconds: float, forwards: int, method: str) -> dict[str, object]:
     """energy_mj_per_forward, mean_watts and energy_method of `forwards` that spent `energy_mj` in `seconds`. A
-    counter that did not move (it updates every few milliseconds) gives empty columns, saying so."""
+    counter that did not move twice gives empty columns, saying so."""
     if energy_mj <= 0 or forwards <= 0 or seconds <= 0:
-        return {"energy_method": f"not measured: the counter did not move in {seconds * 1e3:.0f} ms ({method})"}
+        return {"energy_method": f"not measured: the counter did not update twice in {seconds * 1e3:.0f} ms of "
+                                 f"forwards ({method})"}
     return {"energy_mj_per_forward": energy_mj / forwards, "mean_watts": energy_mj / 1e3 / seconds,
-            "energy_method": method}
+            "energy_method": f"{method} {seconds:.2f} s apart"}

@@ -9,6 +9,11 @@ that output may still be in flight on a device when `forward` returns, a `sync(o
 - **Latency**: each forward synchronised and timed on its own by the host clock. For a synchronous forward (no
   `sync`) the forwards of the throughput samples are those forwards, each lap timed; otherwise a separate phase
   of single forwards takes `latency_share` of the budget.
+- **Energy** (where a cumulative energy counter is given, convbench.energy): a last phase of forwards back to back
+  for at least `energy_seconds`, the counter read after every few milliseconds of them; the energy and the time and
+  the forwards between its first and its last update in that phase. Hardware counters advance in steps (NVML's
+  every few tens of milliseconds), so a window read at arbitrary times is off by up to a step at each end: a 0.3 s
+  window read 1,023 W on an H100 whose limit is 700 W.
 
 The harness never knows which framework it times.
 """
@@ -45,6 +50,8 @@ class TimingConfig:
     latency_share: float = 0.25  # of a process's budget, for single forwards where forward() returns early
     min_latency_forwards: int = 10
     max_latency_forwards: int = 1000
+    energy_seconds: float = 1.0  # with an energy counter: forwards back to back at least this long between two of
+    # its updates (per process; convbench.energy)
 
     def __post_init__(self) -> None:
         if self.min_samples < 1 or self.max_samples < self.min_samples:
@@ -52,6 +59,8 @@ class TimingConfig:
                              "samples below 1); give 1 <= --min-samples <= --max-samples")
         if self.processes < 1:
             raise BadInput(f"need at least one process, got {self.processes}")
+        if not self.energy_seconds > 0:
+            raise BadInput(f"--energy-seconds must be above 0, got {self.energy_seconds}")
 
     @property
     def process_budget_seconds(self) -> float:
@@ -83,6 +92,50 @@ class HostClock:
 
 
 @dataclass(frozen=True)
+class EnergyWindow:
+    """What an energy counter counted between two of its updates while forwards ran back to back."""
+
+    energy_mj: float  # 0 where the counter did not move twice within the phase's time
+    seconds: float  # wall time between the two updates (or the whole phase, where it did not move twice)
+    forwards: int  # forwards issued between them
+
+
+ENERGY_POLL_SECONDS = 0.005  # the counter is read after (synchronised) groups of forwards this long
+ENERGY_PATIENCE = 3.0  # the phase gives up after this many times energy_seconds (plus 1 s) without two updates
+
+
+def energy_window(forward: Callable[[], Any], sync: Sync | None, meter: Callable[[], float], per_forward_s: float,
+                  min_seconds: float) -> EnergyWindow:
+    """Forwards back to back, the meter read after each synchronised group of about ENERGY_POLL_SECONDS, until at
+    least `min_seconds` lie between the counter's first update and its latest. An update is placed midway between the
+    reading that saw it and the one before, with the forwards issued up to that point."""
+    group = max(1, math.ceil(ENERGY_POLL_SECONDS / max(per_forward_s, 1e-9)))
+    deadline = time.perf_counter() + ENERGY_PATIENCE * min_seconds + 1.0
+    previous_value, previous_time, forwards = meter(), time.perf_counter(), 0
+    began = previous_time
+    first: tuple[float, float, float] | None = None  # (counter mJ, seconds, forwards) at its first update
+    last: tuple[float, float, float] | None = None
+    while True:
+        out = None
+        for _ in range(group):
+            out = forward()
+        if sync is not None:
+            sync(out)
+        forwards += group
+        value, now = meter(), time.perf_counter()
+        if value != previous_value:
+            update = (value, (previous_time + now) / 2, forwards - group / 2)
+            first, last = (update, None) if first is None else (first, update)
+            previous_value = value
+        previous_time = now
+        if now > deadline or (first is not None and last is not None and last[1] - first[1] >= min_seconds):
+            break
+    if first is None or last is None:
+        return EnergyWindow(0.0, now - began, forwards)
+    return EnergyWindow(last[0] - first[0], last[1] - first[1], round(last[2] - first[2]))
+
+
+@dataclass(frozen=True)
 class Measurement:
     """One process's timing of one case: throughput samples and single-forward latencies, in milliseconds."""
 
@@ -90,8 +143,7 @@ class Measurement:
     iterations: int  # forwards per throughput sample
     warmup_forwards: int
     latency_ms: tuple[float, ...]  # single forwards, each synchronised
-    energy_mj: float = math.nan  # the meter's difference over the throughput samples (where a meter was given)
-    energy_seconds: float = math.nan  # the throughput samples' wall time, over which energy_mj was spent
+    energy: EnergyWindow | None = None  # where a meter was given
 
     @property
     def samples(self) -> int:
@@ -141,8 +193,7 @@ def measure(forward: Callable[[], Any], config: TimingConfig, sync: Sync | None 
             meter: Callable[[], float] | None = None) -> Measurement:
     """Warm up, calibrate forwards per sample from the last warm-up forward, time throughput samples, then
     latencies. `budget_seconds` (default: the config's per-process share) is what the timed phases aim at.
-    `meter`: a cumulative energy counter (millijoules, convbench.energy) read just before the first throughput
-    sample and just after the last one, the device done."""
+    `meter`: a cumulative energy counter (millijoules, convbench.energy), read in a last phase (energy_window)."""
     budget = config.process_budget_seconds if budget_seconds is None else budget_seconds
     warmup_forwards = 0
     start = time.perf_counter()
@@ -159,7 +210,6 @@ def measure(forward: Callable[[], Any], config: TimingConfig, sync: Sync | None 
 
     samples: list[float] = []
     laps: list[float] = []
-    energy_start, wall_start = (meter() if meter else math.nan), time.perf_counter()
     if sync is None:  # synchronous forwards: every lap of a sample is one forward's latency
         for _ in range(n_samples):
             t0 = previous = time.perf_counter()
@@ -177,10 +227,10 @@ def measure(forward: Callable[[], Any], config: TimingConfig, sync: Sync | None 
             for _ in range(iterations):
                 out = forward()
             samples.append(timer.stop(token, out) / iterations)
-    energy_mj, energy_seconds = (meter() if meter else math.nan) - energy_start, time.perf_counter() - wall_start
     if sync is not None:  # forwards that return early: a separate phase of single, synchronised forwards
         wanted_latencies = int(latency_budget / per_forward_s)
         n_latencies = min(config.max_latency_forwards, max(config.min_latency_forwards, wanted_latencies))
         laps = [_synced(forward, sync) for _ in range(n_latencies)]
+    energy = energy_window(forward, sync, meter, per_forward_s, config.energy_seconds) if meter else None
     return Measurement(tuple(s * 1e3 for s in samples), iterations, warmup_forwards, tuple(x * 1e3 for x in laps),
-                       energy_mj, energy_seconds)
+                       energy)

@@ -88,8 +88,8 @@ def run_case(task: CaseTask, config: TimingConfig, artifacts_root: str) -> dict[
         if memory_before is not None:
             row["host_peak_mb"] = host_memory.added_mb(memory_before)
         row.update(device_memory.added(device_before))
-        row.update(energy.energy_columns(m.energy_mj, m.energy_seconds, m.samples * m.iterations, energy_method)
-                   if meter else {"energy_method": energy_method})
+        row.update(energy.energy_columns(m.energy.energy_mj, m.energy.seconds, m.energy.forwards, energy_method)
+                   if m.energy else {"energy_method": energy_method})
     except Skip as skip:
         return {**row, "status": "skipped", "reason": str(skip)}
     except Exception as error:  # a runtime's failure (GPU out of memory included) is a row; the worker goes on

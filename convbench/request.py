@@ -48,13 +48,15 @@ from convbench.spec import (
 REQUEST_FILE = "request.json"
 REQUEST_VERSION = 1
 SEED_ONLY = ("variants", "channels", "layers")  # sweep fields that do not apply to --networks or --models
-TIMING_FIELDS = ("warmup_seconds", "sample_seconds", "budget_seconds", "min_samples", "max_samples", "processes")
+TIMING_FIELDS = ("warmup_seconds", "sample_seconds", "budget_seconds", "min_samples", "max_samples", "processes",
+                 "energy_seconds")
 FLAG = {"variants": "--variants", "channels": "--channels", "layers": "--layers", "batch": "--batch",
         "image": "--image", "networks": "--networks", "models": "--models", "dtypes": "--dtype", "passes": "--pass",
         "runtimes": "--runtimes", "sources": "--sources", "device": "--device", "threads": "--threads",
         "warmup_seconds": "--warmup-seconds", "sample_seconds": "--sample-seconds",
         "budget_seconds": "--budget-seconds", "min_samples": "--min-samples", "max_samples": "--max-samples",
-        "processes": "--processes", "machine": "the machine (its hardware, or CONVBENCH_MACHINE)"}
+        "processes": "--processes", "energy_seconds": "--energy-seconds",
+        "machine": "the machine (its hardware, or CONVBENCH_MACHINE)"}
 
 # float32 alone on the CPU; on CUDA float32 (IEEE) and tf32 (TF32 math), each its own answer
 DEFAULT_DTYPES = {"cpu": (REFERENCE_DTYPE,), "cuda": (REFERENCE_DTYPE, "tf32")}

@@ -161,11 +161,12 @@ _add("memory",
      _col("device_memory_method", "text", "", "how device_peak_mb was measured, or why it was not", R, P,
           combine="first"))
 _add("energy",
-     _col("energy_mj_per_forward", "number", "mJ", "energy per forward over the throughput samples, from the "
-                                                   "hardware's counter (CUDA: NVML's, the whole GPU; CPU: RAPL's, the "
-                                                   "package) read around them; results: the median of the processes",
+     _col("energy_mj_per_forward", "number", "mJ", "energy per forward of forwards back to back after the timing, "
+                                                   "between two updates of the hardware's counter at least "
+                                                   "--energy-seconds apart (CUDA: NVML's, the whole GPU; CPU: RAPL's, "
+                                                   "the package); results: the median of the processes",
           R, P, combine="median"),
-     _col("mean_watts", "number", "W", "mean power over the throughput samples (their energy over their wall time)",
+     _col("mean_watts", "number", "W", "mean power over the same window (its energy over its wall time)",
           R, P, combine="median"),
      _col("energy_method", "text", "", "how the energy was measured, or why it was not (no counter here)", R, P,
           combine="first"))
