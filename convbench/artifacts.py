@@ -134,10 +134,12 @@ class Artifacts:
         """The reference of `spec`'s rows from `source` (a runtime's model source or an exporter's name)."""
         return self.reference_path(spec, spec.reference_framework(source))
 
-    def gradient_reference_path(self, spec: Workload) -> Path:
-        """The PyTorch float32 CPU gradients of a training step on the stack (the input's and every conv weight's,
-        NCHW and PyTorch's weight layout, .npz by name): every train case's reference, whatever its dtype."""
-        return self.root / "reference" / f"{spec.reference.stack_id}.grads.npz"
+    def gradient_reference_path(self, spec: Workload, framework: str = "torch") -> Path:
+        """The CPU gradients of a training step on the stack (.npz by name; convbench.passes): PyTorch float32's
+        for a conv stack (the input's and every conv weight's, NCHW and PyTorch's weight layout), the float64 ones of
+        a whole model's own `framework` (torch, keras): every train case's reference, whatever its dtype."""
+        own = "" if framework == "torch" else f".{framework}"
+        return self.root / "reference" / f"{spec.reference.stack_id}{own}.grads.npz"
 
     @property
     def manifest_path(self) -> Path:

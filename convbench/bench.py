@@ -238,7 +238,7 @@ def worker_groups(cases: Sequence[Case]) -> list[tuple[str, list[Case]]]:
 
 
 def time_family(family: str, cases: Sequence[Case], kept: dict[tuple[str, ...], dict[int, dict]],
-                options: RunSettings, artifacts_root: str, no_reference: dict[str, str], where: Where
+                options: RunSettings, artifacts_root: str, no_reference: NoReference, where: Where
                 ) -> Iterator[Event]:
     """The events of timing `cases` (all of one family, none with a result row yet) where this runs: a result row
     for each case that cannot run (a runtime not installed, no reference gradients), then the family's repeats
@@ -249,7 +249,7 @@ def time_family(family: str, cases: Sequence[Case], kept: dict[tuple[str, ...], 
     yield from _FamilyTiming(family, runnable, kept, artifacts_root, options, where).events()
 
 
-def unrunnable_rows(cases: Sequence[Case], no_reference: dict[str, str], options: RunSettings, where: Where
+def unrunnable_rows(cases: Sequence[Case], no_reference: NoReference, options: RunSettings, where: Where
                     ) -> Iterator[Event]:
     """A result row for each of `cases` that cannot run: skipped (a runtime not installed, a pass it does not time)
     or failed (no reference gradients)."""
@@ -260,19 +260,20 @@ def unrunnable_rows(cases: Sequence[Case], no_reference: dict[str, str], options
                                    **where.columns()}
 
 
-def _why_not_run(case: Case, no_reference: dict[str, str]) -> tuple[str, str] | None:
+def _why_not_run(case: Case, no_reference: NoReference) -> tuple[str, str] | None:
     """(status, reason) of a case that cannot run; None for one that can."""
     skip = not_runnable(case)
     if skip:
         return "skipped", skip
-    fail = no_reference.get(case.workload.reference.stack_id) if case.workload.pass_ == "train" else None
+    key = (case.workload.reference_framework(case.source), case.workload.reference.stack_id)
+    fail = no_reference.get(key) if case.workload.pass_ == "train" else None
     return ("failed", fail) if fail else None
 
 
 def not_runnable(case: Case) -> str | None:
-    """Why the case is a skipped row without starting a worker: a whole model its source's framework does not have
-    (or cannot check a step of), a runtime or a dtype (tf32) that runs on CUDA only on another device, a runtime with
-    no training step in the train pass, or one whose packages are not installed."""
+    """Why the case is a skipped row without starting a worker: a whole model its source's framework does not have,
+    a runtime or a dtype (tf32) that runs on CUDA only on another device, a runtime with no training step in the
+    train pass, or one whose packages are not installed."""
     info = RUNTIMES[case.runtime]
     not_from_source = case.workload.not_from(case.source)
     if not_from_source:
@@ -286,30 +287,49 @@ def not_runnable(case: Case) -> str | None:
     return missing_requirement(info)
 
 
-def gradient_references(cases: Sequence[Case], artifacts: Artifacts, options: RunSettings) -> dict[str, str]:
-    """Make the PyTorch float32 reference gradients the open train cases need and do not have yet (once per
-    workload, in a torch worker, kept under the artifacts' reference/); by reference stack id, why one could not
-    be made."""
-    needed = {c.workload.reference.stack_id: c.workload for c in cases
-              if c.workload.pass_ == "train" and not_runnable(c) is None
-              and not artifacts.gradient_reference_path(c.workload).exists()}
-    if not needed:
-        return {}
-    if missing_requirement(RUNTIMES["torch"]):
-        return dict.fromkeys(needed, "no reference gradients: PyTorch, which makes them, is not installed")
-    log.warning(f"computing PyTorch reference gradients (float32; float64 for whole models) for {len(needed)} "
-                f"workload(s) (once; kept in "
-                f"{artifacts.gradient_reference_path(next(iter(needed.values()))).parent})")
-    failed: dict[str, str] = {}
+# Who makes a training step's reference gradients, by the framework whose model the case runs (Workload's
+# reference_framework): the worker family, the runtime whose requirements it needs, what it computes, what it is.
+GRADIENT_MAKERS = {
+    "torch": ("torch", "torch", passes.compute_gradient_reference,
+              "PyTorch reference gradients (float32; float64 for whole models)"),
+    "keras": ("tensorflow", "keras-tf", passes.compute_keras_gradient_reference,
+              "Keras reference gradients (TensorFlow's, float64)"),
+}
 
-    def record(spec: Workload, row: dict[str, object]) -> None:
-        if "error" in row:
-            failed[spec.reference.stack_id] = f"no reference gradients: {row['error']}"
 
-    run_tasks(lambda: Worker("torch", options.threads, FAMILY_ENV["torch"], options.log_path), list(needed.values()),
-              functools.partial(passes.compute_gradient_reference, artifacts_root=str(artifacts.root),
-                                threads=options.threads),
-              lambda spec, why: {"error": why}, record, lambda spec: IMPORT_TIMEOUT_S + 600)
+NoReference = dict[tuple[str, str], str]  # why a train case has no reference gradients, by (framework, stack id)
+
+
+def gradient_references(cases: Sequence[Case], artifacts: Artifacts, options: RunSettings) -> NoReference:
+    """Make the reference gradients the open train cases need and do not have yet (once per workload and framework,
+    in a worker of the framework's family, kept under the artifacts' reference/); by (framework, reference stack
+    id), why one could not be made."""
+    needed: dict[tuple[str, str], Workload] = {}
+    for c in cases:
+        framework = c.workload.reference_framework(c.source)
+        if c.workload.pass_ == "train" and not_runnable(c) is None \
+                and not artifacts.gradient_reference_path(c.workload, framework).exists():
+            needed[(framework, c.workload.reference.stack_id)] = c.workload
+    failed: NoReference = {}
+    for framework, (family, runtime, compute, what) in GRADIENT_MAKERS.items():
+        mine = {key: spec for key, spec in needed.items() if key[0] == framework}
+        if not mine:
+            continue
+        if missing_requirement(RUNTIMES[runtime]):
+            failed.update(dict.fromkeys(mine, f"no reference gradients: {RUNTIMES[runtime].name}, which makes "
+                                              f"them, is not installed ({missing_requirement(RUNTIMES[runtime])})"))
+            continue
+        log.warning(f"computing {what} for {len(mine)} workload(s) (once; kept in "
+                    f"{artifacts.gradient_reference_path(next(iter(mine.values())), framework).parent})")
+
+        def record(spec: Workload, row: dict[str, object], framework: str = framework) -> None:
+            if "error" in row:
+                failed[(framework, spec.reference.stack_id)] = f"no reference gradients: {row['error']}"
+
+        run_tasks(lambda family=family: Worker(family, options.threads, FAMILY_ENV[family], options.log_path),
+                  list(mine.values()),
+                  functools.partial(compute, artifacts_root=str(artifacts.root), threads=options.threads),
+                  lambda spec, why: {"error": why}, record, lambda spec: IMPORT_TIMEOUT_S + 600)
     return failed
 
 

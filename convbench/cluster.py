@@ -30,6 +30,7 @@ from typing import Any
 
 from convbench.artifacts import Artifacts
 from convbench.bench import (
+    NoReference,
     gradient_references,
     measure_ceilings_in_worker,
     profile_family,
@@ -241,7 +242,7 @@ def _node_log(log_path: Path | None) -> Path | None:
     return Path(tempfile.gettempdir()) / f"convbench-{log_path.parent.name}-workers.log"
 
 
-def node_job(shard: Shard, kept: dict, options: RunSettings, artifacts_root: str, no_reference: dict[str, str],
+def node_job(shard: Shard, kept: dict, options: RunSettings, artifacts_root: str, no_reference: NoReference,
              unprofiled: list[tuple[Case, float]]) -> Iterator[Event]:
     """On a node: the events of one shard (convbench.bench.time_family or profile_family), with its threads and
     environment, workers' output to _node_log."""

@@ -13,9 +13,10 @@ against the tolerance of the dtype, device and pass (convbench.parity).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from convbench.errors import Skip
 from convbench.parity import relative_error
 from convbench.runners import RuntimeInfo
 from convbench.runners.base import Prepared, Runner
-from convbench.spec import REFERENCE_DTYPE, Case, Workload
+from convbench.spec import REFERENCE_DTYPE, Case, WholeModel, Workload
 
 INPUT_GRADIENT = "input"  # the key of the input's gradient; every other key is a conv layer's name
 
@@ -53,7 +54,8 @@ def reference(case: Case, artifacts: Artifacts) -> dict[str, np.ndarray]:
     """The reference arrays of the case's pass (as `arrays` names them), on the CPU: PyTorch float32's for a conv
     stack; for a whole model its own framework's float32 output, and PyTorch's float64 gradients of its step."""
     if case.workload.pass_ == "train":
-        with np.load(artifacts.gradient_reference_path(case.workload)) as stored:
+        framework = case.workload.reference_framework(case.source)
+        with np.load(artifacts.gradient_reference_path(case.workload, framework)) as stored:
             return {name: stored[name] for name in stored.files}
     path = artifacts.source_reference_path(case.workload, case.source)
     if not path.exists():
@@ -88,8 +90,18 @@ def compute_gradient_reference(spec: Workload, artifacts_root: str, threads: int
     """Worker side (torch family): PyTorch float32's training-step gradients on the CPU for `spec` (a whole model's
     in float64), saved as the reference of every runtime and dtype of its train cases: {"path": the file}, or
     {"error": why not}."""
+    return _saved(_save_gradient_reference, spec, artifacts_root, threads)
+
+
+def compute_keras_gradient_reference(spec: Workload, artifacts_root: str, threads: int) -> dict[str, object]:
+    """Worker side (tensorflow family): a keras.applications model's training-step gradients in float64 on the CPU
+    (TensorFlow's Keras), the reference of its Keras train cases (every backend), as compute_gradient_reference."""
+    return _saved(_save_keras_gradient_reference, spec, artifacts_root, threads)
+
+
+def _saved(save: Any, spec: Workload, artifacts_root: str, threads: int) -> dict[str, object]:
     try:
-        return {"path": _save_gradient_reference(spec, artifacts_root, threads)}
+        return {"path": save(spec, artifacts_root, threads)}
     except Exception as error:  # out of memory, say: the parent fails the workload's train cases with this
         from convbench.errors import one_line
 
@@ -110,9 +122,35 @@ def _save_gradient_reference(spec: Workload, artifacts_root: str, threads: int) 
     x = torch.from_numpy(make_input(reference_spec)).to(precision).requires_grad_(True)
     trained = trained_tensors(model, reference_spec)
     gradients = torch.autograd.grad(model(x).sum(), [x, *trained.values()])
-    path = Artifacts(Path(artifacts_root)).gradient_reference_path(spec)
+    named = {name: g.numpy() for name, g in zip([INPUT_GRADIENT, *trained], gradients, strict=True)}
+    return _write(Artifacts(Path(artifacts_root)).gradient_reference_path(spec), named)
+
+
+def _save_keras_gradient_reference(spec: Workload, artifacts_root: str, threads: int) -> str:
+    import tensorflow as tf
+
+    from convbench.models.keras_whole import build_keras_whole
+    from convbench.models.weights import make_calibration_input, make_input, nchw_to_nhwc
+    from convbench.runners.keras_common import step_variables
+
+    with contextlib.suppress(RuntimeError):  # set once per process, before TensorFlow runs anything
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    whole = cast(WholeModel, spec)
+    model = build_keras_whole(whole.model, whole.seed, "float64", whole.batch, whole.image,
+                              nchw_to_nhwc(make_calibration_input(whole)), train=True)
+    variables, named = step_variables(model, whole)
+    x = tf.constant(nchw_to_nhwc(make_input(whole)).astype(np.float64))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(model(x, training=True))
+    gradients = tape.gradient(loss, [x, *variables])
+    return _write(Artifacts(Path(artifacts_root)).gradient_reference_path(spec, "keras"),
+                  named(gradients[0].numpy(), [g.numpy() for g in gradients[1:]]))
+
+
+def _write(path: Path, arrays: dict[str, np.ndarray]) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **{name: g.numpy() for name, g in zip([INPUT_GRADIENT, *trained], gradients, strict=True)})
+    np.savez(tmp, **arrays)
     tmp.replace(path)
     return str(path)

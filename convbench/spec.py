@@ -23,7 +23,7 @@ from typing import TypeVar
 from convbench.errors import BadInput
 from convbench.models.networks import NETWORK_IMAGE, NETWORKS
 from convbench.models.variants import VARIANTS
-from convbench.models.whole import KERAS_STEP_NOT_CHECKED, WHOLE_IMAGE, definition, framework_of_source, missing_in
+from convbench.models.whole import WHOLE_IMAGE, definition, framework_of_source, missing_in
 from convbench.schema import KEY_COLUMNS, WORKLOAD_COLUMNS
 from convbench.skeleton import INPUT, ConvNode, Node, check, convs
 
@@ -266,11 +266,8 @@ class WholeModel(_Workload):
         return framework_of_source(source)
 
     def not_from(self, source: str) -> str | None:
-        """A user's model that the source's framework does not have, or a Keras model's training step (its
-        reference gradients would have to be Keras' own; convbench makes them with PyTorch)."""
-        framework = framework_of_source(source)
-        return missing_in(self.model, framework) or (KERAS_STEP_NOT_CHECKED if self.pass_ == "train"
-                                                      and framework == "keras" else None)
+        """A user's model that the source's framework does not have."""
+        return missing_in(self.model, framework_of_source(source))
 
 
 Workload = SeedStack | NetworkConvs | WholeModel

@@ -67,7 +67,7 @@ def build_keras_stack(spec: Workload) -> keras.Model:
         from convbench.models.keras_whole import build_keras_whole
 
         return build_keras_whole(spec.model, spec.seed, spec.dtype, spec.batch, spec.image,
-                                 nchw_to_nhwc(make_calibration_input(spec)))
+                                 nchw_to_nhwc(make_calibration_input(spec)), train=spec.pass_ == "train")
     batch, channels, height, width = spec.input_shape_nchw
     inputs = keras.Input((height, width, channels), batch_size=batch, name="input", dtype=spec.dtype)
     tensors = {INPUT: inputs}

@@ -16,13 +16,15 @@ from convbench.errors import Skip
 from convbench.models.whole import KERAS, definition, missing_in
 
 
-def build_keras_whole(name: str, seed: int, dtype: str, batch: int, image: int, calibration_nhwc: np.ndarray
-                      ) -> keras.Model:
+def build_keras_whole(name: str, seed: int, dtype: str, batch: int, image: int, calibration_nhwc: np.ndarray,
+                      train: bool = False) -> keras.Model:
     """keras.applications' model `name` with weights=None on `batch` x `image` x `image` x 3 input (a fixed batch, as
     the conv stacks have: the ONNX and LiteRT files take that batch), its weights initialised by
     Keras' own rules from `seed`, its batch norms' moving statistics those of `calibration_nhwc` (one forward in
-    training mode, dropout off), every layer computing in `dtype` (the float32 weights cast). Skip where the model
-    is torchvision's only."""
+    training mode, dropout off), every layer computing in `dtype` (the float32 weights cast; float64 for a step's
+    reference). For a training step (`train`) it ends in logits (classifier_activation=None), and its dropout layers
+    are held off, as torchvision's are (convbench.models.torch_whole), so that its gradients can be checked. Skip
+    where the model is torchvision's only."""
     why = missing_in(name, KERAS)
     if why:
         raise Skip(why)
@@ -32,14 +34,21 @@ def build_keras_whole(name: str, seed: int, dtype: str, batch: int, image: int, 
         known = sorted(n for n in dir(keras.applications) if n[:1].isupper())
         raise ValueError(f"keras.applications {keras.__version__} has no model {function_name!r}; it has "
                          f"{len(known)}, e.g. {', '.join(known[:8])}")
+    # a step's loss is the output's sum (convbench.passes): of logits, as torchvision's models give them; the sum of
+    # a softmax is the batch size whatever the weights, so its gradients are zero up to rounding
+    head = {"classifier_activation": None} if train else {}
+
     def build() -> keras.Model:
         inputs = keras.Input((image, image, 3), batch_size=batch, name="input")
-        return function(weights=None, input_tensor=inputs, input_shape=(image, image, 3))
+        return function(weights=None, input_tensor=inputs, input_shape=(image, image, 3), **head)
 
     keras.utils.set_random_seed(seed)
     model = build()
     draw_weights(model, seed)
     _calibrate(model, calibration_nhwc)
+    if train:
+        for layer in _dropouts(model):
+            layer.rate = 0.0
     if dtype in ("float32", "tf32"):
         return model
     policy = keras.config.dtype_policy()
@@ -49,14 +58,21 @@ def build_keras_whole(name: str, seed: int, dtype: str, batch: int, image: int, 
     finally:
         keras.config.set_dtype_policy(policy)
     typed.set_weights(model.get_weights())
+    if train:
+        for layer in _dropouts(typed):
+            layer.rate = 0.0
     return typed
+
+
+def _dropouts(model: keras.Model) -> list[keras.layers.Dropout]:
+    return [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.Dropout)]
 
 
 def _calibrate(model: keras.Model, batch_nhwc: np.ndarray) -> None:
     """Every BatchNormalization's moving mean and variance set to its input's statistics on the batch (momentum 0
     for one forward in training mode, dropout rates 0 meanwhile), then restored to Keras' defaults."""
     norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
-    dropouts = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.Dropout)]
+    dropouts = _dropouts(model)
     momenta, rates = [n.momentum for n in norms], [d.rate for d in dropouts]
     for norm in norms:
         norm.momentum = 0.0

@@ -46,9 +46,6 @@ WHOLE_MODELS: dict[str, WholeDefinition] = {
 }
 DEFAULT_WHOLE_MODELS = tuple(WHOLE_MODELS)
 WHOLE_IMAGE = 224
-KERAS_STEP_NOT_CHECKED = ("a keras.applications model's training step is not timed: its reference gradients would "
-                          "have to be Keras' own, and convbench makes a step's reference gradients with PyTorch, "
-                          "whose model here is torchvision's")
 WHOLE_BATCHES = (1, 32)
 
 

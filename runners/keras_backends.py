@@ -11,11 +11,11 @@ import keras
 from convbench import passes
 from convbench.artifacts import Artifacts
 from convbench.errors import Skip
-from convbench.models.keras_stack import build_keras_stack, conv_kernels
+from convbench.models.keras_stack import build_keras_stack
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw
 from convbench.runners.base import Prepared, Runner, no_output
 from convbench.runners.cuda_clock import CudaEventClock
-from convbench.runners.keras_common import keras_gradients, keras_spec
+from convbench.runners.keras_common import keras_spec, step_variables
 from convbench.runners.profile_torch import cupti_kernel_time, torch_kernel_time
 from convbench.runners.profilers import KernelTime, not_measured
 from convbench.spec import Case
@@ -80,7 +80,7 @@ class KerasJax(_KerasBackend):
         spec = keras_spec(case)
         with keras.device(KERAS_DEVICE[case.device]):
             model = build_keras_stack(spec)
-            nodes, kernels = zip(*conv_kernels(model, spec), strict=True)
+            kernels, named = step_variables(model, spec)
             trainable_vars = list(model.trainable_variables)
             kernel_index = [next(i for i, v in enumerate(trainable_vars) if v is k) for k in kernels]
             trainable = [v.value for v in trainable_vars]
@@ -100,8 +100,7 @@ class KerasJax(_KerasBackend):
 
         def gradients(result) -> dict:
             _, (weight_grads, input_grad) = result
-            return keras_gradients(jax.device_get(input_grad), [jax.device_get(weight_grads[i]) for i in kernel_index],
-                                   nodes)
+            return named(jax.device_get(input_grad), [jax.device_get(weight_grads[i]) for i in kernel_index])
 
         return Prepared(call, no_output,
                         {"call": "jax.jit(jax.value_and_grad(loss of model.stateless_call))",
@@ -159,7 +158,7 @@ class KerasTorch(_KerasBackend):
         spec = keras_spec(case)
         with keras.device(KERAS_DEVICE[case.device]):
             model = build_keras_stack(spec)
-            nodes, kernels = zip(*conv_kernels(model, spec), strict=True)
+            kernels, named = step_variables(model, spec)
             x = keras.ops.convert_to_tensor(nchw_to_nhwc(make_input(spec)), dtype=spec.dtype)
         x.requires_grad_(True)
         weights = [k.value for k in kernels]
@@ -170,7 +169,7 @@ class KerasTorch(_KerasBackend):
 
         def gradients(grads) -> dict:
             arrays = [g.detach().float().cpu().numpy() for g in grads]
-            return keras_gradients(arrays[0], arrays[1:], nodes)
+            return named(arrays[0], arrays[1:])
 
         return Prepared(call, no_output,
                         {"call": "torch.autograd.grad(model(x).sum()) eager", "torch_device": str(x.device),

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import keras
 import numpy as np
 
 from convbench.errors import Skip
-from convbench.models.keras_stack import KERAS_DTYPES
+from convbench.models.keras_stack import KERAS_DTYPES, conv_kernels
 from convbench.models.weights import from_keras_kernel, nhwc_to_nchw
 from convbench.passes import INPUT_GRADIENT
 from convbench.skeleton import ConvNode
@@ -53,3 +53,24 @@ def keras_gradients(input_gradient: np.ndarray, kernel_gradients: Sequence[np.nd
     for node, grad in zip(nodes, kernel_gradients, strict=True):
         out[node.name] = from_keras_kernel(np.asarray(grad, dtype=np.float32), node.depthwise)
     return out
+
+
+Named = Callable[[np.ndarray, Sequence[np.ndarray]], dict[str, np.ndarray]]
+
+
+def step_variables(model: keras.Model, spec: Workload) -> tuple[list[keras.Variable], Named]:
+    """What a Keras training step takes gradients of besides the input, and how its gradients (the input's first,
+    NHWC) are named and laid out for convbench.passes: a conv stack's conv kernels under their node names in
+    PyTorch's layouts (its reference is PyTorch's); a whole model's every trainable variable, in order, under its
+    position and Keras path, in Keras' layouts (its reference is Keras' own, convbench.passes)."""
+    if spec.whole_model:
+        variables = list(model.trainable_variables)
+        names = [f"{i:03d} {v.path}" for i, v in enumerate(variables)]
+
+        def named(input_gradient: np.ndarray, gradients: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+            return {INPUT_GRADIENT: nhwc_to_nchw(np.asarray(input_gradient)),
+                    **{name: np.asarray(g) for name, g in zip(names, gradients, strict=True)}}
+
+        return variables, named
+    nodes, kernels = zip(*conv_kernels(model, spec), strict=True)
+    return list(kernels), lambda input_gradient, gradients: keras_gradients(input_gradient, gradients, nodes)

@@ -15,10 +15,10 @@ import tensorflow as tf  # noqa: E402
 from convbench import passes  # noqa: E402
 from convbench.artifacts import Artifacts  # noqa: E402
 from convbench.errors import Skip  # noqa: E402
-from convbench.models.keras_stack import build_keras_stack, conv_kernels  # noqa: E402
+from convbench.models.keras_stack import build_keras_stack  # noqa: E402
 from convbench.models.weights import make_input, nchw_to_nhwc, nhwc_to_nchw  # noqa: E402
 from convbench.runners.base import Prepared, Runner, no_output  # noqa: E402
-from convbench.runners.keras_common import keras_gradients, keras_spec  # noqa: E402
+from convbench.runners.keras_common import keras_spec, step_variables  # noqa: E402
 from convbench.runners.profile_tf import tf_kernel_time  # noqa: E402
 from convbench.runners.profile_torch import cupti_kernel_time  # noqa: E402
 from convbench.runners.profilers import KernelTime  # noqa: E402
@@ -105,11 +105,12 @@ class KerasTFFunction(_KerasOnTensorFlow):
 
     def prepare_train(self, case: Case, artifacts: Artifacts) -> Prepared:
         """One training step in one tf.function: a GradientTape that watches the input, model(x, training=True),
-        the output's sum in float32, the gradients of the input and every conv kernel."""
+        the output's sum in float32, the gradients of the input and every conv kernel (a whole model's: every
+        trainable variable, keras_common.step_variables)."""
         spec = keras_spec(case)
         with tf.device(self._device_name(case.device)):
             model = build_keras_stack(spec)
-            nodes, kernels = zip(*conv_kernels(model, spec), strict=True)
+            kernels, named = step_variables(model, spec)
             x = tf.cast(tf.constant(nchw_to_nhwc(make_input(spec))), spec.dtype)
 
             def step(inputs: tf.Tensor) -> list[tf.Tensor]:
@@ -130,8 +131,7 @@ class KerasTFFunction(_KerasOnTensorFlow):
 
         return Prepared(call, no_output, {**self._options(), "call": "tf.function(GradientTape step)"},
                         sync=_sync if case.device == "cuda" else None, compile_ms=trace_ms,
-                        gradients=lambda result: keras_gradients(result[1].numpy(),
-                                                                 [g.numpy() for g in result[2:]], nodes))
+                        gradients=lambda result: named(result[1].numpy(), [g.numpy() for g in result[2:]]))
 
 
 class KerasPredict(_KerasOnTensorFlow):

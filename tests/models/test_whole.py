@@ -7,7 +7,7 @@ import torch
 
 from convbench.errors import BadInput
 from convbench.models.torch_whole import build_torch_whole
-from convbench.models.whole import KERAS_STEP_NOT_CHECKED, WHOLE_MODELS, definition, missing_in
+from convbench.models.whole import WHOLE_MODELS, definition, missing_in
 from convbench.request import Sweep
 from convbench.runners import default_runtimes
 from convbench.spec import WholeModel
@@ -36,7 +36,7 @@ def test_the_workload_has_no_conv_layers_of_its_own_and_its_flops_come_from_its_
     assert spec.reference_framework("tflite") == "keras" and spec.reference_framework("torch.onnx") == "torch"
     assert spec.not_from("keras") == "torchvision:convnext_tiny is a torchvision model; keras runs the models of " \
                                      "keras.applications (name one as keras:<name>)"
-    assert WholeModel("resnet50", pass_="train").not_from("tf2onnx") == KERAS_STEP_NOT_CHECKED
+    assert WholeModel("resnet50", pass_="train").not_from("keras") is None
     assert WholeModel("resnet50", pass_="train").not_from("torch") is None
 
 
@@ -117,3 +117,34 @@ def test_a_keras_model_has_the_same_weights_and_output_in_every_keras_backend(tm
     fan_in, fan_out = pointwise.shape[2:]  # EfficientNet: N(0, 2 / fan_out) truncated; Glorot: var 2 / (in + out)
     expected = 2 / fan_out if name == "efficientnet_b0" else 2 / (fan_in + fan_out)
     assert pointwise.std() == pytest.approx(np.sqrt(expected), rel=0.1)
+
+
+_TRAIN_BUILD = """
+import os
+os.environ["KERAS_BACKEND"] = "tensorflow"
+import keras, numpy as np
+from convbench.models.keras_whole import build_keras_whole
+rng = np.random.default_rng(0)
+calibration, x = rng.standard_normal((4, 32, 32, 3), np.float32), rng.standard_normal((2, 32, 32, 3), np.float32)
+step = build_keras_whole("efficientnet_b0", 0, "float64", 2, 32, calibration, train=True)
+forward = build_keras_whole("efficientnet_b0", 0, "float32", 2, 32, calibration)
+dropouts = [layer for layer in step._flatten_layers() if isinstance(layer, keras.layers.Dropout)]
+print(len(dropouts), max(layer.rate for layer in dropouts), step.layers[-1].activation.__name__,
+      forward.layers[-1].activation.__name__, step.trainable_variables[0].dtype,
+      float(np.abs(np.asarray(step(x, training=True)).sum(axis=1) - 1).max()))
+"""
+
+
+def test_a_keras_model_for_a_step_ends_in_logits_with_its_dropout_held_off():
+    """A step's loss is the output's sum: of Keras' softmax, the batch size whatever the weights (zero gradients),
+    so the step's model ends in logits, as torchvision's; dropout is held off, as in torchvision's step, so that its
+    gradients can be checked against the float64 reference."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _TRAIN_BUILD], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    dropouts, rate, step_head, forward_head, dtype, off_one = run.stdout.split()[-6:]
+    assert int(dropouts) >= 10 and float(rate) == 0.0  # 9 blocks' drop-connects and the top dropout
+    assert (step_head, forward_head, dtype) == ("linear", "softmax", "float64")
+    assert float(off_one) > 0.1  # logits: a row's sum is not 1
