@@ -123,6 +123,7 @@ def run_bench(
     process starts, `on_process` sees each process row, `on_row` each case's result row, `on_kernel` each profiled
     case's kernel columns."""
     recorder = Recorder(store, options, on_row, on_process, on_kernel, on_family)
+    recorder.redecide_skips(cases, not_runnable)
     todo = recorder.open_cases(cases)
     no_reference = gradient_references(todo, artifacts, options)
     where = Where(this_host(), "", options.env_id)

@@ -33,6 +33,7 @@ from convbench.bench import (
     NoReference,
     gradient_references,
     measure_ceilings_in_worker,
+    not_runnable,
     profile_family,
     stored_ceilings,
     time_family,
@@ -285,6 +286,7 @@ def run_on_cluster(cases: Sequence[Case], grouped: dict[str, list[Node]], artifa
     job = ray.remote(max_retries=0)(node_job)
     root = str(Path(artifacts.root).resolve())  # a node's tasks do not run in this folder: the same absolute path
     options = replace(options, log_path=options.log_path.resolve() if options.log_path else None)
+    recorder.redecide_skips(cases, not_runnable)
     todo = recorder.open_cases(cases)
     no_reference = gradient_references(todo, artifacts, options)
     store = recorder.store

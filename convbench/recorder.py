@@ -34,6 +34,18 @@ class Recorder:
         self.done = store.done_keys()
         self.kept = store.process_rows()
 
+    def redecide_skips(self, cases: Sequence[Case], not_runnable: Callable[[Case], str | None]) -> None:
+        """Drop the kept rows of cases skipped before any worker ran them (no process row) for a reason that no
+        longer holds, `not_runnable` now answering otherwise (a package installed since, a pass convbench times
+        now): a resume decides them again, timing those that can run."""
+        skipped = self.store.skipped_reasons()
+        stale = {case.key for case in cases if case.key in skipped and not self.kept.get(case.key)
+                 and skipped[case.key] != (not_runnable(case) or "")}
+        if stale:
+            log.warning(f"deciding {len(stale)} skipped case(s) again: the reason each was skipped no longer holds")
+            self.store.drop(stale)
+            self.done -= stale
+
     def open_cases(self, cases: Sequence[Case]) -> list[Case]:
         """The cases with no result row yet; first, those whose last process row is kept but whose result row is
         not (a run stopped between the two) get theirs, rebuilt from processes.csv."""

@@ -259,6 +259,19 @@ class ResultsStore:
             rows.setdefault(key, {})[int(row["process"])] = row
         return rows
 
+    def skipped_reasons(self) -> dict[tuple[str, ...], str]:
+        """The reason of every skipped row, by case key."""
+        if not self.csv_path.exists():
+            return {}
+        table = self.read()
+        skipped = table[table["status"] == "skipped"]
+        return dict(zip(row_keys(skipped), skipped["reason"].fillna("").astype(str), strict=True))
+
+    def drop(self, keys: set[tuple[str, ...]]) -> None:
+        """Remove the result rows of these case keys (to decide those cases again)."""
+        table = self.read()
+        self._results.rewrite(table[[key not in keys for key in row_keys(table)]])
+
     def update(self, key: tuple[str, ...], values: dict[str, object]) -> None:
         """Fill in columns of the row with this key (kernel times, after the timing) and rewrite the file."""
         unknown = set(values) - set(COLUMNS)

@@ -136,3 +136,29 @@ def test_a_resume_with_other_artifacts_needs_references_only_for_the_cases_it_ad
     heard = Heard()
     outcome = run(request(other, tmp_path, variants=("conv3x3",), runtimes=("ort",)), heard)
     assert outcome.counts["ok"] == 4 and len(heard.rows) == 2
+
+
+def test_a_resume_decides_again_a_skip_whose_reason_no_longer_holds(exported, tmp_path):
+    """A row skipped before any worker ran it (a runtime not installed, a pass it does not time) is decided again
+    on a resume where its reason no longer holds, as after a package is installed or when convbench times it now;
+    an ok row is not timed again."""
+    import pandas as pd
+
+    from convbench.bench import not_runnable
+
+    asked = request(exported, tmp_path, variants=("conv1x1",), runtimes=("torch", "ort"), passes=("train",))
+    run(asked, Heard())
+    results = tmp_path / "run" / "results.csv"
+    table = pd.read_csv(results)
+    skipped = table["status"] == "skipped"
+    assert set(table.loc[skipped, "runtime"]) == {"ort"} and table.loc[~skipped, "status"].eq("ok").all()
+    table.loc[skipped, "reason"] = "a reason an older convbench gave"
+    table.to_csv(results, index=False)
+    heard = Heard()
+    resumed = run(BenchRequest(run_dir=tmp_path / "run"), heard)
+    ort_cases = [case for case in asked.resolved(1, "m").cases() if case.runtime == "ort"]
+    heard_rows = sorted((key[:3], status) for key, status in heard.rows)  # (stack, runtime, source)
+    assert heard_rows == sorted((case.key[:3], "skipped") for case in ort_cases)  # torch's not timed again
+    again = resumed.results[resumed.results["runtime"] == "ort"]
+    assert list(again["reason"]) == [not_runnable(ort_cases[0])] * len(ort_cases)
+    assert len(resumed.results) == len(table)
