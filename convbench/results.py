@@ -183,6 +183,11 @@ class ResultsStore:
         for path in (self.csv_path, self.processes_path, self.kernels_path, self._layers.path, self.conditions_path,
                      self.samples_path, self.bare_path):
             drop_partial_tail(path)
+        parquet = self.run_dir / "samples.parquet"
+        if parquet.exists() and not self.samples_path.exists():  # a run kept without its log (samples.csv): the
+            # log goes on from what the run ended with, or write_parquet would keep only what this resume adds
+            kept = pd.read_parquet(parquet).reindex(columns=SAMPLE_COLUMNS)
+            replace_text(self.samples_path, lambda tmp: kept.to_csv(tmp, index=False))
         self._results.drop_failed()
         self._processes.drop_failed()
 

@@ -50,7 +50,7 @@ class _KerasOnTensorFlow(Runner):
             prepared = passes.prepare(self, case, artifacts)
             return cupti_kernel_time(prepared.forward, prepared.sync, forwards)
         prepared = passes.prepare(self, case, artifacts)
-        return tf_kernel_time(prepared.forward, forwards, scope=model_scope(case))
+        return tf_kernel_time(prepared.forward, forwards, scope=str(prepared.options["model_name"]))
 
     def _device_name(self, device: str) -> str:
         if device == "cpu":
@@ -71,11 +71,6 @@ def _let_gpu_memory_grow() -> None:
     for gpu in tf.config.list_physical_devices("GPU"):
         with contextlib.suppress(RuntimeError):  # TensorFlow already runs on the GPU in this process
             tf.config.experimental.set_memory_growth(gpu, True)
-
-
-def model_scope(case: Case) -> str:
-    """The Keras model's name (build_keras_stack names it after the stack): the name scope of its ops."""
-    return case.workload.stack_id.replace("-", "_")
 
 
 def _sync(_output: object) -> None:
@@ -99,7 +94,7 @@ class KerasTFFunction(_KerasOnTensorFlow):
                 return compiled(x)
 
         return Prepared(forward, lambda out: nhwc_to_nchw(tf.cast(out, tf.float32).numpy()),
-                        {**self._options(), "call": "tf.function"},
+                        {**self._options(), "call": "tf.function", "model_name": model.name},
                         sync=_sync if case.device == "cuda" else None, compile_ms=trace_ms)
 
 
@@ -129,7 +124,8 @@ class KerasTFFunction(_KerasOnTensorFlow):
             with tf.device(self._device_name(case.device)):
                 return compiled(x)
 
-        return Prepared(call, no_output, {**self._options(), "call": "tf.function(GradientTape step)"},
+        return Prepared(call, no_output, {**self._options(), "call": "tf.function(GradientTape step)",
+                                                 "model_name": model.name},
                         sync=_sync if case.device == "cuda" else None, compile_ms=trace_ms,
                         gradients=lambda result: named(result[1].numpy(), [g.numpy() for g in result[2:]]))
 
@@ -147,4 +143,4 @@ class KerasPredict(_KerasOnTensorFlow):
                 return model.predict(x, batch_size=case.workload.batch, verbose=0)
 
         return Prepared(forward, lambda out: nhwc_to_nchw(np.asarray(out, dtype=np.float32)),
-                        {**self._options(), "call": "model.predict"})
+                        {**self._options(), "call": "model.predict", "model_name": model.name})

@@ -62,7 +62,7 @@ case $1 in
   keras-jax32) bench --dtype float32 --runtimes keras-jax ;;
   keras-torch-modes) bench --dtype tf32 float16 --runtimes keras-torch ;;
   networks-torch) MODELS=$NETWORKS bench --dtype float32 --runtimes torch torch-channels-last-cuda-graph ;;
-  networks-ort) MODELS=$NETWORKS bench --dtype float32 --runtimes ort-iobinding ;;
+  networks-ort) MODELS=$NETWORKS bench --dtype float32 --runtimes ort-iobinding --sources torch.onnx ;;
   ort-part) mkdir -p /tmp/gpu-parts && cp .gpu/o"$2"/part.* /tmp/gpu-parts/ && ls /tmp/gpu-parts ;;
   keras-part) mkdir -p /tmp/keras-parts && cp .gpu/k"$2"/part.* /tmp/keras-parts/ && ls /tmp/keras-parts ;;
   install-ort)

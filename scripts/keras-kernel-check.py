@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from convbench.artifacts import Artifacts  # noqa: E402
 from convbench.models.variants import VARIANTS  # noqa: E402
-from convbench.runners.keras_runner import KerasPredict, KerasTFFunction, model_scope  # noqa: E402
+from convbench.runners.keras_runner import KerasPredict, KerasTFFunction  # noqa: E402
 from convbench.runners.profile_tf import tf_profiled_forward  # noqa: E402
 from convbench.runners.profilers import settle  # noqa: E402
 from convbench.spec import DEFAULT_CHANNELS, Case, SeedStack  # noqa: E402
@@ -43,9 +43,10 @@ def kernel_ms(forward, scope: str) -> float:
 
 def check(spec: SeedStack, rounds: int, seconds: float, threads: int) -> dict[str, object]:
     artifacts = Artifacts(Path("artifacts"))
-    tf_forward = KerasTFFunction(threads).prepare(Case(spec, "keras-tf", "keras", "cpu"), artifacts).forward
+    tf_prepared = KerasTFFunction(threads).prepare(Case(spec, "keras-tf", "keras", "cpu"), artifacts)
+    tf_forward = tf_prepared.forward
     predict_forward = KerasPredict(threads).prepare(Case(spec, "keras-predict", "keras", "cpu"), artifacts).forward
-    scope = model_scope(Case(spec, "keras-tf", "keras", "cpu"))
+    scope = str(tf_prepared.options["model_name"])  # the name scope of the model's ops
     settle(tf_forward, forwards=3, seconds=0.3)
     settle(predict_forward, forwards=3, seconds=0.3)
     tf_a, predict, tf_b = [], [], []

@@ -115,6 +115,11 @@ def test_the_report_answers_per_network_with_its_macs_and_conv_share(whole_run):
     assert "fastest native" in section and "fastest on its ONNX file" in section
     assert "ZeroPadding2D" in section  # where the two libraries' definitions differ
     assert "### Where a whole network's kernel time goes, by op kind" in section
+    # every native runtime's profile finds the model's ops: Keras' under keras.applications' name for the model
+    results = read_results(whole_run / "results.csv")
+    keras_tf = results[(results["runtime"] == "keras-tf") & (results["model"] == "mobilenet_v2")].set_index("pass")
+    for pass_ in ("forward", "train"):
+        assert keras_tf.loc[pass_, "kernel_ms_per_forward"] > 0, keras_tf.loc[pass_, "kernel_method"]
     table = section.split("| model", 1)[1].split("\n\n", 1)[0]
     assert "keras.applications" in table and "torchvision" in table
 
