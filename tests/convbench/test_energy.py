@@ -81,12 +81,19 @@ def test_a_counter_that_never_moves_gives_up_and_says_so():
         "not measured: the counter did not update twice")
 
 
-def test_nvml_counts_the_energy_of_real_gpu_work():
+@pytest.fixture
+def gpu_meter():
+    """torch and NVML's meter of this process's GPU; a skip without a GPU."""
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU here: NVML's energy counter is read on a GPU")
     read, method = meter_for("cuda")
     assert read is not None, method
+    return torch, read, method
+
+
+def test_nvml_counts_the_energy_of_real_gpu_work(gpu_meter):
+    torch, read, _ = gpu_meter
     a = torch.randn(8192, 8192, device="cuda")
     torch.cuda.synchronize()
     start, began = read(), time.perf_counter()
@@ -97,16 +104,12 @@ def test_nvml_counts_the_energy_of_real_gpu_work():
     assert 50 < watts < 1500  # an H100 or H200 under a sustained matmul
 
 
-def test_the_harness_reads_nvml_at_no_more_than_the_boards_power_limit():
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("no CUDA GPU here: NVML's energy counter is read on a GPU")
+def test_the_harness_reads_nvml_at_no_more_than_the_boards_power_limit(gpu_meter):
     import pynvml
 
     from convbench.energy import nvml_handle
 
-    read, method = meter_for("cuda")
-    assert read is not None, method
+    torch, read, method = gpu_meter
     limit_w = pynvml.nvmlDeviceGetEnforcedPowerLimit(nvml_handle()) / 1e3
     a = torch.randn(4096, 4096, device="cuda")
     config = TimingConfig(warmup_seconds=0.1, sample_seconds=0.01, budget_seconds=0.1, processes=1,
