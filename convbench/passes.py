@@ -2,18 +2,21 @@
 
 A runner offers the forward (`prepare`) and, where its framework has a backward, the training step
 (`prepare_train`); the case's pass decides which is timed, so no runner carries a pass flag. A training step here
-is forward, loss = the output's sum (accumulated in float32), and the gradients of every conv weight and of the
-input, with no optimizer: every layer runs its forward, its backward-data and its backward-weights (3x the
-forward's FLOPs, convbench.spec.PASS_FLOP_FACTOR).
+is forward, loss = the output's sum (accumulated in float32), and the gradients of every conv weight (a whole
+model's: every trainable parameter) and of the input, with no optimizer: every layer runs its forward, its
+backward-data and its backward-weights (3x the forward's FLOPs, convbench.spec.PASS_FLOP_FACTOR).
 
 Parity is one check for both passes: the arrays a call returns (the output; or the input's and each weight's
-gradient, in PyTorch's layouts) against PyTorch float32's on the CPU, the worst relative error of any of them
-against the tolerance of the dtype, device and pass (convbench.parity).
+gradient) against the CPU reference, the worst relative error of any of them against the tolerance of the dtype,
+device and pass (convbench.parity). The reference: PyTorch float32's for a conv stack (gradients in PyTorch's
+layouts); for a whole model its own framework's, the float32 output and the float64 gradients (torchvision's by
+PyTorch, keras.applications' by TensorFlow's Keras, in Keras' layouts).
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -52,7 +55,7 @@ def arrays(prepared: Prepared, out: Any) -> dict[str, np.ndarray]:
 
 def reference(case: Case, artifacts: Artifacts) -> dict[str, np.ndarray]:
     """The reference arrays of the case's pass (as `arrays` names them), on the CPU: PyTorch float32's for a conv
-    stack; for a whole model its own framework's float32 output, and PyTorch's float64 gradients of its step."""
+    stack; for a whole model its own framework's float32 output and float64 gradients of its step."""
     if case.workload.pass_ == "train":
         framework = case.workload.reference_framework(case.source)
         with np.load(artifacts.gradient_reference_path(case.workload, framework)) as stored:
@@ -99,7 +102,8 @@ def compute_keras_gradient_reference(spec: Workload, artifacts_root: str, thread
     return _saved(_save_keras_gradient_reference, spec, artifacts_root, threads)
 
 
-def _saved(save: Any, spec: Workload, artifacts_root: str, threads: int) -> dict[str, object]:
+def _saved(save: Callable[[Workload, str, int], str], spec: Workload, artifacts_root: str, threads: int
+           ) -> dict[str, object]:
     try:
         return {"path": save(spec, artifacts_root, threads)}
     except Exception as error:  # out of memory, say: the parent fails the workload's train cases with this
