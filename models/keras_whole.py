@@ -46,22 +46,19 @@ def build_keras_whole(name: str, seed: int, dtype: str, batch: int, image: int, 
     model = build()
     draw_weights(model, seed)
     _calibrate(model, calibration_nhwc)
+    if dtype not in ("float32", "tf32"):
+        policy = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(dtype)
+        try:
+            typed = build()
+        finally:
+            keras.config.set_dtype_policy(policy)
+        typed.set_weights(model.get_weights())
+        model = typed
     if train:
         for layer in _dropouts(model):
             layer.rate = 0.0
-    if dtype in ("float32", "tf32"):
-        return model
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(dtype)
-    try:
-        typed = build()
-    finally:
-        keras.config.set_dtype_policy(policy)
-    typed.set_weights(model.get_weights())
-    if train:
-        for layer in _dropouts(typed):
-            layer.rate = 0.0
-    return typed
+    return model
 
 
 def _dropouts(model: keras.Model) -> list[keras.layers.Dropout]:
